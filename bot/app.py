@@ -1,0 +1,48 @@
+"""The Flask application factory. No side effects at import time; `serve` starts the scheduler."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+
+from .clock import FixedClock
+from .config import load_config
+from .runtime import Runtime
+
+MAX_BODY = 64 * 1024
+
+
+def create_app(config: dict | None = None, clock=None) -> Flask:
+    """Build the web app. `config` takes the environment's keys in lower case (e.g. database_url)."""
+    cfg = load_config(config)
+    if clock is None and config and config.get("now"):
+        clock = FixedClock(config["now"])
+    runtime = Runtime(cfg, clock=clock)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.config["SECRET_KEY"] = cfg["BOT_SECRET_KEY"] or None
+    app.extensions["bot"] = runtime
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    @app.before_request
+    def _connect():
+        runtime.database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not runtime.database.is_closed() and not runtime.database.in_transaction():
+            runtime.database.close()
+
+    @app.get("/healthz")
+    def healthz():
+        runtime.database.execute_sql("SELECT 1")
+        return jsonify(ok=True, channels=[c for c in ("local", "wecom", "dingtalk") if cfg.channel_on(c)])
+
+    @app.errorhandler(413)
+    def too_large(e):
+        return jsonify(error="请求太大(最多 64 KB)"), 413
+
+    if cfg.channel_on("local"):
+        from .channels.local import blueprint as local_bp
+        app.register_blueprint(local_bp)
+    return app

@@ -1,0 +1,46 @@
+"""Build the neutral warning and intervention messages (their wording is in bot/templates/)."""
+from __future__ import annotations
+
+from handlers.views import deal_row
+from rules.stale import LEVEL_NAMES
+
+from .messages import Button, Reply
+
+MAX_BUTTON_DEALS = 2  # a WeCom button card holds at most 6 buttons: 3 actions for 2 deals
+
+
+def rep_buttons(deal_id: int, period: int, customer: str, prefix: bool) -> list[Button]:
+    tag = f"{customer}:" if prefix else ""
+    return [Button(f"{tag}已跟进", f"followup:{deal_id}:{period}"),
+            Button(f"{tag}推迟24小时", f"snooze:{deal_id}:{period}"),
+            Button(f"{tag}请主管支援", f"askhelp:{deal_id}:{period}")]
+
+
+def warning_reply(ctx, items, period_of) -> Reply:
+    """One message for all of a rep's new warnings in a scan, most severe first."""
+    order = {"red": 0, "orange": 1, "yellow": 2}
+    items = sorted(items, key=lambda it: (order[it[1]], -it[0].amount))
+    rows = []
+    for deal, level, since in items:
+        row = deal_row(ctx, deal)
+        row.update(level=level, level_name=LEVEL_NAMES[level], period=period_of(since),
+                   suggestion=ctx.funnel.stage(deal.stage).suggestion if level == "red" else "")
+        rows.append(row)
+    buttons = []
+    for row in rows[:MAX_BUTTON_DEALS]:
+        buttons += rep_buttons(row["deal_id"], row["period"], row["customer"], prefix=len(rows) > 1)
+    urgent = any(r["level"] in ("orange", "red") for r in rows)
+    return Reply("warnings", {"rep": ctx.rep.name, "rows": rows}, buttons, urgent=urgent)
+
+
+def red_card_reply(ctx, deal, stage, since, period: int) -> Reply:
+    """The intervention card for the manager group: who, what, how long, and what to do."""
+    from storage.deals import last_activity
+    row = deal_row(ctx, deal)
+    last = last_activity(deal.id)
+    data = {**row, "suggestion": stage.suggestion or "主管与销售沟通, 明确下一步",
+            "last_activity": ({"at": ctx.to_local(last.at).strftime("%m-%d"), "text": last.text[:60],
+                               "kind": ctx.funnel.activities[last.kind].name
+                               if last.kind in ctx.funnel.activities else last.kind} if last else None)}
+    return Reply("red_card", data, [Button("我来介入", f"take:{deal.id}:{period}"),
+                                    Button("请销售跟进", f"nudge:{deal.id}:{period}")], urgent=True)

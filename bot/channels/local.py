@@ -1,0 +1,66 @@
+"""The local chat channel: JSON over HTTP, for trying the bot, the CLI, the simulator and tests.
+
+POST /local/messages {"user": ..., "text": ...} or {"user": ..., "action": ...} (optional "id": the
+message id used for dedup) -> {"replies": [...], "understood": {...}}
+GET  /local/outbox?to=USER_OR_GROUP -> what the bot sent (or has queued) for them
+"""
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, current_app, jsonify, request
+
+from storage import outbox
+
+from ..messages import Incoming, Reply
+from ..render import render_text
+
+blueprint = Blueprint("local", __name__, url_prefix="/local")
+
+
+def reply_json(reply: Reply) -> dict:
+    return {"template": reply.template, "text": render_text(reply, "local"),
+            "buttons": [{"label": b.label, "action": b.action} for b in reply.buttons],
+            "urgent": reply.urgent}
+
+
+def bad(message: str, status: int = 400):
+    current_app.logger.info("local channel rejected a request: %s", message)
+    return jsonify(error=message), status
+
+
+@blueprint.post("/messages")
+def messages():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return bad("请求体必须是 JSON 对象: {\"user\": ..., \"text\": ...}")
+    user, text, action = body.get("user"), body.get("text"), body.get("action")
+    if not isinstance(user, str) or not user.strip():
+        return bad("缺少 user")
+    if (text is None) == (action is None):
+        return bad("需要 text 或 action (二选一)")
+    if not isinstance(text if text is not None else action, str):
+        return bad("text / action 必须是字符串")
+    msg_id = body.get("id") or uuid.uuid4().hex
+    if not isinstance(msg_id, str) or len(msg_id) > 128:
+        return bad("id 必须是不超过 128 字符的字符串")
+    runtime = current_app.extensions["bot"]
+    handled = runtime.handle(Incoming("local", msg_id, user.strip(), text=text or "", action=action))
+    return jsonify(replies=[reply_json(r) for r in handled.replies], understood=handled.understood,
+                   duplicate=handled.duplicate)
+
+
+@blueprint.get("/outbox")
+def local_outbox():
+    to = request.args.get("to", "")
+    if not to:
+        return bad("缺少参数 to")
+    rows = outbox.rows(recipient=to, channel="local", limit=int(request.args.get("limit", 50)))
+    return jsonify(messages=[outbox_json(r) for r in rows])
+
+
+def outbox_json(row) -> dict:
+    reply = Reply.from_dict(outbox.payload_of(row))
+    return {"id": row.id, "key": row.key, "status": row.status, "to": row.recipient,
+            "created_at": row.created_at.isoformat() + "Z",
+            "sent_at": row.sent_at.isoformat() + "Z" if row.sent_at else None, **reply_json(reply)}

@@ -1,0 +1,183 @@
+"""`python -m bot VERB`: serve, initdb, demo, say, run, outbox, import, scheduler."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+
+from .clock import FixedClock, parse_now
+from .config import ConfigError, load_config
+
+
+def runtime_for(args, migrate: bool = True):
+    from .runtime import Runtime
+    cfg = load_config()
+    clock = FixedClock(parse_now(args.now, cfg.tz)) if getattr(args, "now", None) else None
+    return Runtime(cfg, clock=clock, migrate=migrate)
+
+
+def cmd_initdb(args) -> int:
+    rt = runtime_for(args)
+    from storage.database import latest_version
+    print(f"数据库已就绪: {rt.config.database_url} (schema v{latest_version()})")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    rt = runtime_for(args)
+    from .demo import is_empty, load_demo
+    with rt.database.connection_context():
+        if args.if_empty and not is_empty():
+            print("数据库已有数据, 跳过演示团队")
+            return 0
+        result = load_demo(rt.funnel, rt.now())
+    print(f"已载入演示团队「{result['team']}」: 主管 liyan, {result['reps']} 名销售 (rep1..rep6), "
+          f"{result['customers']} 个客户")
+    return 0
+
+
+def cmd_say(args) -> int:
+    from .messages import Incoming
+    from .render import render_text
+    rt = runtime_for(args)
+    text = " ".join(args.text)
+    handled = rt.handle(Incoming("local", args.id or f"cli-{uuid.uuid4().hex}", args.user,
+                                 text=text if not args.action else "", action=args.action))
+    if args.json:
+        print(json.dumps({"replies": [render_text(r, "local") for r in handled.replies],
+                          "understood": handled.understood, "duplicate": handled.duplicate},
+                         ensure_ascii=False, indent=2))
+    else:
+        for r in handled.replies:
+            print(render_text(r, "local"))
+    return 0
+
+
+def cmd_outbox(args) -> int:
+    from storage import outbox
+    rt = runtime_for(args)
+    with rt.database.connection_context():
+        if args.retry:
+            ok = outbox.retry(args.retry, rt.now())
+            print(f"#{args.retry} 已重新排队" if ok else f"#{args.retry} 不是失败状态的消息, 未改动")
+            return 0 if ok else 1
+        rows = outbox.rows(status=args.status, recipient=args.to, limit=args.limit)
+        if args.json:
+            print(json.dumps([{"id": r.id, "key": r.key, "channel": r.channel, "to": r.recipient,
+                               "status": r.status, "attempts": r.attempts, "last_error": r.last_error,
+                               "created_at": r.created_at.isoformat() + "Z",
+                               "sent_at": r.sent_at.isoformat() + "Z" if r.sent_at else None,
+                               "payload": outbox.payload_of(r)} for r in rows], ensure_ascii=False, indent=2))
+            return 0
+        counts = outbox.counts()
+        print("待发送 {} · 发送中 {} · 已发送 {} · 失败 {}".format(*(counts.get(s, 0) for s in
+                                                            ("pending", "sending", "sent", "failed"))))
+        for r in rows:
+            err = f"  错误: {r.last_error}" if r.last_error else ""
+            print(f"#{r.id} [{r.status}] {r.channel}->{r.recipient} {r.key} (尝试 {r.attempts}){err}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from .importer import import_file
+    rt = runtime_for(args)
+    with rt.database.connection_context():
+        report = import_file(args.file, rt.funnel, rt.now(), dry_run=args.dry_run)
+    print(report.summary())
+    return 1 if report.errors and not report.created and not report.updated else 0
+
+
+def cmd_run(args) -> int:
+    from .jobs import JOBS
+    rt = runtime_for(args)
+    job = JOBS.get(args.job)
+    if job is None:
+        print(f"未知任务 {args.job}; 可用: {', '.join(sorted(JOBS))}", file=sys.stderr)
+        return 2
+    with rt.database.connection_context():
+        result = job(rt, rt.now())
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .app import create_app
+    app = create_app()
+    if not args.no_scheduler:
+        from .scheduler import start_scheduler
+        start_scheduler(app.extensions["bot"])
+    app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    return 0
+
+
+def cmd_scheduler(args) -> int:
+    from .scheduler import run_forever
+    rt = runtime_for(args)
+    run_forever(rt)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bot", description="销售漏斗机器人 / sales-funnel bot")
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    s = sub.add_parser("serve", help="run the web app (and the scheduler in-process)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--no-scheduler", action="store_true")
+    s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("scheduler", help="run the scheduler alone (production: beside the web processes)")
+    s.set_defaults(fn=cmd_scheduler)
+
+    s = sub.add_parser("initdb", help="create or upgrade the database schema")
+    s.set_defaults(fn=cmd_initdb)
+
+    s = sub.add_parser("demo", help="load the reference demo team")
+    s.add_argument("--if-empty", action="store_true", help="only when the database has no team yet")
+    s.add_argument("--now")
+    s.set_defaults(fn=cmd_demo)
+
+    s = sub.add_parser("say", help="send one message through the local channel and print the replies")
+    s.add_argument("--as", dest="user", required=True)
+    s.add_argument("--now", help="ISO-8601; local time unless it has an offset")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--id", help="message id (the dedup key)")
+    s.add_argument("--action", help="a card button action instead of text")
+    s.add_argument("text", nargs="*")
+    s.set_defaults(fn=cmd_say)
+
+    s = sub.add_parser("run", help="run one scheduled job once")
+    s.add_argument("job")
+    s.add_argument("--now")
+    s.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("outbox", help="pending, sent and failed messages")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--status", choices=["pending", "sending", "sent", "failed"])
+    s.add_argument("--to")
+    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--retry", type=int, metavar="ID", help="re-queue a failed message")
+    s.set_defaults(fn=cmd_outbox)
+
+    s = sub.add_parser("import", help="import a roster or a customer list (CSV)")
+    s.add_argument("file")
+    s.add_argument("--dry-run", action="store_true")
+    s.set_defaults(fn=cmd_import)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args) or 0
+    except ConfigError as e:
+        print(f"配置错误: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a rules file error and the like: say it plainly
+        from rules.funnel import RulesError
+        if isinstance(e, RulesError):
+            print(f"规则文件错误: {e}", file=sys.stderr)
+            return 2
+        raise

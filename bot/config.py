@@ -1,0 +1,86 @@
+"""Configuration from environment variables (and `.env`), or a dict with the same keys in lower case."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+CHANNEL_KEYS = {
+    "wecom": ["WECOM_CORP_ID", "WECOM_AGENT_ID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY"],
+    "dingtalk": ["DINGTALK_APP_KEY", "DINGTALK_APP_SECRET", "DINGTALK_ROBOT_CODE"],
+}
+DEFAULTS = {
+    "DATABASE_URL": "sqlite:///data/bot.db",
+    "BOT_TIMEZONE": "Asia/Shanghai",
+    "BOT_RULES": "",
+    "WECOM_API_BASE": "https://qyapi.weixin.qq.com/cgi-bin/",
+    "DINGTALK_API_BASE": "https://api.dingtalk.com",
+    "BOT_LOCAL_CHANNEL": "1",
+    "BOT_SECRET_KEY": "",
+    "BOT_PUBLIC_URL": "http://127.0.0.1:8000",
+}
+ALL_KEYS = list(DEFAULTS) + [k for keys in CHANNEL_KEYS.values() for k in keys]
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class Config:
+    values: dict = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> str:
+        return self.values.get(key.upper(), "")
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.values.get(key.upper()) or default
+
+    @property
+    def database_url(self) -> str:
+        return self["DATABASE_URL"]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self["BOT_TIMEZONE"])
+
+    def channel_on(self, channel: str) -> bool:
+        if channel == "local":
+            return self["BOT_LOCAL_CHANNEL"] not in ("0", "false", "no", "")
+        return all(self[k] for k in CHANNEL_KEYS[channel])
+
+    @property
+    def primary_channel(self) -> str:
+        """Where scheduled messages go: the first configured chat tool, else the local channel."""
+        for ch in ("wecom", "dingtalk"):
+            if self.channel_on(ch):
+                return ch
+        return "local"
+
+
+def load_config(overrides: dict | None = None, environ=None) -> Config:
+    """Defaults < `.env` < environment < `overrides` (keys in any case)."""
+    environ = os.environ if environ is None else environ
+    values = dict(DEFAULTS)
+    if overrides is None or overrides.get("use_dotenv", True):
+        try:
+            from dotenv import dotenv_values
+            values.update({k: v for k, v in dotenv_values(".env").items() if v is not None})
+        except OSError:
+            pass
+    values.update({k: v for k, v in environ.items() if k in ALL_KEYS})
+    for k, v in (overrides or {}).items():
+        values[k.upper()] = v
+    cfg = Config(values)
+    for channel, keys in CHANNEL_KEYS.items():
+        present = [k for k in keys if cfg[k]]
+        if present and len(present) != len(keys):
+            missing = [k for k in keys if not cfg[k]]
+            raise ConfigError(f"{channel} is partly configured: missing {', '.join(missing)} "
+                              f"(set them all to turn {channel} on, or none to leave it off)")
+    try:
+        cfg.tz
+    except Exception:
+        raise ConfigError(f"BOT_TIMEZONE={cfg['BOT_TIMEZONE']!r} is not a known time zone "
+                          f"(e.g. Asia/Shanghai)") from None
+    return cfg

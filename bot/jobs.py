@@ -1,0 +1,131 @@
+"""Scheduled jobs: plain functions of (runtime, now) that return a summary dict.
+
+`python -m bot run scan|daily|deliver [--now ...]` runs one once; the scheduler runs them all.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from rules.calendar import is_workday
+from rules.stale import evaluate
+from storage import outbox, people, scan as scan_q
+
+from .delivery import deliver
+from .messages import Button
+from .cards import warning_reply, red_card_reply
+
+log = logging.getLogger(__name__)
+BATCH = 2000
+
+
+def period_of(since: datetime) -> int:
+    """A silence period's id in button actions: its start as epoch seconds."""
+    return int(since.replace(tzinfo=timezone.utc).timestamp())
+
+
+def scan(rt, now: datetime) -> dict:
+    """Stale scan: warn about each deal crossing yellow/orange/red, once per level and silence period."""
+    funnel = rt.funnel
+    scan_id = uuid.uuid4().hex
+    ids = scan_q.due_deal_ids(now)
+    fired_total = {"yellow": 0, "orange": 0, "red": 0}
+    messages = 0
+    for start in range(0, len(ids), BATCH):
+        rows = scan_q.due_rows(ids[start:start + BATCH])
+        updates, fired = [], []
+        for deal_id, owner_id, stage, moved, due, snoozed, wlevel, wsince in rows:
+            try:
+                th = funnel.stage(stage).stale
+            except KeyError:  # a stage removed from the rules file: use the defaults
+                th = funnel.default_stale
+            ev = evaluate(moved, due, snoozed, wlevel, wsince, th, now, funnel.pause_while_next_step_ahead)
+            updates.append((deal_id, ev.level, ev.since, ev.next_check))
+            if ev.fire:
+                fired.append((deal_id, ev.fire, ev.since))
+        with rt.database.atomic():
+            mine = scan_q.record_warnings(fired, scan_id, now)
+            scan_q.save_scan_state(updates)
+            won = [f for f in fired if f[0] in mine]
+            messages += _queue_warnings(rt, won, scan_id, now)
+        for _, level, _ in won:
+            fired_total[level] += 1
+    return {"job": "scan", "checked": len(ids), "fired": fired_total, "messages": messages}
+
+
+def _queue_warnings(rt, fired: list[tuple[int, str, datetime]], scan_id: str, now: datetime) -> int:
+    """One merged message per rep for this scan, and a red intervention card per red deal."""
+    if not fired:
+        return 0
+    details = {d.id: d for d in scan_q.deal_details([f[0] for f in fired])}
+    by_rep: dict[int, list] = {}
+    queued = 0
+    ctx_cache: dict[int, object] = {}
+    for deal_id, level, since in fired:
+        deal = details[deal_id]
+        by_rep.setdefault(deal.owner_id, []).append((deal, level, since))
+    for owner_id, items in by_rep.items():
+        owner = items[0][0].owner
+        ctx = ctx_cache.setdefault(owner_id, rt.context_for(owner, now))
+        reply = warning_reply(ctx, items, period_of)
+        key = f"warn:{owner.local_id}:{scan_id}"
+        queued += outbox.enqueue(key, rt.config.primary_channel, owner.local_id, reply.to_dict(), now)
+        for deal, level, since in items:
+            if level != "red":
+                continue
+            stage = rt.funnel.stage(deal.stage)
+            group = people.team_group(deal.team_id, stage.escalate_to)
+            if group is None:
+                log.warning("team %s has no manager group: red card for deal %s not sent", deal.team_id, deal.id)
+                continue
+            card = red_card_reply(ctx, deal, stage, since, period_of(since))
+            queued += outbox.enqueue(f"red:{deal.id}:{period_of(since)}", rt.config.primary_channel,
+                                     group.local_id, card.to_dict(), now)
+    return queued
+
+
+def daily(rt, now: datetime) -> dict:
+    """The 09:00 task card on working days: one per rep, a digest per manager; once per person per day.
+
+    Run it as often as you like: before 09:00, on a day off, or after the catch-up window it does
+    nothing, and the outbox key (person + date) makes a second run that morning send nothing new.
+    """
+    sched = rt.funnel.schedule
+    local = now.replace(tzinfo=timezone.utc).astimezone(rt.tz)
+    day = local.date()
+    if not is_workday(day, sched.days_off, sched.extra_workdays):
+        return {"job": "daily", "date": day.isoformat(), "skipped": "day off"}
+    if not (sched.task_card_at <= local.time() < sched.task_card_until):
+        return {"job": "daily", "date": day.isoformat(), "skipped": "outside the task-card window"}
+    from handlers.queries import task_card_data
+    by_owner = scan_q.open_deals_by_owner()
+    by_team: dict[int, list] = {}
+    for deals in by_owner.values():
+        for d in deals:
+            by_team.setdefault(d.team_id, []).append(d)
+    queued = 0
+    with rt.database.atomic():
+        for rep in scan_q.active_reps():
+            ctx = rt.context_for(rep, now)
+            mine = by_team.get(rep.team_id, []) if rep.role != "rep" else by_owner.get(rep.id, [])
+            data = task_card_data(ctx, mine)
+            buttons = [Button("今日任务", "today:0")]
+            for r in data["warned"][:1]:
+                buttons = [Button("已跟进", f"followup:{r['deal_id']}:{r['period']}"),
+                           Button("推迟24小时", f"snooze:{r['deal_id']}:{r['period']}"),
+                           Button("请主管支援", f"askhelp:{r['deal_id']}:{r['period']}")] if rep.role == "rep" else []
+            from .messages import Reply
+            reply = Reply("task_card", data, buttons)
+            queued += outbox.enqueue(f"task:{rep.local_id}:{day.isoformat()}", rt.config.primary_channel,
+                                     rep.local_id, reply.to_dict(), now)
+    return {"job": "daily", "date": day.isoformat(), "queued": queued}
+
+
+def deliver_job(rt, now: datetime) -> dict:
+    return deliver(rt, now)
+
+
+JOBS = {"scan": scan, "daily": daily, "deliver": deliver_job}
+
+__all__ = ["JOBS", "scan", "daily", "deliver_job", "period_of", "timedelta"]

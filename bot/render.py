@@ -1,0 +1,43 @@
+"""Render neutral replies through Jinja2 templates. All user-facing wording lives in bot/templates/."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from .messages import Reply
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+@lru_cache(maxsize=1)
+def text_env() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=False,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=False)
+    env.filters["yuan"] = format_yuan
+    return env
+
+
+@lru_cache(maxsize=1)
+def html_env() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
+    env.filters["yuan"] = format_yuan
+    return env
+
+
+def format_yuan(amount) -> str:
+    """80000 -> '8万', 85000 -> '8.5万', 3000 -> '3000元'."""
+    amount = int(amount or 0)
+    if amount >= 10000:
+        v = amount / 10000
+        return (f"{v:.2f}".rstrip("0").rstrip(".")) + "万"
+    return f"{amount}元"
+
+
+def render_text(reply: Reply, channel: str = "local") -> str:
+    """The reply as plain text (markdown-light), using a channel-specific template when one exists."""
+    env = text_env()
+    name = env.select_template([f"{channel}/{reply.template}.j2", f"text/{reply.template}.j2"])
+    return name.render(**reply.data, buttons=reply.buttons, urgent=reply.urgent).strip()

@@ -1,0 +1,95 @@
+"""The running bot: configuration, rules, clock and database, and the one inbound path.
+
+inbound: adapter -> Incoming -> dedup -> identity -> handlers -> replies (+ outbox rows)
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from peewee import IntegrityError
+
+from handlers import Context, Refusal, dispatch
+from rules.funnel import Funnel, load_funnel
+from storage import choices, inbound, outbox, people
+from storage.database import migrate_database, open_database, to_db
+
+from .clock import SystemClock
+from .config import Config, load_config
+from .messages import Incoming, Reply
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Handled:
+    replies: list[Reply]
+    understood: dict = field(default_factory=dict)
+    duplicate: bool = False
+
+
+class Runtime:
+    def __init__(self, config: Config | None = None, clock=None, migrate: bool = True):
+        self.config = config or load_config()
+        self.clock = clock or SystemClock()
+        self.funnel: Funnel = load_funnel(self.config["BOT_RULES"] or None)
+        self.database = open_database(self.config.database_url)
+        if migrate:
+            migrate_database(self.database)
+
+    @property
+    def tz(self):
+        return self.config.tz
+
+    def now(self):
+        """Now as stored: naive UTC, whole seconds."""
+        return to_db(self.clock.now())
+
+    def handle(self, msg: Incoming) -> Handled:
+        """Run one inbound message exactly once; a repeat of it gets the recorded answer."""
+        with self.database.connection_context():
+            seen = inbound.find(msg.channel, msg.message_id)
+            if seen is not None:
+                return Handled([Reply.from_dict(r) for r in inbound.replies_of(seen)], duplicate=True)
+            try:
+                return self._run(msg)
+            except IntegrityError:
+                seen = inbound.find(msg.channel, msg.message_id)
+                if seen is None:
+                    raise
+                return Handled([Reply.from_dict(r) for r in inbound.replies_of(seen)], duplicate=True)
+
+    def _run(self, msg: Incoming) -> Handled:
+        now = self.now()
+        with self.database.atomic():
+            row = inbound.record(msg.channel, msg.message_id, msg.sender, msg.text or msg.action or "", now)
+            rep = people.rep_for_sender(msg.channel, msg.sender)
+            if rep is None:
+                log.info("message from unknown %s user %r", msg.channel, msg.sender)
+                handled = Handled([Reply("not_registered", {"sender": msg.sender[:64]})])
+            else:
+                handled = self._dispatch(rep, msg, now)
+            inbound.save_replies(row, [r.to_dict() for r in handled.replies])
+        return handled
+
+    def _dispatch(self, rep, msg: Incoming, now) -> Handled:
+        ctx = Context(rep=rep, funnel=self.funnel, now=now, tz=self.tz, incoming=msg,
+                      channel=self.config.primary_channel)
+        try:
+            with self.database.atomic():  # a savepoint: a refusal keeps nothing the command wrote
+                dispatch(ctx)
+        except Refusal as refusal:
+            ctx.replies, ctx.outgoing = [refusal.reply()], []
+            ctx.understood["refused"] = refusal.code
+        if ctx.pending_choice:
+            text, options, expires = ctx.pending_choice
+            choices.save(rep.id, text, options, expires)
+        for out in ctx.outgoing:
+            outbox.enqueue(out.key, ctx.channel, out.recipient, out.reply.to_dict(), now)
+        return Handled(ctx.replies, ctx.understood)
+
+    def context_for(self, rep, now=None) -> Context:
+        """A handler context outside of a message (scheduled jobs build cards with it)."""
+        now = now or self.now()
+        return Context(rep=rep, funnel=self.funnel, now=now, tz=self.tz,
+                       incoming=Incoming("scheduler", "", rep.local_id), channel=self.config.primary_channel)

@@ -1,0 +1,80 @@
+"""New customers, one customer's card, and a rep's list of customers."""
+from __future__ import annotations
+
+import re
+
+from storage import deals
+
+from .context import Context, Refusal
+from .lookup import MAX_NAME, resolve_customer
+from .parse import find_amount, initials_of
+from .router import router
+from .views import deal_row, deal_silence, rank
+
+NAME_OK = re.compile(r"^[\w\u4e00-\u9fff·&().\-]+$")
+LIST_LIMIT = 30
+
+
+def valid_name(name: str) -> bool:
+    return (0 < len(name) <= MAX_NAME and NAME_OK.match(name) is not None
+            and any(ch.isalnum() for ch in name) and not name.isdigit())
+
+
+@router.command("新客户", "新建客户", "新商机", "new", "newcustomer", "add")
+def new_customer(ctx: Context, args: str) -> None:
+    amount, rest = find_amount(args)
+    name = rest.split(" ")[0] if rest else ""
+    ctx.understood.update({"customer": name, "amount": amount})
+    if not name:
+        raise Refusal("new_needs_name")
+    if not valid_name(name):
+        raise Refusal("bad_name", name=name[:MAX_NAME])
+    existing = deals.customer_by_name(ctx.rep.team_id, name)
+    if existing is not None:
+        raise Refusal("customer_exists", customer=name, owner=existing.owner.name)
+    stage = ctx.funnel.first
+    deals.create_customer_and_deal(ctx.rep, name, initials_of(name), amount or 0, stage.key, ctx.now)
+    ctx.say("customer_created", customer=name, amount=amount or 0, stage=stage.name)
+
+
+@router.command("客户", "customer", "查看", "show")
+def show_customer(ctx: Context, args: str) -> None:
+    customer = resolve_customer(ctx, args.split(" ")[0] if args else "")
+    deal = deals.open_deal(customer.id) or deals.latest_deal(customer.id)
+    row = deal_row(ctx, deal) if deal else None
+    events = [{"at": ctx.to_local(at).strftime("%m-%d %H:%M"), "kind": kind_name(ctx, kind), "who": who,
+               "text": text_of(ctx, kind, text)} for at, kind, who, text in deals.timeline(customer, 6)]
+    contacts = [{"name": c.name, "title": c.title, "dm": c.is_decision_maker}
+                for c in deals.contacts_of(customer)]
+    ctx.say("customer_info", customer=customer.name, owner=customer.owner.name, tier=customer.tier,
+            deal=row, contacts=contacts, events=events)
+
+
+def kind_name(ctx: Context, kind: str) -> str:
+    if kind == "stage":
+        return "阶段"
+    k = ctx.funnel.activities.get(kind)
+    return k.name if k else kind
+
+
+def text_of(ctx: Context, kind: str, text: str) -> str:
+    if kind != "stage":
+        return text
+    a, _, b = text.partition(">")
+
+    def name(key):
+        try:
+            return ctx.funnel.stage(key).name
+        except KeyError:
+            return key
+    return f"{name(a)} → {name(b)}" if a else f"新建于 {name(b)}"
+
+
+@router.command("我的客户", "客户列表", "列表", "list", "ls", "mine")
+def my_customers(ctx: Context, args: str) -> None:
+    rows = rank([deal_row(ctx, d) for d in deals.open_deals_for(ctx.rep, limit=1000)])
+    ctx.say("my_deals", rows=rows[:LIST_LIMIT], more=max(0, len(rows) - LIST_LIMIT), total=len(rows),
+            manager=ctx.rep.role != "rep")
+
+
+__all__ = ["new_customer", "show_customer", "my_customers", "deal_silence"]

@@ -1,0 +1,49 @@
+"""Find the customer a rep means: in part, with a typo, as pinyin initials; ask when ambiguous."""
+from __future__ import annotations
+
+from storage import deals
+from storage.models import Customer
+
+from .context import Context, Refusal
+from .parse import Candidate, Matcher
+
+MAX_NAME = 50
+
+
+def resolve_customer(ctx: Context, query: str) -> Customer:
+    """The customer `query` names among those the sender may act on, or a Refusal that says why."""
+    if ctx.chosen_customer_id is not None:
+        customer = deals.get_customer(ctx.chosen_customer_id)
+        ensure_allowed(ctx, customer)
+        ctx.understood["customer"] = customer.name
+        return customer
+    query = (query or "").strip()
+    if not query:
+        raise Refusal("no_customer")
+    ctx.understood["customer_query"] = query
+    own = [Candidate(*row) for row in deals.customer_candidates(ctx.rep)]
+    match = Matcher(own).match(query[:MAX_NAME])
+    if match.kind in ("exact", "unique"):
+        customer = deals.get_customer(match.candidates[0].id)
+        ctx.understood["customer"] = customer.name
+        return customer
+    if match.kind == "ambiguous":
+        from .choices import ask
+        ask(ctx, [(c.id, c.name) for c in match.candidates])
+        raise Refusal("ambiguous", query=query, options=[c.name for c in match.candidates])
+    # not among the sender's own: is it a colleague's?
+    if ctx.rep.role == "rep":
+        team = [Candidate(*row) for row in deals.customer_candidates(ctx.rep, whole_team=True)]
+        other = Matcher(team).match(query[:MAX_NAME])
+        if other.kind in ("exact", "unique"):
+            customer = deals.get_customer(other.candidates[0].id)
+            raise Refusal("not_yours", customer=customer.name, owner=customer.owner.name)
+    raise Refusal("unknown_customer", query=query[:MAX_NAME])
+
+
+def ensure_allowed(ctx: Context, customer: Customer) -> None:
+    rep = ctx.rep
+    if rep.role == "admin" or (rep.role == "manager" and customer.team_id == rep.team_id):
+        return
+    if customer.owner_id != rep.id:
+        raise Refusal("not_yours", customer=customer.name, owner=customer.owner.name)

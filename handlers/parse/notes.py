@@ -1,0 +1,56 @@
+"""Facts in a free-text visit or call note: who was met, whether they decide, the next step and its due date."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from .dates import parse_due
+from .normalize import normalize
+from .people import find_person, is_decision_maker
+
+# Markers of the next step, strongest first; the step runs to the end of its clause.
+_MARKERS = (
+    re.compile(r"下一步|下步|next\s*steps?|next\s*:|todo\s*:", re.IGNORECASE),
+    re.compile(r"计划|待办"),
+)
+_CLAUSE_END = re.compile(r"[,;!?]|(?<!\d)\.|\.(?!\d)")
+_LEAD = re.compile(r"^[\s:]*(?:是|为|就是)?[\s:]*")
+
+
+@dataclass
+class NoteFacts:
+    contact_name: str | None
+    contact_title: str | None
+    decision_maker: bool
+    next_step: str | None
+    due: date | None
+    due_text: str | None
+
+
+def find_next_step(text: str) -> str | None:
+    """What follows 下一步 / next step / 计划 / 待办 up to the end of its clause; None without a marker."""
+    for marker in _MARKERS:
+        for m in marker.finditer(text):
+            rest = _LEAD.sub("", text[m.end():], count=1)
+            end = _CLAUSE_END.search(rest)
+            step = (rest[:end.start()] if end else rest).strip()
+            if step:
+                return step
+    return None
+
+
+def extract_note(text: str, today: date, decision_titles: list[str]) -> NoteFacts:
+    """Contact, decision-maker flag, next step and its due date. Raises DateError for an impossible date."""
+    text = normalize(text)
+    person = find_person(text)
+    step = find_next_step(text)
+    due = parse_due(step, today) if step else None
+    return NoteFacts(
+        contact_name=person.name if person else None,
+        contact_title=person.title if person else None,
+        decision_maker=is_decision_maker(person, decision_titles),
+        next_step=step,
+        due=due[0] if due else None,
+        due_text=due[1] if due else None,
+    )

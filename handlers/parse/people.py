@@ -1,0 +1,142 @@
+"""Find the person a visit note is about: 采购总监王总, 李经理, 财务经理刘敏, CEO张三, 见了老王."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# About the 120 most common single-character surnames. A few that are also everyday words
+# in sales notes (和, 时, 商, 应, 成) are left out on purpose: "和李经理" must not read as 和经理.
+_SINGLE_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
+    "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫严段雷侯龙史陶黎贺顾"
+    "毛郝龚邵万钱覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰"
+    "焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲"
+    "房滕屈饶解艾尤阳穆农卓古吉缪简车项连麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂佟臧闵邬"
+)
+_COMPOUND_SURNAMES = (
+    "欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文",
+    "司徒", "夏侯", "令狐", "澹台", "轩辕", "独孤", "南宫", "西门", "端木", "百里", "呼延",
+)
+_SURNAME = "(?:" + "|".join(_COMPOUND_SURNAMES) + f"|[{_SINGLE_SURNAMES}])"
+
+# Polite forms "王总", "李经理"; 总 is not a title in 总部/总结/总共/总价 ...
+_SUFFIXES = (
+    "总经理", "董事长", "工程师", "总监", "经理", "主任", "老板", "先生", "女士", "小姐", "老师",
+    "部长", "主管", "处长", "科长", "局长", "厂长", "店长", "院长", "校长", "所长", "书记", "总", "工", "董",
+)
+_SUFFIX = (
+    "(?:" + "|".join(s for s in _SUFFIXES if s not in ("总", "工"))
+    + "|总(?![部结共体是算额价量计数公店仓包代裁])|工(?![作厂资期艺具人业地序商会程钱])" + ")"
+)
+_NOT_A_PERSON = {"施工", "童工", "车工", "包工", "金工", "石工", "华工"}
+
+# Job titles written right before a name: optional department + role.
+_DEPARTMENTS = (
+    "供应链", "采购", "财务", "销售", "市场", "运营", "技术", "行政", "人事", "品类", "商务", "营销",
+    "产品", "项目", "区域", "大区", "门店", "物流", "法务", "品牌", "渠道", "客户", "信息", "生产",
+    "质量", "研发", "仓储", "电商", "IT", "HR",
+)
+_ROLES = (
+    "副总经理", "总经理", "副总裁", "副总监", "副经理", "董事长", "负责人", "总裁", "总监", "经理",
+    "主管", "专员", "助理", "董事", "部长", "主任", "处长", "科长", "局长", "厂长", "店长", "老板",
+    "副总", "CEO", "CTO", "CFO", "COO", "CMO", "CIO", "VP", "GM",
+)
+_DEPARTMENT = "(?:" + "|".join(_DEPARTMENTS) + ")"
+_TITLE = f"(?:{_DEPARTMENT}部?)?(?:" + "|".join(_ROLES) + ")"
+_GIVEN = r"[\u4e00-\u9fff]{1,2}"
+# Characters that end a given name: verbs and particles that follow a name in a note.
+_NAME_STOP = set("的了说聊谈在和跟与要想对把被让给是也都还就很见约通打发看提问讲表同认觉希需会能可已正刚将不没再又来去到们等")
+
+_CONTACT_VERBS = re.compile(r"见了|见到|拜访了|拜访|约了|约见|会见|联系了|联系|找了|和|跟|与|给")
+
+_WITH_TITLE = re.compile(
+    rf"(?P<title>{_TITLE})(?P<name>(?P<sn>{_SURNAME})(?P<suffix>{_SUFFIX})|[小老]{_SURNAME}|{_SURNAME}{_GIVEN})",
+    re.IGNORECASE,
+)
+# A department alone before a polite or familiar name: 采购部李经理, 采购小王 (never a full name: 市场方案).
+_WITH_DEPARTMENT = re.compile(
+    rf"(?P<dept>{_DEPARTMENT})部?(?P<name>(?P<sn>{_SURNAME})(?P<suffix>{_SUFFIX})|[小老]{_SURNAME})",
+    re.IGNORECASE,
+)
+_POLITE = re.compile(rf"(?P<name>(?P<sn>{_SURNAME})(?P<suffix>{_SUFFIX}))")
+_FAMILIAR = re.compile(rf"(?:{_CONTACT_VERBS.pattern})(?P<name>[小老]{_SURNAME})")
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str          # "王总", "刘敏", "小李"
+    title: str | None  # "采购总监", "总", "财务经理", "采购经理" (采购部李经理); None for a bare 老王
+    suffix: str        # the title part of the name itself ("总" in 王总), "" for full names
+    start: int
+
+
+def _trim_given(name: str) -> str | None:
+    """"陈伟聊" -> "陈伟": cut a full name where a verb or particle starts."""
+    for surname in _COMPOUND_SURNAMES:
+        if name.startswith(surname):
+            head, given = surname, name[len(surname):]
+            break
+    else:
+        head, given = name[0], name[1:]
+    for i, ch in enumerate(given):
+        if ch in _NAME_STOP:
+            given = given[:i]
+            break
+    return head + given if given else None
+
+
+def _from_match(m: re.Match) -> Person | None:
+    groups = m.groupdict()
+    name = groups["name"]
+    suffix = groups.get("suffix") or ""
+    if suffix:
+        if name in _NOT_A_PERSON:
+            return None
+        if groups["sn"] == "周" and m.start("name") > 0 and m.string[m.start("name") - 1] in "上下本这每":
+            return None  # 下周主管会议: a week, not Mr. Zhou
+    elif not name.startswith(("小", "老")):
+        name = _trim_given(name)
+        if name is None:
+            return None
+    title = groups.get("title")
+    if not title and groups.get("dept"):
+        title = groups["dept"] + suffix  # 采购部李经理 -> 采购经理
+    title = title or suffix or None
+    if title and title.isascii():
+        title = title.upper()  # ceo -> CEO
+    return Person(name, title, suffix, m.start())
+
+
+def _people(text: str) -> list[Person]:
+    found: dict[int, Person] = {}
+    for pattern in (_WITH_TITLE, _WITH_DEPARTMENT, _POLITE, _FAMILIAR):
+        for m in pattern.finditer(text):
+            person = _from_match(m)
+            if person is None:
+                continue
+            end = m.end("name")
+            # keep one reading per name: the one that also carries a title prefix wins
+            if end not in found or person.start < found[end].start:
+                found[end] = person
+    return sorted(found.values(), key=lambda p: p.start)
+
+
+def find_person(text: str) -> Person | None:
+    """The person a note is about: the first one after a contact verb (见了/约了/和 ...), else the first one."""
+    people = _people(text)
+    if not people:
+        return None
+    verb = _CONTACT_VERBS.search(text)
+    if verb is not None:
+        for person in people:
+            if person.start >= verb.end():
+                return person
+    return people[0]
+
+
+def is_decision_maker(person: Person | None, decision_titles: list[str]) -> bool:
+    """Whether the person's title or polite suffix contains one of `decision_titles` (Latin ones case-insensitively)."""
+    if person is None:
+        return False
+    held = f"{person.title or ''} {person.suffix}".casefold()
+    return any(t and t.casefold() in held for t in decision_titles)

@@ -1,0 +1,76 @@
+"""Read-only commands: today's tasks, the funnel, help."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from storage import deals
+
+from .context import Context
+from .router import router
+from .views import deal_row, rank
+
+TASK_LIMIT = 15
+
+
+def task_card_data(ctx: Context, open_deals: list | None = None) -> dict:
+    """The daily task card: warned deals ranked by level then amount, next steps due today or overdue.
+
+    A rep's card lists their own deals; a manager's (the digest) the team's orange and red deals.
+    `open_deals` lets the daily job pass deals it loaded for many reps at once.
+    """
+    manager = ctx.rep.role != "rep"
+    if open_deals is None:
+        open_deals = deals.open_deals_for(ctx.rep, limit=100000)
+    rows = rank([deal_row(ctx, d) for d in open_deals])
+    warned = [r for r in rows if r["level"] and (not manager or r["level"] in ("red", "orange"))]
+    start, end = ctx.local_day_bounds(ctx.today)
+    mine = [d for d in open_deals if d.next_step_due is not None and (not manager or d.owner_id == ctx.rep.id)]
+    due = [deal_row(ctx, d) for d in sorted(mine, key=lambda d: d.next_step_due) if start <= d.next_step_due < end]
+    overdue = [deal_row(ctx, d) for d in sorted(mine, key=lambda d: d.next_step_due)
+               if start - timedelta(days=30) <= d.next_step_due < start]
+    return {
+        "rep": ctx.rep.name,
+        "manager": manager,
+        "date": ctx.today.strftime("%m月%d日"),
+        "counts": {lv: sum(1 for r in rows if r["level"] == lv) for lv in ("red", "orange", "yellow")},
+        "warned": warned[:TASK_LIMIT],
+        "more": max(0, len(warned) - TASK_LIMIT),
+        "due": due,
+        "overdue": overdue[:TASK_LIMIT],
+        "high_intent": [],
+    }
+
+
+@router.command("今日任务", "今天", "任务", "today", "tasks")
+def today(ctx: Context, args: str) -> None:
+    ctx.say("task_card", **task_card_data(ctx))
+
+
+@router.command("漏斗", "funnel")
+def funnel(ctx: Context, args: str) -> None:
+    team_id = None if ctx.rep.role == "admin" else ctx.rep.team_id
+    if ctx.rep.role == "rep":
+        totals: dict = {}
+        for d in deals.open_deals_for(ctx.rep, limit=100000):
+            n, amount = totals.get(d.stage, (0, 0))
+            totals[d.stage] = (n + 1, amount + d.amount)
+        scope = ctx.rep.name
+    else:
+        totals = deals.funnel_totals(team_id)
+        scope = ctx.rep.team.name if team_id else "全部团队"
+    rows = [{"no": s.order, "stage": s.name, "count": totals.get(s.key, (0, 0))[0],
+             "amount": totals.get(s.key, (0, 0))[1]} for s in ctx.funnel.open_stages]
+    top = max([r["count"] for r in rows] + [1])
+    for r in rows:
+        r["bar"] = "█" * max(1 if r["count"] else 0, round(10 * r["count"] / top))
+    since = ctx.now - timedelta(days=30)
+    closed = deals.closed_totals(team_id, since) if ctx.rep.role != "rep" else {}
+    ctx.say("funnel", scope=scope, rows=rows, total=sum(r["count"] for r in rows),
+            amount=sum(r["amount"] for r in rows), won=closed.get("won", (0, 0)), lost=closed.get("lost", (0, 0)))
+
+
+@router.command("帮助", "help", "?", "菜单", "menu")
+def help_(ctx: Context, args: str) -> None:
+    ctx.say("help", stages=[s.name for s in ctx.funnel.stages],
+            activities=[(k.name, k.words[0]) for k in ctx.funnel.activities.values()],
+            manager=ctx.rep.role != "rep")

@@ -1,0 +1,50 @@
+"""Turn stored rows into the plain dicts the templates render (JSON-safe: no datetimes)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from rules.stale import LEVEL_ICONS, LEVEL_NAMES, silence
+from storage.models import Deal
+
+from .context import Context
+
+LEVEL_RANK = {"red": 0, "orange": 1, "yellow": 2, None: 3}
+
+
+def deal_silence(ctx: Context, deal: Deal):
+    stage = ctx.funnel.stage(deal.stage)
+    return silence(deal.last_movement_at, deal.next_step_due, stage.stale, ctx.now,
+                   ctx.funnel.pause_while_next_step_ahead)
+
+
+def deal_row(ctx: Context, deal: Deal) -> dict:
+    s = deal_silence(ctx, deal)
+    stage = ctx.funnel.stage(deal.stage)
+    due = ctx.to_local(deal.next_step_due)
+    return {
+        "deal_id": deal.id,
+        "customer": deal.customer.name,
+        "owner": deal.owner.name,
+        "stage": stage.name,
+        "stage_no": stage.order,
+        "amount": deal.amount,
+        "days_silent": s.days,
+        "hours_silent": round(s.hours, 1),
+        "level": s.level,
+        "level_name": LEVEL_NAMES.get(s.level, ""),
+        "icon": LEVEL_ICONS.get(s.level, "⚪"),
+        "next_step": deal.next_step or "",
+        "due": due.strftime("%m-%d") if due else "",
+        "status": deal.status,
+        "period": period_of(s.since),
+    }
+
+
+def period_of(since: datetime) -> int:
+    """A silence period's id, as carried by card buttons: its start in epoch seconds."""
+    return int(since.replace(tzinfo=timezone.utc).timestamp())
+
+
+def rank(rows: list[dict]) -> list[dict]:
+    """Warning level first (red, orange, yellow, none), then the larger deal, then the longer silence."""
+    return sorted(rows, key=lambda r: (LEVEL_RANK[r["level"]], -r["amount"], -r["hours_silent"]))

@@ -1,0 +1,278 @@
+"""The funnel definition: load and validate the rules file, answer questions about stages.
+
+Pure: the only I/O is reading the TOML file in `load_funnel`.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, time
+from pathlib import Path
+
+DEFAULT_RULES = Path(__file__).with_name("funnel.toml")
+LEVELS = ("yellow", "orange", "red")
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be used; the message names the file, the place and the fix."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    yellow_hours: float
+    orange_hours: float
+    red_hours: float
+
+    def hours(self, level: str) -> float:
+        return getattr(self, f"{level}_hours")
+
+
+@dataclass(frozen=True)
+class ActivityKind:
+    key: str
+    name: str
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Criterion:
+    key: str
+    label: str
+    activity: tuple[str, ...] = ()
+    since_stage: bool = False
+    decision_maker: bool = False
+
+
+@dataclass(frozen=True)
+class Stage:
+    key: str
+    name: str
+    order: int
+    aliases: tuple[str, ...]
+    exit: tuple[str, ...]
+    stale: Thresholds
+    escalate_to: str = "manager"
+    suggestion: str = ""
+    closing: bool = False
+
+
+@dataclass(frozen=True)
+class DealFacts:
+    """What the exit criteria look at, gathered by storage for one deal."""
+    stage_entered_at: object  # datetime
+    activities: tuple[tuple[str, object], ...]  # (kind, at)
+    has_decision_maker: bool
+
+
+@dataclass(frozen=True)
+class Schedule:
+    task_card_at: time = time(9, 0)
+    task_card_until: time = time(12, 0)  # a card missed while the bot was down is sent until then
+    days_off: frozenset[date] = frozenset()
+    extra_workdays: frozenset[date] = frozenset()
+
+
+@dataclass
+class Funnel:
+    path: str
+    stages: list[Stage]
+    criteria: dict[str, Criterion]
+    activities: dict[str, ActivityKind]
+    default_stale: Thresholds
+    pause_while_next_step_ahead: bool
+    decision_titles: tuple[str, ...]
+    schedule: Schedule = field(default_factory=Schedule)
+    _by_name: dict[str, Stage] = field(default_factory=dict, repr=False)
+
+    @property
+    def all_thresholds(self) -> list[Thresholds]:
+        return [s.stale for s in self.stages]
+
+    def stage(self, key: str) -> Stage:
+        for s in self.stages:
+            if s.key == key:
+                return s
+        raise KeyError(key)
+
+    @property
+    def first(self) -> Stage:
+        return self.stages[0]
+
+    @property
+    def closing(self) -> Stage:
+        return next(s for s in self.stages if s.closing)
+
+    @property
+    def open_stages(self) -> list[Stage]:
+        return [s for s in self.stages if not s.closing]
+
+    def find_stage(self, text: str) -> Stage | None:
+        """A stage by key, Chinese name, alias or number (1-based), case-insensitive."""
+        t = text.strip().lower()
+        if t.isdigit() and 1 <= int(t) <= len(self.stages):
+            return self.stages[int(t) - 1]
+        return self._by_name.get(t)
+
+    def activity_for_word(self, word: str) -> ActivityKind | None:
+        w = word.strip().lower()
+        for kind in self.activities.values():
+            if w in (x.lower() for x in kind.words):
+                return kind
+        return None
+
+    def missing_criteria(self, facts: DealFacts, from_key: str, to_key: str) -> list[tuple[Stage, Criterion]]:
+        """Exit criteria not met for every stage a move from `from_key` to `to_key` leaves.
+
+        Moving forward (also skipping stages) must satisfy the exit criteria of the current stage and
+        of every stage skipped. Moving backward needs nothing.
+        """
+        a, b = self.stage(from_key), self.stage(to_key)
+        missing = []
+        for s in self.stages[a.order - 1:b.order - 1]:
+            for ckey in s.exit:
+                c = self.criteria[ckey]
+                if not criterion_met(c, facts, is_current=(s.key == from_key)):
+                    missing.append((s, c))
+        return missing
+
+
+def criterion_met(c: Criterion, facts: DealFacts, is_current: bool) -> bool:
+    if c.decision_maker and not facts.has_decision_maker:
+        return False
+    if c.activity:
+        found = False
+        for kind, at in facts.activities:
+            if kind in c.activity:
+                if c.since_stage and is_current and at < facts.stage_entered_at:
+                    continue
+                found = True
+                break
+        if not found:
+            return False
+    return True
+
+
+def _thresholds(raw: dict, where: str, path: str, base: Thresholds | None) -> Thresholds:
+    vals = {}
+    for level in LEVELS:
+        k = f"{level}_hours"
+        v = raw.get(k, base.hours(level) if base else None)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
+            raise RulesError(f"{path}: {where}: '{k}' must be a positive number of hours, got {v!r}. "
+                             f"Fix: set e.g. {k} = 48")
+        vals[k] = float(v)
+    unknown = set(raw) - {f"{lv}_hours" for lv in LEVELS}
+    if unknown:
+        raise RulesError(f"{path}: {where}: unknown threshold key(s) {sorted(unknown)}. "
+                         f"Fix: use yellow_hours, orange_hours, red_hours")
+    t = Thresholds(**vals)
+    if not (t.yellow_hours < t.orange_hours < t.red_hours):
+        raise RulesError(f"{path}: {where}: thresholds out of order (yellow {t.yellow_hours:g} h, "
+                         f"orange {t.orange_hours:g} h, red {t.red_hours:g} h). "
+                         f"Fix: make yellow_hours < orange_hours < red_hours")
+    return t
+
+
+def load_funnel(path: str | Path | None = None) -> Funnel:
+    path = Path(path or DEFAULT_RULES)
+    p = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RulesError(f"{p}: file not found. Fix: set BOT_RULES to an existing rules file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise RulesError(f"{p}: not valid TOML ({e}). Fix: correct the syntax at that line") from None
+    return parse_funnel(raw, p)
+
+
+def parse_funnel(raw: dict, p: str = "<rules>") -> Funnel:
+    stale_raw = {k: v for k, v in raw.get("stale", {}).items() if k != "pause_while_next_step_ahead"}
+    default = _thresholds(stale_raw, "[stale]", p, Thresholds(48, 72, 120))
+    pause = bool(raw.get("stale", {}).get("pause_while_next_step_ahead", True))
+    titles = tuple(raw.get("people", {}).get("decision_titles", ["总", "总监", "经理", "董事长", "CEO"]))
+
+    activities: dict[str, ActivityKind] = {}
+    seen_words: dict[str, str] = {}
+    for key, a in raw.get("activities", {}).items():
+        words = tuple(a.get("words", [])) or (key,)
+        for w in words:
+            if w.lower() in seen_words:
+                raise RulesError(f"{p}: activity '{key}': word '{w}' is already used by activity "
+                                 f"'{seen_words[w.lower()]}'. Fix: remove it from one of them")
+            seen_words[w.lower()] = key
+        activities[key] = ActivityKind(key, a.get("name", key), words)
+    if not activities:
+        raise RulesError(f"{p}: no [activities.*] defined. Fix: define at least one, e.g. [activities.visit]")
+
+    criteria: dict[str, Criterion] = {}
+    for key, c in raw.get("criteria", {}).items():
+        kinds = tuple(c.get("activity", []))
+        for k in kinds:
+            if k not in activities:
+                raise RulesError(f"{p}: criterion '{key}': unknown activity '{k}'. "
+                                 f"Fix: use one of {sorted(activities)} or add [activities.{k}]")
+        if not kinds and not c.get("decision_maker"):
+            raise RulesError(f"{p}: criterion '{key}' checks nothing. "
+                             f"Fix: give it activity = [...] or decision_maker = true")
+        criteria[key] = Criterion(key, c.get("label", key), kinds, bool(c.get("since_stage")),
+                                  bool(c.get("decision_maker")))
+
+    stages: list[Stage] = []
+    by_name: dict[str, Stage] = {}
+    raw_stages = raw.get("stages", [])
+    if len(raw_stages) < 2:
+        raise RulesError(f"{p}: at least two [[stages]] are needed. Fix: add the funnel's stages in order")
+    for i, s in enumerate(raw_stages, start=1):
+        key = s.get("key")
+        name = s.get("name")
+        if not key or not name:
+            raise RulesError(f"{p}: stage #{i} needs both 'key' and 'name'. Fix: add key = \"...\" and name = \"...\"")
+        where = f"stage '{key}'"
+        for ckey in s.get("exit", []):
+            if ckey not in criteria:
+                raise RulesError(f"{p}: {where}: unknown criterion '{ckey}'. "
+                                 f"Fix: use one of {sorted(criteria)} or define [criteria.{ckey}]")
+        stale = _thresholds(s.get("stale", {}), where, p, default)
+        stage = Stage(key=key, name=name, order=i, aliases=tuple(s.get("aliases", [])),
+                      exit=tuple(s.get("exit", [])), stale=stale,
+                      escalate_to=s.get("escalate_to", "manager"), suggestion=s.get("suggestion", ""),
+                      closing=bool(s.get("closing", False)))
+        for alias in (key, name, *stage.aliases):
+            a = alias.strip().lower()
+            if a in by_name and by_name[a].key != key:
+                raise RulesError(f"{p}: {where}: alias '{alias}' is also used by stage "
+                                 f"'{by_name[a].key}'. Fix: remove the duplicate alias from one stage")
+            by_name[a] = stage
+        stages.append(stage)
+    closing = [s for s in stages if s.closing]
+    if len(closing) != 1 or closing[0] is not stages[-1]:
+        raise RulesError(f"{p}: exactly one stage, the last, must have closing = true. "
+                         f"Fix: mark the final (won/lost) stage with closing = true")
+    return Funnel(path=p, stages=stages, criteria=criteria, activities=activities, default_stale=default,
+                  pause_while_next_step_ahead=pause, decision_titles=titles,
+                  schedule=_schedule(raw.get("schedule", {}), p), _by_name=by_name)
+
+
+def _schedule(raw: dict, p: str) -> Schedule:
+    def clock(key, default):
+        v = raw.get(key, default)
+        try:
+            return time.fromisoformat(v) if isinstance(v, str) else v
+        except ValueError:
+            raise RulesError(f"{p}: [schedule]: {key} = {v!r} is not a time. Fix: write it as \"09:00\"") from None
+
+    def days(key):
+        out = set()
+        for v in raw.get(key, []):
+            try:
+                out.add(v if isinstance(v, date) else date.fromisoformat(str(v)))
+            except ValueError:
+                raise RulesError(f"{p}: [schedule]: {key} has {v!r}, not a date. "
+                                 f"Fix: write dates as 2026-12-24") from None
+        return frozenset(out)
+    sched = Schedule(clock("task_card_at", "09:00"), clock("task_card_until", "12:00"), days("days_off"),
+                     days("extra_workdays"))
+    if sched.task_card_until <= sched.task_card_at:
+        raise RulesError(f"{p}: [schedule]: task_card_until must be later than task_card_at. "
+                         f"Fix: e.g. task_card_at = \"09:00\", task_card_until = \"12:00\"")
+    return sched

@@ -1,0 +1,79 @@
+"""Stale-deal levels: a pure function of a deal's movement times, its stage's thresholds and `now`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .funnel import LEVELS, Thresholds
+
+LEVEL_NAMES = {"yellow": "黄色", "orange": "橙色", "red": "红色"}
+LEVEL_ICONS = {"yellow": "🟡", "orange": "🟠", "red": "🔴"}
+
+
+@dataclass(frozen=True)
+class Silence:
+    since: datetime  # when the current silence period started
+    hours: float  # how long it has lasted at `now`
+    level: str | None  # None, "yellow", "orange" or "red"
+
+    @property
+    def days(self) -> int:
+        return int(self.hours // 24)
+
+
+def silence_start(last_movement_at: datetime, next_step_due: datetime | None, pause: bool) -> datetime:
+    """A booked next step pauses the clock: the silence then counts from its due time."""
+    if pause and next_step_due is not None and next_step_due > last_movement_at:
+        return next_step_due
+    return last_movement_at
+
+
+def silence(last_movement_at: datetime, next_step_due: datetime | None, thresholds: Thresholds,
+            now: datetime, pause: bool = True) -> Silence:
+    since = silence_start(last_movement_at, next_step_due, pause)
+    hours = max(0.0, (now - since).total_seconds() / 3600)
+    level = None
+    for lv in LEVELS:
+        if hours >= thresholds.hours(lv):
+            level = lv
+    return Silence(since=since, hours=hours, level=level)
+
+
+def crossing_time(since: datetime, thresholds: Thresholds, level: str) -> datetime:
+    return since + timedelta(hours=thresholds.hours(level))
+
+
+RANK = {None: 0, "yellow": 1, "orange": 2, "red": 3}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    fire: str | None  # the level to warn about now (the highest newly crossed), or None
+    level: str | None  # the level warned so far in this silence period, after this evaluation
+    since: datetime  # the silence period's start
+    next_check: datetime | None  # when the next level would be crossed (None: red reached)
+
+
+def evaluate(last_movement_at: datetime, next_step_due: datetime | None, snoozed_until: datetime | None,
+             warned_level: str | None, warned_since: datetime | None, thresholds: Thresholds,
+             now: datetime, pause: bool = True) -> Evaluation:
+    """What the stale scan does with one deal: each level fires once per silence period.
+
+    A scan that runs late (after downtime) fires only the highest level crossed, not all of them.
+    A snoozed deal stays quiet and is looked at again when the snooze ends.
+    """
+    s = silence(last_movement_at, next_step_due, thresholds, now, pause)
+    current = warned_level if warned_since == s.since else None
+    if snoozed_until is not None and snoozed_until > now:
+        return Evaluation(None, current, s.since, snoozed_until)
+    fire = s.level if RANK[s.level] > RANK[current] else None
+    level = fire or current
+    reached = max(RANK[level], RANK[s.level])
+    following = [lv for lv in LEVELS if RANK[lv] > reached]
+    next_check = crossing_time(s.since, thresholds, following[0]) if following else None
+    return Evaluation(fire, level, s.since, next_check)
+
+
+def first_check(moved_at: datetime, thresholds: list[Thresholds]) -> datetime:
+    """The earliest time any stage's yellow level could be crossed after a movement at `moved_at`."""
+    return moved_at + timedelta(hours=min(t.yellow_hours for t in thresholds))

@@ -1,0 +1,83 @@
+"""The database from one URL (SQLite, PostgreSQL or MySQL/MariaDB), schema versions and migrations."""
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timezone
+from typing import Callable
+
+from peewee import Database, SqliteDatabase
+from playhouse.db_url import connect, parse
+from playhouse.migrate import SchemaMigrator, migrate  # noqa: F401  (used by migrations)
+
+from .models import ALL_MODELS, SchemaVersion, db
+
+log = logging.getLogger(__name__)
+
+# (version, description, function(database, migrator)). Version 1 is the schema `create_tables` makes.
+# A later change appends here, e.g. (2, "deal priority", lambda d, m: migrate(m.add_column(...))).
+MIGRATIONS: list[tuple[int, str, Callable[[Database, SchemaMigrator], None]]] = []
+
+
+def latest_version() -> int:
+    return max([1] + [v for v, _, _ in MIGRATIONS])
+
+
+def open_database(url: str) -> Database:
+    """Connect the models to the database named by `url` and return it (not yet migrated)."""
+    kwargs: dict = {}
+    if url.startswith("sqlite"):
+        path = parse(url).get("database") or ""
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        kwargs["pragmas"] = {"journal_mode": "wal", "busy_timeout": 10000, "foreign_keys": 1,
+                             "synchronous": "normal"}
+        kwargs["check_same_thread"] = False
+    elif url.startswith("mysql"):
+        kwargs["charset"] = "utf8mb4"
+    database = connect(url, **kwargs)
+    db.initialize(database)
+    return database
+
+
+def migrate_database(database: Database, migrations=None) -> int:
+    """Create the schema on an empty database, or bring an older one up to date. Returns the version."""
+    migrations = MIGRATIONS if migrations is None else migrations
+    latest = max([1] + [v for v, _, _ in migrations])
+    with database.connection_context():
+        if not database.table_exists("schema_version"):
+            with database.atomic():
+                database.create_tables(ALL_MODELS, safe=True)
+                if not SchemaVersion.select().exists():
+                    SchemaVersion.create(version=latest)
+            return SchemaVersion.select().get().version
+        row = SchemaVersion.select().get()
+        if row.version > latest:
+            raise RuntimeError(f"database schema version {row.version} is newer than this code "
+                               f"({latest}); upgrade the bot before using this database")
+        migrator = SchemaMigrator.from_database(database)
+        for version, description, fn in sorted(migrations, key=lambda m: m[0]):
+            if version > row.version:
+                log.info("migrating database to version %s: %s", version, description)
+                with database.atomic():
+                    fn(database, migrator)
+                    SchemaVersion.update(version=version).execute()
+                row.version = version
+        return row.version
+
+
+def is_sqlite(database: Database | None = None) -> bool:
+    return isinstance(database or db.obj, SqliteDatabase)
+
+def to_db(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+    return dt.replace(microsecond=0)
+
+
+def from_db(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=timezone.utc)

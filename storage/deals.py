@@ -1,0 +1,178 @@
+"""Customers, contacts, deals, stage changes and activities. Times are naive UTC."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from peewee import JOIN, fn
+
+from rules.funnel import DealFacts
+
+from .models import Activity, Contact, Customer, Deal, Rep, StageChange
+
+
+def scope(query, rep: Rep, owner_field):
+    """Limit a query to what `rep` may act on: their own (rep), the team's (manager), all (admin)."""
+    if rep.role == "admin":
+        return query
+    if rep.role == "manager":
+        return query.where(Customer.team == rep.team_id)
+    return query.where(owner_field == rep.id)
+
+
+def customer_candidates(rep: Rep, whole_team: bool = False) -> list[tuple[int, str, str]]:
+    """(id, name, initials) of the customers `rep` may act on (or the whole team's)."""
+    q = Customer.select(Customer.id, Customer.name, Customer.initials)
+    if whole_team:
+        q = q.where(Customer.team == rep.team_id)
+    else:
+        q = scope(q, rep, Customer.owner)
+    return list(q.tuples())
+
+
+def get_customer(customer_id: int) -> Customer:
+    return Customer.select(Customer, Rep).join(Rep).where(Customer.id == customer_id).get()
+
+
+def customer_by_name(team_id: int, name: str) -> Customer | None:
+    return Customer.get_or_none((Customer.team == team_id) & (Customer.name == name))
+
+
+def create_customer_and_deal(owner: Rep, name: str, initials: str, amount: int, stage: str,
+                             now: datetime) -> Deal:
+    customer = Customer.create(team=owner.team_id, owner=owner, name=name, initials=initials,
+                               created_at=now)
+    return create_deal(customer, owner, amount, stage, now)
+
+
+def create_deal(customer: Customer, owner: Rep, amount: int, stage: str, now: datetime) -> Deal:
+    deal = Deal.create(customer=customer, owner=owner, team=customer.team_id, amount=amount, stage=stage,
+                       created_at=now, stage_entered_at=now, last_movement_at=now, next_check_at=now)
+    StageChange.create(deal=deal, from_stage=None, to_stage=stage, rep=owner, at=now)
+    return deal
+
+
+def open_deal(customer_id: int) -> Deal | None:
+    """The customer's open deal (the newest, if there are several)."""
+    return (Deal.select().where((Deal.customer == customer_id) & (Deal.status == "open"))
+            .order_by(Deal.created_at.desc(), Deal.id.desc()).first())
+
+
+def latest_deal(customer_id: int) -> Deal | None:
+    return Deal.select().where(Deal.customer == customer_id).order_by(Deal.id.desc()).first()
+
+
+def upsert_contact(customer: Customer, name: str, title: str, decision_maker: bool, now: datetime) -> Contact:
+    contact = Contact.get_or_none((Contact.customer == customer) & (Contact.name == name))
+    if contact is None:
+        return Contact.create(customer=customer, name=name, title=title or "",
+                              is_decision_maker=decision_maker, created_at=now)
+    changed = False
+    if title and title != contact.title:
+        contact.title, changed = title, True
+    if decision_maker and not contact.is_decision_maker:
+        contact.is_decision_maker, changed = True, True
+    if changed:
+        contact.save()
+    return contact
+
+
+def add_activity(deal: Deal | None, customer: Customer, rep: Rep, kind: str, text: str, now: datetime,
+                 contact: Contact | None = None, next_step: str | None = None,
+                 next_step_due: datetime | None = None) -> Activity:
+    """Log an activity; on an open deal it is movement (resets the silence clock)."""
+    activity = Activity.create(deal=deal, customer=customer, rep=rep, contact=contact, kind=kind, text=text,
+                               at=now)
+    if deal is not None and deal.status == "open":
+        deal.last_activity_at = now
+        deal.last_movement_at = max(now, deal.stage_entered_at)
+        if next_step:
+            deal.next_step, deal.next_step_due = next_step, next_step_due
+        deal.next_check_at = now  # the stale scan looks again: a new silence period begins
+        deal.save()
+    return activity
+
+
+def deal_facts(deal: Deal) -> DealFacts:
+    acts = tuple(Activity.select(Activity.kind, Activity.at).where(Activity.deal == deal).tuples())
+    has_dm = Contact.select().where((Contact.customer == deal.customer_id)
+                                    & (Contact.is_decision_maker == True)).exists()  # noqa: E712
+    return DealFacts(stage_entered_at=deal.stage_entered_at, activities=acts, has_decision_maker=has_dm)
+
+
+def change_stage(deal: Deal, to_stage: str, rep: Rep, now: datetime, note: str | None = None) -> None:
+    StageChange.create(deal=deal, from_stage=deal.stage, to_stage=to_stage, rep=rep, at=now, note=note)
+    deal.stage, deal.stage_entered_at, deal.last_movement_at = to_stage, now, now
+    deal.next_check_at = now
+    deal.save()
+
+
+def close_deal(deal: Deal, status: str, reason: str | None, rep: Rep, closing_stage: str, now: datetime) -> None:
+    StageChange.create(deal=deal, from_stage=deal.stage, to_stage=closing_stage, rep=rep, at=now,
+                       note=f"{status}: {reason}" if reason else status)
+    deal.stage, deal.status, deal.lost_reason = closing_stage, status, reason
+    deal.stage_entered_at = deal.last_movement_at = deal.closed_at = now
+    deal.next_check_at = None
+    deal.save()
+
+
+def open_deals_for(rep: Rep, limit: int = 200) -> list[Deal]:
+    """Open deals `rep` may see, oldest movement first, with customer and owner loaded."""
+    q = (Deal.select(Deal, Customer, Rep).join(Customer).switch(Deal).join(Rep, on=Deal.owner)
+         .where(Deal.status == "open"))
+    if rep.role == "manager":
+        q = q.where(Deal.team == rep.team_id)
+    elif rep.role != "admin":
+        q = q.where(Deal.owner == rep.id)
+    return list(q.order_by(Deal.last_movement_at, Deal.id).limit(limit))
+
+
+def timeline(customer: Customer, limit: int = 8) -> list[tuple[datetime, str, str, str]]:
+    """The customer's latest events, newest first: (at, what, who, text)."""
+    acts = (Activity.select(Activity, Rep, Contact).join(Rep, JOIN.LEFT_OUTER).switch(Activity)
+            .join(Contact, JOIN.LEFT_OUTER).where(Activity.customer == customer)
+            .order_by(Activity.at.desc()).limit(limit))
+    events = [(a.at, a.kind, a.rep.name if a.rep else "", a.text) for a in acts]
+    changes = (StageChange.select(StageChange, Rep).join(Rep, JOIN.LEFT_OUTER)
+               .join_from(StageChange, Deal).where(Deal.customer == customer)
+               .order_by(StageChange.at.desc()).limit(limit))
+    events += [(c.at, "stage", c.rep.name if c.rep else "", f"{c.from_stage or ''}>{c.to_stage}")
+               for c in changes]
+    events.sort(key=lambda e: e[0], reverse=True)
+    return events[:limit]
+
+
+def contacts_of(customer: Customer) -> list[Contact]:
+    return list(Contact.select().where(Contact.customer == customer).order_by(Contact.id))
+
+
+def funnel_totals(team_id: int | None) -> dict[str, tuple[int, int]]:
+    """{stage: (open deals, total amount)} for a team (None: every team)."""
+    q = (Deal.select(Deal.stage, fn.COUNT(Deal.id), fn.COALESCE(fn.SUM(Deal.amount), 0))
+         .where(Deal.status == "open").group_by(Deal.stage))
+    if team_id is not None:
+        q = q.where(Deal.team == team_id)
+    return {stage: (int(n), int(total)) for stage, n, total in q.tuples()}
+
+
+def closed_totals(team_id: int | None, since: datetime) -> dict[str, tuple[int, int]]:
+    """{"won"|"lost": (deals, amount)} closed since `since`."""
+    q = (Deal.select(Deal.status, fn.COUNT(Deal.id), fn.COALESCE(fn.SUM(Deal.amount), 0))
+         .where((Deal.status != "open") & (Deal.closed_at >= since)).group_by(Deal.status))
+    if team_id is not None:
+        q = q.where(Deal.team == team_id)
+    return {status: (int(n), int(total)) for status, n, total in q.tuples()}
+
+
+def last_activity(deal_id: int) -> Activity | None:
+    return Activity.select().where(Activity.deal == deal_id).order_by(Activity.at.desc(), Activity.id.desc()).first()
+
+
+def snooze(deal: Deal, until: datetime, reason: str) -> None:
+    deal.snoozed_until, deal.snooze_reason = until, reason
+    deal.next_check_at = until
+    deal.save()
+
+
+def set_intervention(deal: Deal, manager: Rep) -> None:
+    deal.intervention_by = manager
+    deal.save()

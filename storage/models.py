@@ -1,0 +1,185 @@
+"""The schema. Every timestamp is stored as naive UTC."""
+from __future__ import annotations
+
+from peewee import (BigIntegerField, BooleanField, CharField, DatabaseProxy, DateTimeField,
+                    ForeignKeyField, IntegerField, Model, TextField)
+
+db = DatabaseProxy()
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    version = IntegerField()
+
+
+class Team(BaseModel):
+    name = CharField(max_length=100, unique=True)
+
+
+class Rep(BaseModel):
+    team = ForeignKeyField(Team, backref="reps")
+    name = CharField(max_length=100)
+    role = CharField(max_length=16, default="rep")  # rep | manager | admin
+    local_id = CharField(max_length=64, unique=True)
+    wecom_userid = CharField(max_length=64, null=True, unique=True)
+    dingtalk_staffid = CharField(max_length=64, null=True, unique=True)
+    active = BooleanField(default=True)
+
+
+class ChatGroup(BaseModel):
+    """A group chat the bot posts to: the team's manager group, or an escalation target (e.g. legal)."""
+    team = ForeignKeyField(Team, backref="groups")
+    purpose = CharField(max_length=32)  # "manager", or a stage's escalate_to
+    name = CharField(max_length=100)
+    local_id = CharField(max_length=64, unique=True)
+    wecom_robot_key = CharField(max_length=128, null=True)
+    dingtalk_webhook = CharField(max_length=512, null=True)
+    dingtalk_secret = CharField(max_length=128, null=True)
+
+    class Meta:
+        indexes = ((("team", "purpose"), True),)
+
+
+class Customer(BaseModel):
+    team = ForeignKeyField(Team, backref="customers")
+    owner = ForeignKeyField(Rep, backref="customers")
+    name = CharField(max_length=100)
+    initials = CharField(max_length=100, default="")
+    tier = CharField(max_length=1, default="C")
+    created_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("team", "name"), True),)
+
+
+class Contact(BaseModel):
+    customer = ForeignKeyField(Customer, backref="contacts")
+    name = CharField(max_length=64)
+    title = CharField(max_length=64, default="")
+    is_decision_maker = BooleanField(default=False)
+    created_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("customer", "name"), True),)
+
+
+class Deal(BaseModel):
+    customer = ForeignKeyField(Customer, backref="deals")
+    owner = ForeignKeyField(Rep, backref="deals")
+    team = ForeignKeyField(Team)
+    amount = BigIntegerField(default=0)  # CNY yuan
+    stage = CharField(max_length=64)
+    status = CharField(max_length=8, default="open")  # open | won | lost
+    lost_reason = TextField(null=True)
+    created_at = DateTimeField()
+    stage_entered_at = DateTimeField()
+    last_activity_at = DateTimeField(null=True)
+    # max(stage_entered_at, last_activity_at): what the stale scan orders by
+    last_movement_at = DateTimeField()
+    next_step = TextField(null=True)
+    next_step_due = DateTimeField(null=True)
+    snoozed_until = DateTimeField(null=True)
+    snooze_reason = TextField(null=True)
+    closed_at = DateTimeField(null=True)
+    # the stale scan's bookkeeping: the level already warned in the silence period that began at
+    # warn_since, and when the deal next needs a look (NULL: not until it moves again)
+    warn_level = CharField(max_length=8, null=True)
+    warn_since = DateTimeField(null=True)
+    next_check_at = DateTimeField(null=True)
+    intervention_by = ForeignKeyField(Rep, null=True, backref="interventions")
+
+    class Meta:
+        indexes = (
+            (("status", "next_check_at"), False),
+            (("status", "last_movement_at"), False),
+            (("owner", "status", "last_movement_at"), False),
+            (("team", "status", "stage"), False),
+            (("customer", "status"), False),
+        )
+
+
+class StageChange(BaseModel):
+    deal = ForeignKeyField(Deal, backref="stage_changes")
+    from_stage = CharField(max_length=64, null=True)
+    to_stage = CharField(max_length=64)
+    rep = ForeignKeyField(Rep, null=True)
+    at = DateTimeField()
+    note = TextField(null=True)
+
+    class Meta:
+        indexes = ((("deal", "at"), False),)
+
+
+class Activity(BaseModel):
+    deal = ForeignKeyField(Deal, backref="activities", null=True)
+    customer = ForeignKeyField(Customer, backref="activities")
+    rep = ForeignKeyField(Rep, null=True)
+    contact = ForeignKeyField(Contact, null=True)
+    kind = CharField(max_length=32)
+    text = TextField(default="")
+    at = DateTimeField()
+
+    class Meta:
+        indexes = ((("deal", "at"), False), (("customer", "at"), False))
+
+
+class Warning(BaseModel):
+    """A stale warning that fired: once per deal, level and silence period (the unique key)."""
+    deal = ForeignKeyField(Deal, backref="warnings")
+    level = CharField(max_length=8)
+    since = DateTimeField()  # start of the silence period
+    at = DateTimeField()
+    scan = CharField(max_length=32)  # the scan run that fired it
+
+    class Meta:
+        indexes = ((("deal", "level", "since"), True), (("scan",), False))
+
+
+class InboundMessage(BaseModel):
+    """Every inbound message, recorded before it is acted on; a retry is answered from `reply`."""
+    channel = CharField(max_length=16)
+    message_id = CharField(max_length=128)
+    sender = CharField(max_length=64)
+    received_at = DateTimeField()
+    text = TextField(default="")
+    reply = TextField(default="[]")  # JSON list of rendered-neutral replies
+
+    class Meta:
+        indexes = ((("channel", "message_id"), True),)
+
+
+class Outbox(BaseModel):
+    """Every outbound message. `key` is unique, so whatever produces a message twice sends it once."""
+    key = CharField(max_length=190, unique=True)
+    channel = CharField(max_length=16)
+    recipient = CharField(max_length=64)  # local id of a rep, or of a ChatGroup
+    payload = TextField()  # JSON of the neutral message
+    status = CharField(max_length=8, default="pending")  # pending | sending | sent | failed
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField()
+    last_error = TextField(null=True)
+    created_at = DateTimeField()
+    claimed_at = DateTimeField(null=True)
+    claimed_by = CharField(max_length=64, null=True)
+    sent_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("status", "next_attempt_at"), False), (("recipient", "created_at"), False),
+                   (("recipient", "sent_at"), False))
+
+
+class PendingChoice(BaseModel):
+    """A numbered question the bot asked a rep ("which customer?"), answered by a number."""
+    rep = ForeignKeyField(Rep, unique=True)
+    command = TextField()  # JSON: the command to finish
+    options = TextField()  # JSON list of [id, label]
+    expires_at = DateTimeField()
+
+
+ALL_MODELS = [SchemaVersion, Team, Rep, ChatGroup, Customer, Contact, Deal, StageChange, Activity, Warning,
+              InboundMessage, Outbox, PendingChoice]

@@ -1,0 +1,92 @@
+"""The outbox: every outbound message is a row with a unique key, delivered (and retried) from here."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from peewee import IntegrityError
+
+from .models import Outbox, db
+
+
+def enqueue(key: str, channel: str, recipient: str, payload: dict, now: datetime) -> bool:
+    """Queue a message once: returns False when a row with this key exists already (nothing changes)."""
+    try:
+        with db.atomic():
+            Outbox.create(key=key[:190], channel=channel, recipient=recipient,
+                          payload=json.dumps(payload, ensure_ascii=False), status="pending",
+                          next_attempt_at=now, created_at=now)
+        return True
+    except IntegrityError:
+        return False
+
+
+def rows(status: str | None = None, recipient: str | None = None, channel: str | None = None,
+         limit: int = 100) -> list[Outbox]:
+    q = Outbox.select()
+    if status:
+        q = q.where(Outbox.status == status)
+    if recipient:
+        q = q.where(Outbox.recipient == recipient)
+    if channel:
+        q = q.where(Outbox.channel == channel)
+    return list(q.order_by(Outbox.id.desc()).limit(limit))
+
+
+def counts() -> dict[str, int]:
+    from peewee import fn
+    return {s: n for s, n in Outbox.select(Outbox.status, fn.COUNT(Outbox.id)).group_by(Outbox.status).tuples()}
+
+
+def payload_of(row: Outbox) -> dict:
+    return json.loads(row.payload)
+
+
+def retry(row_id: int, now: datetime) -> bool:
+    """Re-queue a failed row."""
+    n = (Outbox.update(status="pending", next_attempt_at=now, attempts=0, claimed_at=None, claimed_by=None)
+         .where((Outbox.id == row_id) & (Outbox.status == "failed")).execute())
+    return n == 1
+
+
+def claim(worker: str, now: datetime, limit: int = 50, lease: timedelta = timedelta(minutes=2)) -> list[Outbox]:
+    """Claim due rows for delivery so that two workers never take the same row.
+
+    PostgreSQL/MySQL: SELECT ... FOR UPDATE SKIP LOCKED. SQLite: writes are serialised, so a
+    conditional UPDATE per row is enough. A row claimed by a worker that died is taken again once its
+    lease has expired.
+    """
+    stale = now - lease
+    due = (((Outbox.status == "pending") & (Outbox.next_attempt_at <= now))
+           | ((Outbox.status == "sending") & (Outbox.claimed_at < stale)))
+    with db.atomic():
+        q = Outbox.select(Outbox.id).where(due).order_by(Outbox.next_attempt_at, Outbox.id).limit(limit)
+        if db.obj.__class__.__name__ != "SqliteDatabase":
+            q = q.for_update("FOR UPDATE SKIP LOCKED")
+        ids = [r.id for r in q]
+        if not ids:
+            return []
+        (Outbox.update(status="sending", claimed_at=now, claimed_by=worker, attempts=Outbox.attempts + 1)
+         .where(Outbox.id.in_(ids) & due).execute())
+    return list(Outbox.select().where(Outbox.id.in_(ids) & (Outbox.claimed_by == worker)
+                                      & (Outbox.status == "sending") & (Outbox.claimed_at == now)))
+
+
+def mark_sent(row: Outbox, now: datetime) -> None:
+    Outbox.update(status="sent", sent_at=now, last_error=None).where(Outbox.id == row.id).execute()
+
+
+def mark_retry(row: Outbox, error: str, at: datetime) -> None:
+    Outbox.update(status="pending", next_attempt_at=at, last_error=error[:2000], claimed_at=None,
+                  claimed_by=None).where(Outbox.id == row.id).execute()
+
+
+def mark_failed(row: Outbox, error: str) -> None:
+    Outbox.update(status="failed", last_error=error[:2000]).where(Outbox.id == row.id).execute()
+
+
+def sent_times(recipient: str, since: datetime) -> list[datetime]:
+    """When messages to `recipient` were sent since `since`, oldest first (for rate limits)."""
+    return [t for (t,) in Outbox.select(Outbox.sent_at).where((Outbox.recipient == recipient)
+                                                             & (Outbox.sent_at >= since))
+            .order_by(Outbox.sent_at).tuples()]

@@ -1,0 +1,61 @@
+"""Teams, reps and their chat ids, chat groups."""
+from __future__ import annotations
+
+from .models import ChatGroup, Rep, Team
+
+CHANNEL_ID_FIELD = {"local": Rep.local_id, "wecom": Rep.wecom_userid, "dingtalk": Rep.dingtalk_staffid}
+
+
+def rep_for_sender(channel: str, sender: str) -> Rep | None:
+    """The active rep behind a channel's user id, or None when unknown."""
+    field = CHANNEL_ID_FIELD.get(channel)
+    if field is None or not sender:
+        return None
+    return Rep.select(Rep, Team).join(Team).where((field == sender) & (Rep.active == True)).first()  # noqa: E712
+
+
+def rep_by_local_id(local_id: str) -> Rep | None:
+    return Rep.get_or_none(Rep.local_id == local_id)
+
+
+def ensure_team(name: str) -> Team:
+    team, _ = Team.get_or_create(name=name)
+    return team
+
+
+def upsert_rep(team: Team, local_id: str, name: str, role: str = "rep", wecom_userid: str | None = None,
+               dingtalk_staffid: str | None = None) -> tuple[Rep, bool]:
+    """Create or update a rep by local id; returns (rep, created)."""
+    rep = Rep.get_or_none(Rep.local_id == local_id)
+    created = rep is None
+    if created:
+        rep = Rep(local_id=local_id)
+    rep.team, rep.name, rep.role = team, name, role
+    rep.wecom_userid = wecom_userid or None
+    rep.dingtalk_staffid = dingtalk_staffid or None
+    rep.active = True
+    rep.save()
+    return rep, created
+
+
+def upsert_group(team: Team, purpose: str, local_id: str, name: str, **ids) -> ChatGroup:
+    group = ChatGroup.get_or_none((ChatGroup.team == team) & (ChatGroup.purpose == purpose))
+    if group is None:
+        group = ChatGroup(team=team, purpose=purpose)
+    group.local_id, group.name = local_id, name
+    for k, v in ids.items():
+        setattr(group, k, v or None)
+    group.save()
+    return group
+
+
+def team_group(team_id: int, purpose: str) -> ChatGroup | None:
+    """The team's group for `purpose`, falling back to its manager group."""
+    group = ChatGroup.get_or_none((ChatGroup.team == team_id) & (ChatGroup.purpose == purpose))
+    if group is None and purpose != "manager":
+        group = ChatGroup.get_or_none((ChatGroup.team == team_id) & (ChatGroup.purpose == "manager"))
+    return group
+
+
+def team_managers(team_id: int) -> list[Rep]:
+    return list(Rep.select().where((Rep.team == team_id) & (Rep.role == "manager") & (Rep.active == True)))  # noqa: E712

@@ -1,0 +1,83 @@
+"""Queries of the stale scan and the daily cards. Set-based: the scan reads only the deals whose
+`next_check_at` has come (a threshold crossed, or the deal moved), never all open deals."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from peewee import Case, chunked
+
+from .models import Customer, Deal, Rep, Warning, db
+
+DUE_FIELDS = (Deal.id, Deal.owner, Deal.stage, Deal.last_movement_at, Deal.next_step_due, Deal.snoozed_until,
+              Deal.warn_level, Deal.warn_since)
+
+
+def due_deal_ids(now: datetime) -> list[int]:
+    """Open deals that need a look now, grouped by owner (so one rep's warnings merge)."""
+    q = (Deal.select(Deal.id).where((Deal.status == "open") & (Deal.next_check_at <= now))
+         .order_by(Deal.owner, Deal.id))
+    return [i for (i,) in q.tuples()]
+
+
+def due_rows(ids: list[int]) -> list[tuple]:
+    """(id, owner_id, stage, last_movement_at, next_step_due, snoozed_until, warn_level, warn_since)."""
+    return list(Deal.select(*DUE_FIELDS).where(Deal.id.in_(ids)).order_by(Deal.owner, Deal.id).tuples())
+
+
+def record_warnings(fired: list[tuple[int, str, datetime]], scan_id: str, now: datetime) -> set[int]:
+    """Insert (deal, level, since) warnings; returns the deals whose warning this scan inserted.
+
+    The unique key makes a concurrent or repeated scan insert nothing for a warning already fired.
+    """
+    if not fired:
+        return set()
+    for batch in chunked(fired, 500):
+        (Warning.insert_many([(d, lv, since, now, scan_id) for d, lv, since in batch],
+                             fields=[Warning.deal, Warning.level, Warning.since, Warning.at, Warning.scan])
+         .on_conflict_ignore().execute())
+    mine: set[int] = set()
+    for batch in chunked([d for d, _, _ in fired], 500):
+        mine |= {d for (d,) in Warning.select(Warning.deal).where((Warning.scan == scan_id)
+                                                                   & Warning.deal.in_(batch)).tuples()}
+    return mine
+
+
+def save_scan_state(updates: list[tuple[int, str | None, datetime, datetime | None]]) -> None:
+    """Set (warn_level, warn_since, next_check_at) per deal id, in a few statements per batch."""
+    for batch in chunked(updates, 300):
+        ids = [u[0] for u in batch]
+        level = Case(Deal.id, [(u[0], u[1]) for u in batch])
+        since = Case(Deal.id, [(u[0], u[2]) for u in batch])
+        check = Case(Deal.id, [(u[0], u[3]) for u in batch])
+        Deal.update(warn_level=level, warn_since=since, next_check_at=check).where(Deal.id.in_(ids)).execute()
+
+
+def deal_details(ids: list[int]) -> list[Deal]:
+    """Deals with customer and owner loaded, for the warning messages."""
+    if not ids:
+        return []
+    out = []
+    for batch in chunked(ids, 500):
+        out += list(Deal.select(Deal, Customer, Rep).join(Customer).switch(Deal).join(Rep, on=Deal.owner)
+                    .where(Deal.id.in_(batch)))
+    return out
+
+
+def open_deals_by_owner(team_ids: list[int] | None = None) -> dict[int, list[Deal]]:
+    """Every open deal (with customer and owner), grouped by owner id: one query for the daily cards."""
+    q = (Deal.select(Deal, Customer, Rep).join(Customer).switch(Deal).join(Rep, on=Deal.owner)
+         .where((Deal.status == "open") & (Rep.active == True)))  # noqa: E712
+    if team_ids is not None:
+        q = q.where(Deal.team.in_(team_ids))
+    out: dict[int, list[Deal]] = {}
+    for d in q.iterator():
+        out.setdefault(d.owner_id, []).append(d)
+    return out
+
+
+def active_reps() -> list[Rep]:
+    return list(Rep.select().where(Rep.active == True).order_by(Rep.id))  # noqa: E712
+
+
+def in_transaction():
+    return db.atomic()
