@@ -6,23 +6,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from rules.calendar import is_workday
 from rules.stale import evaluate
+from handlers.views import period_of
 from storage import outbox, people, scan as scan_q
 
+from .cards import MAX_BUTTON_DEALS, red_card_reply, rep_buttons, warning_reply
 from .delivery import deliver
-from .messages import Button
-from .cards import warning_reply, red_card_reply
+from .messages import Reply
 
 log = logging.getLogger(__name__)
 BATCH = 2000
-
-
-def period_of(since: datetime) -> int:
-    """A silence period's id in button actions: its start as epoch seconds."""
-    return int(since.replace(tzinfo=timezone.utc).timestamp())
 
 
 def scan(rt, now: datetime) -> dict:
@@ -110,12 +106,10 @@ def daily(rt, now: datetime) -> dict:
             ctx = rt.context_for(rep, now)
             mine = by_team.get(rep.team_id, []) if rep.role != "rep" else by_owner.get(rep.id, [])
             data = task_card_data(ctx, mine)
-            buttons = [Button("今日任务", "today:0")]
-            for r in data["warned"][:1]:
-                buttons = [Button("已跟进", f"followup:{r['deal_id']}:{r['period']}"),
-                           Button("推迟24小时", f"snooze:{r['deal_id']}:{r['period']}"),
-                           Button("请主管支援", f"askhelp:{r['deal_id']}:{r['period']}")] if rep.role == "rep" else []
-            from .messages import Reply
+            buttons = []
+            if rep.role == "rep":
+                for r in data["warned"][:MAX_BUTTON_DEALS]:
+                    buttons += rep_buttons(r["deal_id"], r["period"], r["customer"], prefix=True)
             reply = Reply("task_card", data, buttons)
             queued += outbox.enqueue(f"task:{rep.local_id}:{day.isoformat()}", rt.config.primary_channel,
                                      rep.local_id, reply.to_dict(), now)
@@ -127,5 +121,3 @@ def deliver_job(rt, now: datetime) -> dict:
 
 
 JOBS = {"scan": scan, "daily": daily, "deliver": deliver_job}
-
-__all__ = ["JOBS", "scan", "daily", "deliver_job", "period_of", "timedelta"]

@@ -1,1 +1,154 @@
-"""Card-button actions ("followup:42", "snooze:42", ...), registered with @router.action(name)."""
+"""Card-button actions and the snooze command.
+
+An action reads "name:deal_id:period", where period identifies the silence period the card was
+about. Once the deal has moved on (a new period), the card's buttons are spent and say so.
+Only the deal's rep or the team's manager may press them; "take"/"nudge" are the manager's.
+"""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from storage import choices, deals, outbox, people
+from storage.models import Deal
+
+from .context import Context, Refusal
+from .lookup import resolve_customer
+from .parse import DateError, parse_due
+from .router import router
+from .views import deal_silence, period_of
+
+DEFAULT_SNOOZE = timedelta(hours=24)
+MAX_SNOOZE = timedelta(days=30)
+NOTE_TTL = timedelta(hours=12)
+
+
+def _deal_for_action(ctx: Context, arg: str, manager_only: bool = False) -> tuple[Deal, int]:
+    parts = arg.split(":")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise Refusal("unknown_action", action=arg[:40])
+    deal = Deal.get_or_none(Deal.id == int(parts[0]))
+    if deal is None:
+        raise Refusal("action_expired")
+    rep = ctx.rep
+    is_manager = rep.role == "admin" or (rep.role == "manager" and deal.team_id == rep.team_id)
+    if not is_manager and (manager_only or deal.owner_id != rep.id):
+        raise Refusal("not_allowed")
+    if deal.status != "open":
+        raise Refusal("action_spent", detail="商机已关闭")
+    if period_of(deal_silence(ctx, deal).since) != int(parts[1]):
+        raise Refusal("action_spent", detail="该商机之后已有新进展")
+    ctx.understood["deal_id"] = deal.id
+    return deal, int(parts[1])
+
+
+@router.action("followup")
+def followup(ctx: Context, arg: str) -> None:
+    deal, _ = _deal_for_action(ctx, arg)
+    activity = deals.add_activity(deal, deal.customer, ctx.rep, "note", "已跟进(提醒卡片)", ctx.now)
+    choices.save(ctx.rep.id, f"__note__:{activity.id}", [], ctx.now + NOTE_TTL)
+    ctx.say("followup_logged", customer=deal.customer.name)
+
+
+def fill_note(ctx: Context, text: str) -> bool:
+    """The one line a rep sends after pressing "已跟进" becomes that follow-up's text."""
+    pending = choices.peek(ctx.rep.id, ctx.now)
+    if pending is None or not pending[0].startswith("__note__:"):
+        return False
+    choices.take(ctx.rep.id, ctx.now)
+    activity_id = int(pending[0].split(":", 1)[1])
+    customer = deals.set_activity_text(activity_id, text[:1000])
+    ctx.understood["intent"] = "followup_note"
+    ctx.say("note_added", customer=customer)
+    return True
+
+
+@router.action("snooze")
+def snooze_action(ctx: Context, arg: str) -> None:
+    deal, _ = _deal_for_action(ctx, arg)
+    if deal.snoozed_until and deal.snoozed_until > ctx.now:
+        raise Refusal("action_spent", detail=f"已推迟到 {ctx.to_local(deal.snoozed_until):%m-%d %H:%M}")
+    until = ctx.now + DEFAULT_SNOOZE
+    deals.snooze(deal, until, "提醒卡片: 推迟24小时")
+    ctx.say("snoozed", customer=deal.customer.name, until=f"{ctx.to_local(until):%m-%d %H:%M}", reason="")
+
+
+SNOOZE_FOR = re.compile(r"^(\d+)\s*(天|日|小时|h|d)$", re.IGNORECASE)
+REASON = re.compile(r"(?:原因|理由|reason)\s*[:是]?\s*(.*)$", re.IGNORECASE)
+
+
+@router.command("推迟", "暂停", "snooze")
+def snooze_command(ctx: Context, args: str) -> None:
+    """推迟 华联超市 3天 原因:客户出差 / 推迟 华联超市 到12月1日 原因:..."""
+    name, _, rest = (args or "").partition(" ")
+    customer = resolve_customer(ctx, name)
+    deal = deals.open_deal(customer.id)
+    if deal is None:
+        raise Refusal("no_open_deal", customer=customer.name)
+    m = REASON.search(rest)
+    reason = m.group(1).strip() if m else ""
+    when = REASON.sub("", rest).strip().removeprefix("到").strip()
+    until = ctx.now + DEFAULT_SNOOZE
+    if when:
+        d = SNOOZE_FOR.match(when)
+        if d:
+            n = int(d.group(1))
+            until = ctx.now + (timedelta(days=n) if d.group(2).lower() in ("天", "日", "d") else timedelta(hours=n))
+        else:
+            try:
+                found = parse_due(when, ctx.today)
+            except DateError as e:
+                raise Refusal("bad_date", message=str(e)) from None
+            if found is None:
+                raise Refusal("bad_snooze", text=when[:30])
+            until = ctx.end_of_local_day(found[0])
+    if until <= ctx.now or until - ctx.now > MAX_SNOOZE:
+        raise Refusal("snooze_range", days=MAX_SNOOZE.days)
+    if not reason:
+        raise Refusal("snooze_needs_reason", customer=customer.name)
+    deals.snooze(deal, until, reason[:200])
+    ctx.understood.update({"customer": customer.name, "until": until.isoformat(), "reason": reason})
+    ctx.say("snoozed", customer=customer.name, until=f"{ctx.to_local(until):%m-%d %H:%M}", reason=reason)
+
+
+@router.action("askhelp")
+def ask_help(ctx: Context, arg: str) -> None:
+    deal, period = _deal_for_action(ctx, arg)
+    key = f"askhelp:{deal.id}:{period}"
+    if outbox.exists(key):
+        raise Refusal("action_spent", detail="已经通知过主管")
+    group = people.team_group(deal.team_id, "manager")
+    if group is None:
+        raise Refusal("no_manager_group")
+    s = deal_silence(ctx, deal)
+    ctx.notify(key, group.local_id, "help_request", urgent=True, rep=ctx.rep.name, customer=deal.customer.name,
+               stage=ctx.funnel.stage(deal.stage).name, days_silent=s.days, amount=deal.amount,
+               buttons=None)
+    ctx.say("help_requested", customer=deal.customer.name, group=group.name)
+
+
+@router.action("take")
+def take(ctx: Context, arg: str) -> None:
+    deal, period = _deal_for_action(ctx, arg, manager_only=True)
+    if deal.intervention_by_id is not None:
+        raise Refusal("action_spent", detail=f"已由 {deal.intervention_by.name} 介入")
+    deals.set_intervention(deal, ctx.rep)
+    ctx.notify(f"take:{deal.id}:{period}", deal.owner.local_id, "intervention_taken", manager=ctx.rep.name,
+               customer=deal.customer.name)
+    ctx.say("intervention_assigned", customer=deal.customer.name, rep=deal.owner.name)
+
+
+@router.action("nudge")
+def nudge(ctx: Context, arg: str) -> None:
+    deal, period = _deal_for_action(ctx, arg, manager_only=True)
+    key = f"nudge:{deal.id}:{period}"
+    if outbox.exists(key):
+        raise Refusal("action_spent", detail="已经提醒过销售")
+    ctx.notify(key, deal.owner.local_id, "nudge", urgent=True, manager=ctx.rep.name, customer=deal.customer.name)
+    ctx.say("nudged", customer=deal.customer.name, rep=deal.owner.name)
+
+
+@router.action("today")
+def today_action(ctx: Context, arg: str) -> None:
+    from .queries import today
+    today(ctx, "")

@@ -17,9 +17,10 @@ def ask(ctx: Context, options: list[tuple[int, str]]) -> None:
 
 def answer(ctx: Context, number: int) -> bool:
     """Finish the pending command with option `number`; False when no question is open."""
-    pending = choices.take(ctx.rep.id, ctx.now)
-    if pending is None:
+    pending = choices.peek(ctx.rep.id, ctx.now)
+    if pending is None or pending[0].startswith("__note__:"):
         return False
+    choices.take(ctx.rep.id, ctx.now)
     text, options = pending
     if not 1 <= number <= len(options):
         # ask again, so the rep can still answer

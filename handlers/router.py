@@ -100,6 +100,9 @@ def run_text(ctx: Context, text: str) -> None:
         ctx.understood.setdefault("intent", kind.key)
         log_activity(ctx, kind.key, rest)
         return
+    from .actions import fill_note
+    if fill_note(ctx, text):
+        return
     ctx.understood.setdefault("intent", "unknown")
     raise Refusal("unknown_command", text=text[:30])
 

@@ -22,3 +22,10 @@ def take(rep_id: int, now: datetime) -> tuple[str, list[list]] | None:
     if row.expires_at < now:
         return None
     return json.loads(row.command)["text"], json.loads(row.options)
+
+
+def peek(rep_id: int, now: datetime) -> tuple[str, list[list]] | None:
+    row = PendingChoice.get_or_none(PendingChoice.rep == rep_id)
+    if row is None or row.expires_at < now:
+        return None
+    return json.loads(row.command)["text"], json.loads(row.options)

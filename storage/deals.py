@@ -176,3 +176,11 @@ def snooze(deal: Deal, until: datetime, reason: str) -> None:
 def set_intervention(deal: Deal, manager: Rep) -> None:
     deal.intervention_by = manager
     deal.save()
+
+
+def set_activity_text(activity_id: int, text: str) -> str:
+    """Replace an activity's text; returns its customer's name."""
+    activity = Activity.select(Activity, Customer).join(Customer).where(Activity.id == activity_id).get()
+    activity.text = text
+    activity.save()
+    return activity.customer.name

@@ -90,3 +90,7 @@ def sent_times(recipient: str, since: datetime) -> list[datetime]:
     return [t for (t,) in Outbox.select(Outbox.sent_at).where((Outbox.recipient == recipient)
                                                              & (Outbox.sent_at >= since))
             .order_by(Outbox.sent_at).tuples()]
+
+
+def exists(key: str) -> bool:
+    return Outbox.select().where(Outbox.key == key[:190]).exists()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from typing import Sequence
 
 from pypinyin import Style, lazy_pinyin
@@ -29,8 +30,9 @@ def initials_of(name: str) -> str:
     return "".join(ch for ch in "".join(parts).lower() if ch.isascii() and ch.isalnum())
 
 
+@lru_cache(maxsize=50_000)
 def _spelling(name: str) -> str:
-    """Full toneless pinyin, Latin kept: 华联超市 -> hualianchaoshi."""
+    """Full toneless pinyin, Latin kept: 华联超市 -> hualianchaoshi. Cached: the same names come back often."""
     return "".join(ch for ch in "".join(lazy_pinyin(normalize(name))).lower() if ch.isascii() and ch.isalnum())
 
 
@@ -56,16 +58,22 @@ class Match:
 
 
 class Matcher:
-    """Precomputed keys for one candidate list, so each query costs well under a millisecond."""
+    """Precomputed keys for one candidate list, so each query costs well under a millisecond.
+
+    Pinyin spellings are only needed for near misses, so they are computed on first use.
+    """
 
     def __init__(self, candidates: Sequence[Candidate]):
         self.candidates = list(candidates)
         self.keys = [_key(c.name) for c in self.candidates]
         self.initials = [(c.initials or initials_of(c.name)).lower() for c in self.candidates]
-        self.spellings = [_spelling(c.name) for c in self.candidates]
         self.by_key: dict[str, list[int]] = {}
         for i, key in enumerate(self.keys):
             self.by_key.setdefault(key, []).append(i)
+
+    @cached_property
+    def spellings(self) -> list[str]:
+        return [_spelling(c.name) for c in self.candidates]
 
     def match(self, query: str) -> Match:
         q = _key(query or "")

@@ -19,6 +19,7 @@ _CN_CHARS = "".join(_DIGITS) + "十拾百佰千仟万萬亿億"
 # Characters after a number that make it a date, a time, a count or a ratio rather than money.
 _NOT_MONEY_AFTER = "天日号號月年周个個点點时時分秒%/:\\-"
 _CLASSIFIERS = set("箱个件台套张瓶包盒袋吨斤米人家次条份只支辆位间层栋期季")
+_AFTER_AMOUNT = set("的左上以多到至余")  # "八万左右", "十万以上", "八万到十万"
 
 _NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _ITEM = (
@@ -46,6 +47,7 @@ def _read(body: str) -> Decimal | None:
     last_unit = 0            # multiplier of the last unit seen
     smallest = 10**5         # small units inside a section must decrease: 千 > 百 > 十
     wan_done = False         # one 万 per 亿-group
+    yi_done = False          # and one 亿 in all
     seen_any = False
     for arabic, ch in _LEX.findall(body.lower()):
         if arabic or ch in _DIGITS:
@@ -62,9 +64,9 @@ def _read(body: str) -> Decimal | None:
         elif ch in _SMALL_UNITS:
             unit = _SMALL_UNITS[ch]
             if number is None:
-                if unit != 10 or section or seen_any and last_unit == 0:
+                if unit != 10 or section or zero_gap:
                     return None
-                number = Decimal(1)  # "十二" = 12
+                number = Decimal(1)  # a section may start with a bare 十: "十二" = 12
             if unit >= smallest:
                 return None
             section += number * unit
@@ -79,8 +81,10 @@ def _read(body: str) -> Decimal | None:
                     return None
                 wan, wan_done = section * _WAN, True
             else:
+                if yi_done:
+                    return None
                 result = (result + wan + section) * _YI
-                wan, wan_done = Decimal(0), False
+                wan, wan_done, yi_done = Decimal(0), False, True
             section, number, smallest, last_unit, zero_gap = Decimal(0), None, 10**5, unit, False
         else:
             return None
@@ -91,8 +95,6 @@ def _read(body: str) -> Decimal | None:
         if single_digit and not zero_gap and last_unit > 10 and number == number.to_integral_value():
             number *= last_unit // 10  # spoken shorthand: 12万5 = 12.5万, 3千5 = 3500
         section += number
-    elif last_unit == 0 and not zero_gap:
-        return None
     return result + wan + section
 
 
@@ -125,21 +127,30 @@ def parse_amount(s: str) -> int | None:
     return None if value is None else _to_int(value)
 
 
+def _is_han(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
+
+
 def _looks_like_money(m: re.Match, text: str) -> bool:
+    """Whether a number found in free text is an amount rather than a date, a count, a code or part of a name."""
     body = m["body"].lower()
     before = text[m.start() - 1] if m.start() > 0 else ""
     after = text[m.end()] if m.end() < len(text) else ""
     marked = bool(m["prefix"] or m["cur"] or m["suffix"])
+    has_arabic = any(ch.isdigit() for ch in body)
+    has_unit = any(ch in "十拾百佰千仟万萬亿億kw" for ch in body)
     if not marked and body[0].isdigit() and before and before.isascii() and (before.isalnum() or before in ".-/:"):
         return False  # part of a code or date: "Q4", "v2", "11-30"
     if after.isascii() and after.isalpha() and not m["suffix"]:
         return False  # "5kg", "3days"
     if not m["suffix"] and after in _CLASSIFIERS:
         return False  # a count, not money: "300箱"
-    if marked:
+    if marked or m.span() == (0, len(text)):
         return True
-    if any(ch.isdigit() for ch in body):
-        if any(ch in "十拾百佰千仟万萬亿億kw" for ch in body):
+    if _is_han(after) and (not has_unit or not has_arabic and after not in _AFTER_AMOUNT):
+        return False  # part of a name: "360超市", "58同城", "三千院"
+    if has_arabic:
+        if has_unit:
             return True
         digits = len(body.split(".")[0].replace(",", ""))
         return 3 <= digits <= 10  # a bare 80000; longer runs are phone or order numbers

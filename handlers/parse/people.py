@@ -67,7 +67,8 @@ class Person:
     name: str          # "王总", "刘敏", "小李"
     title: str | None  # "采购总监", "总", "财务经理", "采购经理" (采购部李经理); None for a bare 老王
     suffix: str        # the title part of the name itself ("总" in 王总), "" for full names
-    start: int
+    start: int         # where the mention (title included) starts in the text
+    end: int           # where the name ends
 
 
 def _trim_given(name: str) -> str | None:
@@ -104,7 +105,7 @@ def _from_match(m: re.Match) -> Person | None:
     title = title or suffix or None
     if title and title.isascii():
         title = title.upper()  # ceo -> CEO
-    return Person(name, title, suffix, m.start())
+    return Person(name, title, suffix, m.start(), m.start("name") + len(name))
 
 
 def _people(text: str) -> list[Person]:
@@ -114,10 +115,9 @@ def _people(text: str) -> list[Person]:
             person = _from_match(m)
             if person is None:
                 continue
-            end = m.end("name")
             # keep one reading per name: the one that also carries a title prefix wins
-            if end not in found or person.start < found[end].start:
-                found[end] = person
+            if person.end not in found or person.start < found[person.end].start:
+                found[person.end] = person
     return sorted(found.values(), key=lambda p: p.start)
 
 
@@ -126,11 +126,14 @@ def find_person(text: str) -> Person | None:
     people = _people(text)
     if not people:
         return None
-    verb = _CONTACT_VERBS.search(text)
-    if verb is not None:
+    name_ends = {p.end for p in people}
+    for verb in _CONTACT_VERBS.finditer(text):
+        if verb.start() in name_ends:
+            continue  # 王总和李经理: here 和 joins two names, it is no verb
         for person in people:
             if person.start >= verb.end():
                 return person
+        break
     return people[0]
 
 

@@ -74,6 +74,15 @@ def test_cn_int_rejects(text):
     ("Q4陈列 5k", (5_000, "Q4陈列")),
     ("7-11便利店 10万", (100_000, "7-11便利店")),
     ("5kg样品 2万", (20_000, "5kg样品")),
+    ("360超市 5万", (50_000, "360超市")),             # digits inside a name stay in the name
+    ("58同城 2万", (20_000, "58同城")),
+    ("三只松鼠 5万", (50_000, "三只松鼠")),
+    ("三千院 5万", (50_000, "三千院")),
+    ("一千零一夜 3万", (30_000, "一千零一夜")),
+    ("华联 八万左右", (80_000, "华联 左右")),
+    ("华联 80000 下周", (80_000, "华联 下周")),
+    ("50", (50, "")),                                   # a cell holding just a number
+    ("80000.00", (80_000, "")),
 ])
 def test_find_amount(text, expected):
     assert find_amount(text) == expected
@@ -87,6 +96,7 @@ def test_find_amount(text, expected):
     "万达广场",
     "Q4陈列",
     "11/30 交付",
+    "百联超市80000下周签",    # digits glued to more text on both sides: rather not guess
 ])
 def test_find_amount_finds_nothing(text):
     amount, rest = find_amount(text)
