@@ -83,6 +83,9 @@ def run_text(ctx: Context, text: str) -> None:
     lower = verb.lower()
     route = router.commands.get(lower)
     if route is None and ctx.funnel.activity_for_word(lower) is None:
+        from .actions import fill_note
+        if fill_note(ctx, text):  # the one line asked for after "已跟进"
+            return
         # a verb glued to its argument: "拜访华联超市 ..."
         for w in router.verbs(ctx):
             if text.lower().startswith(w) and len(text) > len(w):
@@ -99,9 +102,6 @@ def run_text(ctx: Context, text: str) -> None:
         from .activities import log_activity
         ctx.understood.setdefault("intent", kind.key)
         log_activity(ctx, kind.key, rest)
-        return
-    from .actions import fill_note
-    if fill_note(ctx, text):
         return
     ctx.understood.setdefault("intent", "unknown")
     raise Refusal("unknown_command", text=text[:30])

@@ -212,7 +212,8 @@ def _full_date(m, today):
     return _exact(int(m["y"]), int(m["m"]), int(m["d"]), m[0])
 
 
-@_rule(rf"(?<!\d)(?P<m>\d{{1,2}}|{_CN_DAY})月(?:(?P<d>\d{{1,2}})(?:日|号)?(?!\d)|(?P<cd>{_CN_DAY})(?:日|号))")
+@_rule(rf"(?<!\d)(?P<m>\d{{1,2}}|{_CN_DAY})月"
+       rf"(?:(?P<d>\d{{1,2}})(?:日|号|(?![\d.%万千百亿元块个次kKwW]))|(?P<cd>{_CN_DAY})(?:日|号))")
 def _month_day(m, today):
     month, day = cn_int(m["m"]), cn_int(m["d"] or m["cd"])
     return _next_month_day(month or 0, day or 0, today, m[0])

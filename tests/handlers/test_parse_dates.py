@@ -117,6 +117,15 @@ def test_first_date_in_text_wins():
     assert parse_due("send the quote tomorrow, sign friday", FRI) == (date(2026, 11, 28), "tomorrow")
 
 
+def test_month_without_day_marker():
+    assert parse_due("12月8前给答复", FRI) == (date(2026, 12, 8), "12月8")
+    assert parse_due("12月8万的单子", FRI) is None       # 8万 is money, not the 8th
+
+
+def test_last_week_is_in_the_past():
+    assert parse_due("上周五", FRI) == (date(2026, 11, 20), "上周五")
+
+
 def test_text_is_normalized_first():
     assert parse_due("１１月３０日前", FRI) == (date(2026, 11, 30), "11月30日")
 
