@@ -33,6 +33,9 @@ def open_database(url: str) -> Database:
         kwargs["pragmas"] = {"journal_mode": "wal", "busy_timeout": 10000, "foreign_keys": 1,
                              "synchronous": "normal"}
         kwargs["check_same_thread"] = False
+        # a transaction that reads then writes must take the write lock at BEGIN, or two of them
+        # deadlock and SQLite answers "database is locked" without waiting
+        kwargs["lock_type"] = "IMMEDIATE"
     elif url.startswith("mysql"):
         kwargs["charset"] = "utf8mb4"
     database = connect(url, **kwargs)

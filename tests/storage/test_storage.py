@@ -1,0 +1,109 @@
+"""Storage on all three databases: schema versions and migrations, unique keys, the outbox claim."""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+from peewee import SQL, IntegerField
+from playhouse.migrate import SchemaMigrator, migrate
+
+from storage import inbound, outbox
+from storage.database import migrate_database, open_database
+from storage.models import Deal, InboundMessage, Outbox, SchemaVersion
+
+NOW = datetime(2026, 11, 27, 2, 0)
+
+
+@pytest.fixture
+def database(db_url):
+    database = open_database(db_url)
+    migrate_database(database)
+    database.connect(reuse_if_open=True)
+    yield database
+    database.close()
+
+
+def test_schema_version_is_recorded(database):
+    assert SchemaVersion.get().version == 1
+
+
+def test_a_migration_upgrades_and_keeps_the_data(database, db_url):
+    outbox.enqueue("keep-me", "local", "alice", {"template": "help"}, NOW)
+
+    def add_priority(db, migrator):
+        migrate(migrator.add_column("outbox", "priority", IntegerField(default=0)))
+
+    migrations = [(2, "outbox priority", add_priority)]
+    try:
+        assert migrate_database(database, migrations) == 2
+        assert SchemaVersion.get().version == 2
+        row = Outbox.select(Outbox.key, SQL("priority")).tuples().get()
+        assert row == ("keep-me", 0)
+        assert migrate_database(database, migrations) == 2  # idempotent
+        with pytest.raises(RuntimeError, match="newer than this code"):
+            migrate_database(database, [])
+    finally:  # leave the shared server database as the other tests expect it
+        migrate(SchemaMigrator.from_database(database).drop_column("outbox", "priority"))
+        SchemaVersion.update(version=1).execute()
+
+
+def test_outbox_key_is_unique(database):
+    assert outbox.enqueue("task:alice:2026-11-27", "local", "alice", {"template": "x"}, NOW) is True
+    assert outbox.enqueue("task:alice:2026-11-27", "local", "alice", {"template": "y"}, NOW) is False
+    assert Outbox.select().count() == 1 and outbox.payload_of(Outbox.get())["template"] == "x"
+
+
+def test_inbound_message_recorded_once(database):
+    from peewee import IntegrityError
+    inbound.record("wecom", "m1", "alice", "hi", NOW)
+    with pytest.raises(IntegrityError):
+        with database.atomic():
+            inbound.record("wecom", "m1", "alice", "hi", NOW)
+    inbound.record("dingtalk", "m1", "alice", "hi", NOW)  # another channel's id space
+    assert InboundMessage.select().count() == 2
+
+
+def test_claim_never_hands_a_row_to_two_workers(database, db_url):
+    for i in range(60):
+        outbox.enqueue(f"k{i}", "local", "alice", {"template": "help"}, NOW)
+    claimed: dict[str, list[int]] = {}
+    errors = []
+
+    def worker(name):
+        db = database
+        try:
+            with db.connection_context():
+                got = []
+                while True:
+                    rows = outbox.claim(name, NOW, limit=7)
+                    if not rows:
+                        break
+                    got += [r.id for r in rows]
+                claimed[name] = got
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    all_ids = [i for ids in claimed.values() for i in ids]
+    assert len(all_ids) == 60 and len(set(all_ids)) == 60
+
+
+def test_claim_takes_back_rows_of_a_dead_worker_after_the_lease(database):
+    outbox.enqueue("k", "local", "alice", {"template": "help"}, NOW)
+    assert len(outbox.claim("dead", NOW)) == 1
+    assert outbox.claim("alive", NOW + timedelta(seconds=30)) == []
+    again = outbox.claim("alive", NOW + timedelta(minutes=3))
+    assert len(again) == 1 and again[0].attempts == 2
+
+
+def test_indexes_for_the_scheduler_exist(database):
+    names = {tuple(i.columns) for i in database.get_indexes("deal")}
+    assert ("status", "next_check_at") in names
+    assert ("owner_id", "status", "last_movement_at") in names
+    assert Deal._meta.table_name == "deal"
