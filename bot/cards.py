@@ -7,6 +7,7 @@ from rules.stale import LEVEL_NAMES
 from .messages import Button, Reply
 
 MAX_BUTTON_DEALS = 2  # a WeCom button card holds at most 6 buttons: 3 actions for 2 deals
+MAX_ROWS = 15  # a chat message lists this many deals; the rest are counted (and on the task card)
 
 
 def rep_buttons(deal_id: int, period: int, customer: str, prefix: bool) -> list[Button]:
@@ -30,7 +31,8 @@ def warning_reply(ctx, items, period_of) -> Reply:
     for row in rows[:MAX_BUTTON_DEALS]:
         buttons += rep_buttons(row["deal_id"], row["period"], row["customer"], prefix=len(rows) > 1)
     urgent = any(r["level"] in ("orange", "red") for r in rows)
-    return Reply("warnings", {"rep": ctx.rep.name, "rows": rows}, buttons, urgent=urgent)
+    return Reply("warnings", {"rep": ctx.rep.name, "rows": rows[:MAX_ROWS], "more": max(0, len(rows) - MAX_ROWS),
+                              "deal_ids": [r["deal_id"] for r in rows]}, buttons, urgent=urgent)
 
 
 def red_card_reply(ctx, deal, stage, since, period: int) -> Reply:

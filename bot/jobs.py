@@ -12,6 +12,7 @@ from rules.calendar import is_workday
 from rules.stale import evaluate
 from handlers.views import period_of
 from storage import outbox, people, scan as scan_q
+from storage.database import in_transaction
 
 from .cards import MAX_BUTTON_DEALS, red_card_reply, rep_buttons, warning_reply
 from .delivery import deliver
@@ -23,31 +24,35 @@ BATCH = 2000
 
 def scan(rt, now: datetime) -> dict:
     """Stale scan: warn about each deal crossing yellow/orange/red, once per level and silence period."""
-    funnel = rt.funnel
     scan_id = uuid.uuid4().hex
     ids = scan_q.due_deal_ids(now)
     fired_total = {"yellow": 0, "orange": 0, "red": 0}
     messages = 0
     for start in range(0, len(ids), BATCH):
-        rows = scan_q.due_rows(ids[start:start + BATCH])
-        updates, fired = [], []
-        for deal_id, owner_id, stage, moved, due, snoozed, wlevel, wsince in rows:
-            try:
-                th = funnel.stage(stage).stale
-            except KeyError:  # a stage removed from the rules file: use the defaults
-                th = funnel.default_stale
-            ev = evaluate(moved, due, snoozed, wlevel, wsince, th, now, funnel.pause_while_next_step_ahead)
-            updates.append((deal_id, ev.level, ev.since, ev.next_check))
-            if ev.fire:
-                fired.append((deal_id, ev.fire, ev.since))
-        with rt.database.atomic():
-            mine = scan_q.record_warnings(fired, scan_id, now)
-            scan_q.save_scan_state(updates)
-            won = [f for f in fired if f[0] in mine]
-            messages += _queue_warnings(rt, won, scan_id, now)
+        won, queued = in_transaction(rt.database, lambda: _scan_batch(rt, ids[start:start + BATCH], scan_id, now))
+        messages += queued
         for _, level, _ in won:
             fired_total[level] += 1
     return {"job": "scan", "checked": len(ids), "fired": fired_total, "messages": messages}
+
+
+def _scan_batch(rt, batch: list[int], scan_id: str, now: datetime):
+    """Evaluate, record and queue one batch in one transaction (run again whole on a deadlock)."""
+    funnel = rt.funnel
+    updates, fired = [], []
+    for deal_id, owner_id, stage, moved, due, snoozed, wlevel, wsince in scan_q.due_rows(batch):
+        try:
+            th = funnel.stage(stage).stale
+        except KeyError:  # a stage removed from the rules file: use the defaults
+            th = funnel.default_stale
+        ev = evaluate(moved, due, snoozed, wlevel, wsince, th, now, funnel.pause_while_next_step_ahead)
+        updates.append((deal_id, ev.level, ev.since, ev.next_check))
+        if ev.fire:
+            fired.append((deal_id, ev.fire, ev.since))
+    mine = scan_q.record_warnings(fired, scan_id, now)
+    scan_q.save_scan_state(updates)
+    won = [f for f in fired if f[0] in mine]
+    return won, _queue_warnings(rt, won, scan_id, now)
 
 
 def _queue_warnings(rt, fired: list[tuple[int, str, datetime]], scan_id: str, now: datetime) -> int:
@@ -65,7 +70,8 @@ def _queue_warnings(rt, fired: list[tuple[int, str, datetime]], scan_id: str, no
         owner = items[0][0].owner
         ctx = ctx_cache.setdefault(owner_id, rt.context_for(owner, now))
         reply = warning_reply(ctx, items, period_of)
-        key = f"warn:{owner.local_id}:{scan_id}"
+        # one scan may meet a rep in several batches: the first deal of this batch keeps keys apart
+        key = f"warn:{owner.local_id}:{scan_id}:{min(d.id for d, _, _ in items)}"
         queued += outbox.enqueue(key, rt.config.primary_channel, owner.local_id, reply.to_dict(), now)
         for deal, level, since in items:
             if level != "red":

@@ -84,3 +84,25 @@ def from_db(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
     return dt.replace(tzinfo=timezone.utc)
+
+
+def is_deadlock(error: Exception) -> bool:
+    """A deadlock or serialization failure: the transaction can simply be run again."""
+    text = str(error)
+    code = getattr(getattr(error, "orig", None), "pgcode", None) or getattr(error, "pgcode", None)
+    return (code in ("40001", "40P01") or "1213" in text or "Deadlock" in text or "deadlock detected" in text
+            or "database is locked" in text)
+
+
+def in_transaction(database: Database, fn: Callable, attempts: int = 5):
+    """Run fn() in a transaction, again (up to `attempts` times) when the database reports a deadlock."""
+    import time
+    for attempt in range(1, attempts + 1):
+        try:
+            with database.atomic():
+                return fn()
+        except Exception as e:  # noqa: BLE001
+            if attempt == attempts or not is_deadlock(e):
+                raise
+            log.info("deadlock, running the transaction again (%s/%s)", attempt, attempts)
+            time.sleep(0.05 * attempt)
