@@ -21,8 +21,10 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["SECRET_KEY"] = cfg["BOT_SECRET_KEY"] or None
+    app.json.ensure_ascii = False
     app.extensions["bot"] = runtime
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 
     @app.before_request
     def _connect():
@@ -42,6 +44,9 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
     def too_large(e):
         return jsonify(error="请求太大(最多 64 KB)"), 413
 
+    if cfg.channel_on("wecom"):
+        from .channels.wecom import blueprint as wecom_bp
+        app.register_blueprint(wecom_bp)
     if cfg.channel_on("local"):
         from .channels.local import blueprint as local_bp
         app.register_blueprint(local_bp)

@@ -49,7 +49,7 @@ def deliver(rt, now: datetime, limit: int = 100) -> dict:
             deferred += 1
             continue
         try:
-            result = adapter.send(row.recipient, Reply.from_dict(outbox.payload_of(row)))
+            result = adapter.send(row.recipient, Reply.from_dict(outbox.payload_of(row)), key=row.key)
         except Exception as e:  # noqa: BLE001  a network error is a passing failure
             log.exception("sending outbox row %s failed", row.id)
             from .channels import SendResult

@@ -86,6 +86,12 @@ class Runtime:
             choices.save(rep.id, text, options, expires)
         for out in ctx.outgoing:
             outbox.enqueue(out.key, ctx.channel, out.recipient, out.reply.to_dict(), now)
+        if msg.extra.get("reply_via_outbox"):
+            # the channel cannot answer in the request (a card click, an expired session webhook):
+            # the replies go out as messages, queued in the same transaction
+            for i, r in enumerate(ctx.replies):
+                outbox.enqueue(f"reply:{msg.channel}:{msg.message_id}:{i}", msg.channel, rep.local_id,
+                               r.to_dict(), now)
         return Handled(ctx.replies, ctx.understood)
 
     def context_for(self, rep, now=None) -> Context:

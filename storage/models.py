@@ -181,5 +181,13 @@ class PendingChoice(BaseModel):
     expires_at = DateTimeField()
 
 
+class KeyValue(BaseModel):
+    """Small shared state with an expiry, e.g. a chat API's access token shared by every process."""
+    key = CharField(max_length=190, unique=True)
+    value = TextField()
+    expires_at = DateTimeField(null=True)
+    updated_at = DateTimeField()
+
+
 ALL_MODELS = [SchemaVersion, Team, Rep, ChatGroup, Customer, Contact, Deal, StageChange, Activity, Warning,
-              InboundMessage, Outbox, PendingChoice]
+              InboundMessage, Outbox, PendingChoice, KeyValue]

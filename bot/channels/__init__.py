@@ -32,7 +32,7 @@ class LocalAdapter:
     def limits(self, recipient: str) -> list[RateLimit]:
         return []
 
-    def send(self, recipient: str, reply) -> SendResult:
+    def send(self, recipient: str, reply, key: str = "") -> SendResult:
         return SendResult(ok=True)
 
 
@@ -41,6 +41,9 @@ def adapter_for(channel: str, runtime):
     if channel not in cache:
         if channel == "local":
             cache[channel] = LocalAdapter(runtime)
+        elif channel == "wecom" and runtime.config.channel_on("wecom"):
+            from .wecom_api import WeComAdapter
+            cache[channel] = WeComAdapter(runtime)
         else:
             raise LookupError(f"no adapter for channel {channel!r}")
     return cache[channel]

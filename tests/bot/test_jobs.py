@@ -248,7 +248,7 @@ def test_delivery_respects_a_recipients_rate_limit(rt):
         def limits(self, recipient):
             return [RateLimit(30, 60)]
 
-        def send(self, recipient, reply):
+        def send(self, recipient, reply, key=""):
             self.sent.append(rt.clock.now())
             return SendResult(ok=True)
 
@@ -278,7 +278,7 @@ def test_failing_delivery_backs_off_then_fails_visibly(rt):
         def limits(self, recipient):
             return []
 
-        def send(self, recipient, reply):
+        def send(self, recipient, reply, key=""):
             Broken.calls += 1
             return SendResult(ok=False, error="errcode 45033 busy", retry=True)
 

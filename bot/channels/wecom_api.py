@@ -1,0 +1,187 @@
+"""Sending to WeCom: app messages (text, button cards) through wechatpy's WeChatClient, manager groups
+through the group robot webhook. The access token lives in the database, shared by every process."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from datetime import timedelta
+
+import requests
+from wechatpy.enterprise import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+from wechatpy.session import SessionStorage
+
+from storage import kv
+from storage.models import ChatGroup, Rep
+
+from ..messages import Reply
+from ..render import render_text
+from . import RateLimit, SendResult
+
+log = logging.getLogger(__name__)
+RETRY_CODES = {-1, 45009, 45033, 45011, 40014, 42001, 40001}
+TOKEN_MARGIN = timedelta(minutes=5)  # refresh this long before the token expires
+MIN_FETCH_INTERVAL = timedelta(seconds=10)  # never call gettoken more often, whatever happens
+TIMEOUT = 5
+
+
+class DatabaseSession(SessionStorage):
+    """wechatpy session storage in the database, so every process shares one access token."""
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+
+    def get(self, key, default=None):
+        value = kv.get(key, self.runtime.now(), margin=TOKEN_MARGIN)
+        return default if value is None else value
+
+    def set(self, key, value, ttl=None):
+        kv.put(key, value, self.runtime.now(), timedelta(seconds=ttl) if ttl else None)
+
+    def delete(self, key):
+        kv.delete(key)
+
+
+class TokenBusy(Exception):
+    """gettoken was called moments ago: wait instead of calling it again."""
+
+
+class WeComClient(WeChatClient):
+    """wechatpy's client with the API base from config and a token refresh that never bursts.
+
+    wechatpy's own retry-after-refetch is off (it can loop); `with_token_retry` retries once.
+    """
+
+    def __init__(self, runtime):
+        cfg = runtime.config
+        self.runtime = runtime
+        self.API_BASE_URL = cfg["WECOM_API_BASE"].rstrip("/") + "/"
+        super().__init__(cfg["WECOM_CORP_ID"], cfg["WECOM_SECRET"], session=DatabaseSession(runtime),
+                         timeout=TIMEOUT, auto_retry=False)
+
+    @property
+    def access_token(self):
+        return self.session.get(self.access_token_key) or self.refresh_token(stale=None)
+
+    def fetch_access_token(self):
+        return {"access_token": self.refresh_token(stale=self.session.get(self.access_token_key))}
+
+    def refresh_token(self, stale: str | None) -> str:
+        """Fetch a token under a database lock; a process that waited uses the one just fetched."""
+        now = self.runtime.now()
+        lock_key = f"{self.access_token_key}:lock"
+        with kv.locked(lock_key, now) as row:
+            current = kv.get(self.access_token_key, now, margin=TOKEN_MARGIN)
+            if current and current != stale:
+                return current
+            if row.value == "fetched" and now - row.updated_at < MIN_FETCH_INTERVAL:
+                raise TokenBusy("gettoken was called less than 10 s ago")
+            self._fetch_access_token(self.API_BASE_URL + "gettoken", {"corpid": self.corp_id,
+                                                                       "corpsecret": self.secret})
+            kv.put(lock_key, "fetched", now)
+            return kv.get(self.access_token_key, now)
+
+    def with_token_retry(self, call):
+        """Run call(); after 40014/42001/40001 refresh the token once and run it again."""
+        used = self.access_token
+        try:
+            return call()
+        except WeChatClientException as e:
+            if e.errcode not in (40001, 40014, 42001):
+                raise
+            log.info("wecom token rejected (%s), refreshing", e.errcode)
+            self.refresh_token(stale=used)
+            return call()
+
+
+def task_id_for(key: str) -> str:
+    """A card's task_id: unique per message, at most 128 of [0-9A-Za-z_-@]."""
+    return "t" + hashlib.sha1(key.encode()).hexdigest()
+
+
+def _split(text: str) -> tuple[str, str]:
+    lines = [x for x in text.splitlines() if x.strip()]
+    title = lines[0] if lines else ""
+    return title[:36], "\n".join(lines[1:])[:500]
+
+
+def app_message(reply: Reply, userid: str, agent_id: int, key: str) -> dict:
+    text = render_text(reply, "wecom")
+    base = {"touser": userid, "agentid": agent_id, "enable_duplicate_check": 1, "duplicate_check_interval": 1800}
+    if not reply.buttons:
+        return {**base, "msgtype": "text", "text": {"content": text[:2000]}}
+    title, rest = _split(text)
+    return {**base, "msgtype": "template_card", "template_card": {
+        "card_type": "button_interaction",
+        "main_title": {"title": title},
+        "sub_title_text": rest,
+        "task_id": task_id_for(key),
+        "button_list": [{"text": b.label[:20], "style": 1, "key": b.action} for b in reply.buttons[:6]],
+    }}
+
+
+def robot_message(reply: Reply, mention: list[str]) -> dict:
+    text = render_text(reply, "wecom")
+    return {"msgtype": "text", "text": {"content": text[:2000], "mentioned_list": mention}}
+
+
+class WeComAdapter:
+    name = "wecom"
+    REP_LIMITS = [RateLimit(30, 60), RateLimit(1000, 3600)]
+    ROBOT_LIMITS = [RateLimit(20, 60)]
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+        self.client = WeComClient(runtime)
+        self.agent_id = int(runtime.config["WECOM_AGENT_ID"])
+        self.http = requests.Session()
+
+    def limits(self, recipient: str) -> list[RateLimit]:
+        return self.ROBOT_LIMITS if ChatGroup.select().where(ChatGroup.local_id == recipient).exists() \
+            else self.REP_LIMITS
+
+    def send(self, recipient: str, reply: Reply, key: str = "") -> SendResult:
+        group = ChatGroup.get_or_none(ChatGroup.local_id == recipient)
+        if group is not None:
+            return self.send_robot(group, reply)
+        rep = Rep.get_or_none(Rep.local_id == recipient)
+        userid = rep.wecom_userid if rep else (recipient.split(":", 1)[1] if recipient.startswith("wecom:") else None)
+        if not userid:
+            return SendResult(False, f"{recipient} 没有企业微信 userid")
+        body = app_message(reply, userid, self.agent_id, key or recipient)
+        try:
+            result = self.client.with_token_retry(lambda: self.client.post("message/send", data=body))
+        except WeChatClientException as e:
+            return from_error(e.errcode, e.errmsg)
+        except TokenBusy as e:
+            return SendResult(False, str(e), retry=True, retry_after=MIN_FETCH_INTERVAL.total_seconds())
+        if result.get("invaliduser"):
+            return SendResult(False, f"invaliduser: {result['invaliduser']} (不在应用可见范围或已离职)")
+        return SendResult(True)
+
+    def send_robot(self, group: ChatGroup, reply: Reply) -> SendResult:
+        if not group.wecom_robot_key:
+            return SendResult(False, f"群 {group.name} 没有配置企业微信群机器人 key")
+        managers = [r.wecom_userid for r in Rep.select().where((Rep.team == group.team_id) & (Rep.role == "manager")
+                                                                & Rep.wecom_userid.is_null(False))]
+        url = self.runtime.config["WECOM_API_BASE"].rstrip("/") + "/webhook/send"
+        r = self.http.post(url, params={"key": group.wecom_robot_key}, json=robot_message(reply, managers),
+                           timeout=TIMEOUT)
+        body = r.json()
+        if body.get("errcode", 0) != 0:
+            return from_error(body["errcode"], body.get("errmsg", ""))
+        return SendResult(True)
+
+    def update_card(self, userids: list[str], response_code: str, label: str = "已处理") -> dict:
+        return self.client.with_token_retry(lambda: self.client.post("message/update_template_card", data={
+            "userids": userids, "agentid": self.agent_id, "response_code": response_code,
+            "button": {"replace_name": label}}))
+
+
+def from_error(errcode, errmsg) -> SendResult:
+    code = int(errcode) if errcode is not None and re.fullmatch(r"-?\d+", str(errcode)) else None
+    if code is None or code in RETRY_CODES:
+        return SendResult(False, f"errcode {errcode}: {errmsg}", retry=True,
+                          retry_after=60.0 if code in (45009, 45033) else None)
+    return SendResult(False, f"errcode {errcode}: {errmsg}")

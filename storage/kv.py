@@ -1,0 +1,53 @@
+"""Shared key/value state with expiry (access tokens), readable and lockable by every process."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from .models import KeyValue, db
+
+
+def get(key: str, now: datetime, margin: timedelta = timedelta(0)) -> str | None:
+    """The value, or None when absent or expiring within `margin`."""
+    row = KeyValue.get_or_none(KeyValue.key == key)
+    if row is None or (row.expires_at is not None and row.expires_at - margin <= now):
+        return None
+    return row.value
+
+
+def put(key: str, value: str, now: datetime, ttl: timedelta | None = None) -> None:
+    expires = now + ttl if ttl else None
+    with db.atomic():
+        n = KeyValue.update(value=value, expires_at=expires, updated_at=now).where(KeyValue.key == key).execute()
+        if n == 0:
+            KeyValue.insert(key=key, value=value, expires_at=expires, updated_at=now).on_conflict_ignore().execute()
+            KeyValue.update(value=value, expires_at=expires, updated_at=now).where(KeyValue.key == key).execute()
+
+
+def delete(key: str) -> None:
+    KeyValue.delete().where(KeyValue.key == key).execute()
+
+
+def locked(key: str, now: datetime):
+    """A transaction holding a row lock on `key` (created if missing), so one process refreshes at a time.
+
+    Use as: `with locked(k, now) as row: ...`. PostgreSQL/MySQL: SELECT ... FOR UPDATE; SQLite: the
+    transaction's write lock (BEGIN IMMEDIATE) already serialises writers.
+    """
+    return _Locked(key, now)
+
+
+class _Locked:
+    def __init__(self, key: str, now: datetime):
+        self.key, self.now = key, now
+        self.tx = db.atomic()
+
+    def __enter__(self) -> KeyValue:
+        self.tx.__enter__()
+        KeyValue.insert(key=self.key, value="", expires_at=self.now, updated_at=self.now).on_conflict_ignore().execute()
+        q = KeyValue.select().where(KeyValue.key == self.key)
+        if db.obj.__class__.__name__ != "SqliteDatabase":
+            q = q.for_update()
+        return q.get()
+
+    def __exit__(self, *exc):
+        return self.tx.__exit__(*exc)
