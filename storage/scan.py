@@ -44,11 +44,14 @@ def record_warnings(fired: list[tuple[int, str, datetime]], scan_id: str, now: d
 
 def save_scan_state(updates: list[tuple[int, str | None, datetime, datetime | None]]) -> None:
     """Set (warn_level, warn_since, next_check_at) per deal id, in a few statements per batch."""
+    pg = db.obj.__class__.__name__.startswith("Postgres")
     for batch in chunked(updates, 300):
         ids = [u[0] for u in batch]
         level = Case(Deal.id, [(u[0], u[1]) for u in batch])
         since = Case(Deal.id, [(u[0], u[2]) for u in batch])
         check = Case(Deal.id, [(u[0], u[3]) for u in batch])
+        if pg:  # a CASE of only NULLs is text to PostgreSQL
+            level, since, check = level.cast("varchar"), since.cast("timestamp"), check.cast("timestamp")
         Deal.update(warn_level=level, warn_since=since, next_check_at=check).where(Deal.id.in_(ids)).execute()
 
 

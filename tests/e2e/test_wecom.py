@@ -1,0 +1,237 @@
+"""WeCom end to end: callbacks built with wechatpy exactly as WeCom builds them, posted to the Flask
+app; sending against a loopback fake of the WeCom API (tests/fakes/wecom_server.py)."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+import xmltodict
+from wechatpy.enterprise.crypto import WeChatCrypto
+
+from bot import create_app
+from bot.clock import FixedClock
+from bot.delivery import deliver
+from bot.jobs import daily, scan
+from storage import people
+from storage.models import Activity, Outbox
+from tests.conftest import T0
+from tests.fakes.wecom_server import FakeWeCom
+from tests.helpers import small_team
+
+TOKEN, AES_KEY, CORP_ID = "123456", "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR", "wx49f0ab532d5d035a"
+SECRET, AGENT = "s3cret", "1000002"
+
+
+@pytest.fixture
+def fake():
+    server = FakeWeCom(CORP_ID, SECRET).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app(db_url, fake):
+    cfg = {"database_url": db_url, "use_dotenv": False, "wecom_corp_id": CORP_ID, "wecom_agent_id": AGENT,
+           "wecom_secret": SECRET, "wecom_token": TOKEN, "wecom_aes_key": AES_KEY, "wecom_api_base": fake.base}
+    app = create_app(cfg, clock=FixedClock(T0))
+    rt = app.extensions["bot"]
+    small_team(rt)
+    with rt.database.connection_context():
+        team = people.ensure_team("东区")
+        people.upsert_group(team, "manager", "mgr", "东区主管群", wecom_robot_key="robot-key")
+    return app
+
+
+@pytest.fixture
+def rt(app):
+    return app.extensions["bot"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+crypto = WeChatCrypto(TOKEN, AES_KEY, CORP_ID)
+
+
+def wecom_post(client, inner_xml: str, nonce: str = "n0nce", corp=CORP_ID, forge: bool = False):
+    """What WeCom sends: the encrypted envelope and the signature in the query string."""
+    c = crypto if corp == CORP_ID else WeChatCrypto(TOKEN, AES_KEY, corp)
+    ts = str(int(time.time()))
+    env = xmltodict.parse(c.encrypt_message(inner_xml, nonce, ts))["xml"]
+    body = f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><AgentID>{AGENT}</AgentID>" \
+           f"<Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>"
+    sig = "0" * 40 if forge else env["MsgSignature"]
+    return client.post(f"/wecom/callback?msg_signature={sig}&timestamp={ts}&nonce={nonce}", data=body,
+                       content_type="text/xml")
+
+
+def text_msg(user: str, content: str, msg_id: str) -> str:
+    return (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+            f"<CreateTime>1764208800</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId><AgentID>{AGENT}</AgentID></xml>")
+
+
+def card_event(user: str, task_id: str, key: str, code: str = "rc-1") -> str:
+    return (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+            f"<CreateTime>1764208900</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+            f"<Event><![CDATA[template_card_event]]></Event><EventKey><![CDATA[{key}]]></EventKey>"
+            f"<TaskId><![CDATA[{task_id}]]></TaskId><CardType><![CDATA[button_interaction]]></CardType>"
+            f"<ResponseCode><![CDATA[{code}]]></ResponseCode><AgentID>{AGENT}</AgentID></xml>")
+
+
+def decrypt_reply(resp) -> dict:
+    env = xmltodict.parse(resp.get_data(as_text=True))["xml"]
+    plain = crypto.decrypt_message(resp.get_data(as_text=True), env["MsgSignature"], env["TimeStamp"], env["Nonce"])
+    return xmltodict.parse(plain)["xml"]
+
+
+def activities(rt) -> int:
+    with rt.database.connection_context():
+        return Activity.select().count()
+
+
+def run(rt, job, now):
+    rt.clock.set(now)
+    with rt.database.connection_context():
+        return job(rt, rt.now())
+
+
+def test_url_check_with_the_documented_vector(client):
+    echostr = "4ByGGj+sVCYcvGeQYhaKIk1o0pQRNbRjxybjTGblXrBaXlTXeOo1+bXFXDQQb1o6co6Yh9Bv41n7hOchLF6p+Q=="
+    expected = crypto.check_signature("dd6b9c95b495b3f7e2901bfbc76c664930ffdb96", "1411443780", "437374425", echostr)
+    r = client.get("/wecom/callback", query_string={"msg_signature": "dd6b9c95b495b3f7e2901bfbc76c664930ffdb96",
+                                                     "timestamp": "1411443780", "nonce": "437374425",
+                                                     "echostr": echostr})
+    assert r.status_code == 200 and r.get_data(as_text=True) == expected
+    bad = client.get("/wecom/callback", query_string={"msg_signature": "0" * 40, "timestamp": "1411443780",
+                                                       "nonce": "437374425", "echostr": echostr})
+    assert bad.status_code == 403
+
+
+def test_rep_logs_a_visit_and_gets_an_encrypted_passive_reply(client, rt):
+    r = wecom_post(client, text_msg("alice", "拜访 华联超市 见了采购总监王总,下一步周五前发方案", "10001"))
+    assert r.status_code == 200
+    reply = decrypt_reply(r)
+    assert reply["MsgType"] == "text" and reply["ToUserName"] == "alice"
+    assert "已记录拜访：华联超市" in reply["Content"] and "王总" in reply["Content"]
+    assert activities(rt) == 1
+
+
+def test_the_same_message_delivered_four_times_is_one_activity(client, rt):
+    answers = [decrypt_reply(wecom_post(client, text_msg("alice", "拜访 华联超市 见了王总", "20002"), nonce=f"n{i}"))
+               for i in range(4)]
+    assert len({a["Content"] for a in answers}) == 1
+    assert activities(rt) == 1
+
+
+def test_unknown_wecom_user(client, rt):
+    reply = decrypt_reply(wecom_post(client, text_msg("intruder", "我的客户", "30003")))
+    assert "还没有登记" in reply["Content"] and activities(rt) == 0
+
+
+@pytest.mark.parametrize("case", ["forged", "wrong_corp", "not_xml", "bomb", "no_encrypt", "too_big"])
+def test_bad_callbacks_get_4xx_and_write_nothing(client, rt, case):
+    inner = text_msg("alice", "拜访 华联超市 见了王总", "40004")
+    if case == "forged":
+        r = wecom_post(client, inner, forge=True)
+    elif case == "wrong_corp":
+        r = wecom_post(client, inner, corp="wx0000000000000000")
+    elif case == "not_xml":
+        r = client.post("/wecom/callback?msg_signature=x&timestamp=1&nonce=2", data="{\"a\": 1}")
+    elif case == "bomb":
+        bomb = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
+                '<xml><Encrypt>&lol2;</Encrypt></xml>')
+        r = client.post("/wecom/callback?msg_signature=x&timestamp=1&nonce=2", data=bomb)
+    elif case == "no_encrypt":
+        r = client.post("/wecom/callback?msg_signature=x&timestamp=1&nonce=2", data="<xml><A>1</A></xml>")
+    else:
+        r = client.post("/wecom/callback?msg_signature=x&timestamp=1&nonce=2", data="<xml>" + "x" * 70000 + "</xml>")
+    assert 400 <= r.status_code < 500
+    assert activities(rt) == 0
+    with rt.database.connection_context():
+        from storage.models import InboundMessage
+        assert InboundMessage.select().count() == 0
+
+
+def test_non_text_message_gets_a_short_answer(client):
+    inner = (f"<xml><ToUserName>{CORP_ID}</ToUserName><FromUserName>alice</FromUserName><CreateTime>1</CreateTime>"
+             f"<MsgType>image</MsgType><PicUrl>http://x</PicUrl><MediaId>m</MediaId><MsgId>5</MsgId></xml>")
+    assert "文字" in decrypt_reply(wecom_post(client, inner))["Content"]
+
+
+def test_task_card_button_click_updates_the_card(client, rt, fake):
+    monday = T0 + timedelta(days=3) - timedelta(hours=1)  # Monday 09:00 local, 71 h after creation
+    run(rt, daily, monday)
+    run(rt, deliver, monday)
+    card = next(m for m in fake.sent if m["touser"] == "alice")
+    assert card["msgtype"] == "template_card"
+    tc = card["template_card"]
+    assert tc["card_type"] == "button_interaction" and "今日任务" in tc["main_title"]["title"]
+    button = next(b for b in tc["button_list"] if b["text"].endswith("已跟进"))
+    click = card_event("alice", tc["task_id"], button["key"])
+    first = decrypt_reply(wecom_post(client, click))
+    assert first["MsgType"] == "update_button" and first["Button"]["ReplaceName"] == "已处理"
+    again = decrypt_reply(wecom_post(client, click, nonce="retry"))  # WeCom's retry
+    assert again["MsgType"] == "update_button"
+    with rt.database.connection_context():
+        assert Activity.select().where(Activity.text == "已跟进(提醒卡片)").count() == 1
+    run(rt, deliver, monday + timedelta(seconds=5))
+    assert any("已记录跟进" in m.get("text", {}).get("content", "") for m in fake.sent if m["touser"] == "alice")
+
+
+def test_red_escalation_reaches_the_group_robot(rt, fake):
+    red_time = T0 + timedelta(days=5, hours=1)
+    run(rt, scan, red_time)
+    run(rt, deliver, red_time)
+    cards = [m for m in fake.robot if "红色预警" in m["text"]["content"]]
+    assert len(cards) == 3
+    assert cards[0]["text"]["mentioned_list"] == ["boss"]
+    assert "建议" in cards[0]["text"]["content"]
+
+
+def test_expired_token_is_refreshed_once(rt, fake):
+    with rt.database.connection_context():
+        from storage import outbox
+        outbox.enqueue("a", "wecom", "alice", {"template": "help", "data": {"stages": [], "activities": [],
+                                                                            "manager": False}}, rt.now())
+    run(rt, deliver, T0)
+    assert fake.token_calls == 1 and len(fake.sent) == 1
+    fake.expire_tokens()
+    with rt.database.connection_context():
+        from storage import outbox
+        outbox.enqueue("b", "wecom", "bob", {"template": "help", "data": {"stages": [], "activities": [],
+                                                                          "manager": False}}, rt.now())
+    run(rt, deliver, T0 + timedelta(minutes=1))
+    assert fake.token_calls == 2 and len(fake.sent) == 2
+    with rt.database.connection_context():
+        assert {r.status for r in Outbox.select()} == {"sent"}
+
+
+def test_rate_limited_recipient_is_retried_later_not_dropped(rt, fake):
+    fake.member_limit = 2
+    from storage import outbox
+    with rt.database.connection_context():
+        for i in range(3):
+            outbox.enqueue(f"r{i}", "wecom", "wecom:zed", {"template": "nudge", "data": {"manager": "李岩",
+                                                                                          "customer": f"c{i}"}},
+                           rt.now())
+    result = run(rt, deliver, T0)
+    assert result["sent"] == 2 and result["deferred"] == 1
+    with rt.database.connection_context():
+        row = Outbox.get(Outbox.key == "r2")
+        assert row.status == "pending" and "45009" in row.last_error and row.next_attempt_at > rt.now()
+
+
+def test_invalid_user_fails_visibly(rt, fake):
+    fake.invalid_users.add("alice")
+    from storage import outbox
+    with rt.database.connection_context():
+        outbox.enqueue("x", "wecom", "alice", {"template": "nudge", "data": {"manager": "李岩", "customer": "c"}},
+                       rt.now())
+    assert run(rt, deliver, T0)["failed"] == 1
+    with rt.database.connection_context():
+        row = Outbox.get()
+        assert row.status == "failed" and "invaliduser" in row.last_error
