@@ -238,7 +238,10 @@ class Probe:
 
     def wrap(self, module, name: str, label: str | None = None) -> None:
         label = label or f"{module.__name__}.{name}"
-        orig = getattr(module, name)
+        orig = getattr(module, name, None)
+        if orig is None:  # the product changed: measure without this probe
+            self.stats[f"{label} (not found, not measured)"] = [0, 0.0]
+            return
         stat = self.stats.setdefault(label, [0, 0.0])
 
         def wrapper(*a, **kw):

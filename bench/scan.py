@@ -42,7 +42,7 @@ from _common import log, table
 T0 = datetime(2026, 11, 30, 1, 0)  # naive UTC: Monday 09:00 in Asia/Shanghai
 FULL = dict(teams=200, reps_per_team=50, deals=500_000, render_seconds=60.0, local_seconds=60.0,
             http_seconds=30.0, rl_messages=200, rl_steps=600, rl_seconds=180.0)
-QUICK = dict(teams=4, reps_per_team=10, deals=4000, render_seconds=5.0, local_seconds=3.0,
+QUICK = dict(teams=4, reps_per_team=10, deals=2000, render_seconds=5.0, local_seconds=3.0,
              http_seconds=2.0, rl_messages=100, rl_steps=240, rl_seconds=60.0)
 STAGE_WEIGHTS = [30, 26, 22, 18, 17, 14]
 
@@ -66,7 +66,8 @@ def build_data(rt, cfg: dict) -> dict:
             sales.append((rid, t))
             rid += 1
     n = cfg["deals"]
-    owners = [sales[i * len(sales) // n] for i in range(n)]  # consecutive deals per rep, evenly spread
+    orand = random.Random(4)  # owners at random: reps hold different numbers of deals (about n / reps each)
+    owners = [orand.choice(sales) for _ in range(n)]
     span = 10 * 86400
 
     def customers():
@@ -131,7 +132,9 @@ def outbox_state(after_id: int) -> dict:
     warn = [json.loads(p) for k, p in rows if k.startswith("warn:")]
     return {"rows": len(rows), "warn": len(warn), "red": sum(1 for k, _ in rows if k.startswith("red:")),
             "task": sum(1 for k, _ in rows if k.startswith("task:")),
-            "deals in warn messages": sum(len(p["data"]["rows"]) for p in warn),
+            # the deals a rep's merged message covers: its deal_ids, or its rows (+ the "more" count)
+            "deals in warn messages": sum(len(p["data"]["deal_ids"]) if "deal_ids" in p["data"]
+                                          else len(p["data"]["rows"]) + p["data"].get("more", 0) for p in warn),
             "max_outbox": Outbox.select(fn.MAX(Outbox.id)).scalar() or 0,
             "warnings": Warning.select().count()}
 
@@ -204,7 +207,7 @@ class LoopbackAdapter:
     def limits(self, recipient: str):
         return self._limits
 
-    def send(self, recipient: str, reply):
+    def send(self, recipient: str, reply, key: str = "", **_):
         from bot.channels import SendResult
         from bot.render import render_text
         body = json.dumps({"to": recipient, "text": render_text(reply, "local"), "n": reply.data.get("n"),
@@ -445,7 +448,7 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
 
 def main() -> None:
     p = C.parser(__doc__.split("\n")[0])
-    p.add_argument("--deals", type=int, help="open deals to generate (default 500000; --quick 4000)")
+    p.add_argument("--deals", type=int, help="open deals to generate (default 500000; --quick 2000)")
     args = p.parse_args()
     cfg = dict(QUICK if args.quick else FULL)
     if args.deals:

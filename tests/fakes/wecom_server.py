@@ -29,9 +29,12 @@ class FakeWeCom:
         self.member_limit, self.robot_limit = 30, 20
         self.delay = 0.0  # seconds each message/send takes
         self.spent_codes: set[str] = set()
+        self.deduped = 0  # message/send calls WeCom's duplicate check swallowed
+        self._seen: dict[str, float] = {}
         self._windows: dict[str, deque] = defaultdict(deque)
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.handle_error = lambda request, address: None  # a client killed mid-request
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
@@ -121,6 +124,14 @@ class FakeWeCom:
                             return self._json({"errcode": 0, "errmsg": "ok", "invaliduser": user})
                         if fake._over(f"user:{user}", fake.member_limit):
                             return self._json({"errcode": 45009, "errmsg": "api freq out of limit"})
+                        if body.get("enable_duplicate_check"):  # same content to the same user: dropped
+                            sig = json.dumps({k: v for k, v in body.items() if k not in ("touser",)},
+                                             sort_keys=True) + user
+                            seen = fake._seen.get(sig)
+                            fake._seen[sig] = time.monotonic()
+                            if seen is not None and time.monotonic() - seen < body.get("duplicate_check_interval", 1800):
+                                fake.deduped += 1
+                                return self._json({"errcode": 0, "errmsg": "ok", "msgid": "dup"})
                         fake.sent.append(body)
                     return self._json({"errcode": 0, "errmsg": "ok", "msgid": f"m{len(fake.sent)}",
                                        "response_code": f"rc-{len(fake.sent)}"})
