@@ -7,7 +7,8 @@ rep with 500 customers: under 2 ms."
 
 What it does, per database (SQLite file bench/out/commands.db, PostgreSQL database `bench`):
   1. a fresh database: the demo team (bot.demo), rep1 topped up to 500 customers, and extra teams
-     with ~2000 customers, 100k generated deals in all (open and closed);
+     with ~2000 customers, 100k generated deals in all (open and closed), each with the stage-change
+     history the bot writes, and a visit on each open one;
   2. gunicorn with two sync workers on 127.0.0.1 (`bot:create_app()`, DATABASE_URL in its env),
      driven over loopback HTTP by client threads in this process (the clients share the machine's
      two cores with the workers and the database server);
@@ -16,7 +17,8 @@ What it does, per database (SQLite file bench/out/commands.db, PostgreSQL databa
   4. in-process name matching for rep1's 500 customers: Matcher.match alone, Matcher build + match
      (what every command does), and the full resolve_customer with its database queries.
 
-Run from the repo root:  .venv/bin/python bench/commands.py [--db sqlite|postgres|both] [--quick]
+Run from the repo root:  .venv/bin/python bench/commands.py [--db sqlite|postgres|both] [--quick] [--pool]
+(--pool repeats the HTTP runs with DATABASE_URL=...+pool://, peewee's connection pool, for comparison.)
 """
 from __future__ import annotations
 
@@ -76,7 +78,7 @@ def build_data(rt, now: datetime, cfg: dict) -> dict:
     """Demo team + rep1 topped up to cfg['rep1_customers'] + extra teams, cfg['total_deals'] generated deals."""
     from bot.demo import load_demo
     from handlers.parse import initials_of
-    from storage.models import ChatGroup, Customer, Deal, Rep, Team
+    from storage.models import Activity, ChatGroup, Customer, Deal, Rep, StageChange, Team
 
     rnd = random.Random(11)
     db = rt.database
@@ -163,14 +165,39 @@ def build_data(rt, now: datetime, cfg: dict) -> dict:
                 c = extra[k % len(extra)]
                 yield deal(c, k < len(extra) or rnd.random() < cfg["open_share"])
 
-        n_deals = C.bulk_insert(db, Deal, fields, rows())
-        C.fix_sequences(db, [Team, ChatGroup, Rep, Customer, Deal])
+        deal_rows = list(rows())
+        n_deals = C.bulk_insert(db, Deal, fields, deal_rows)
+        # the history a deal has when the bot created it: a stage change at creation (and at closing),
+        # and for an open deal the visit that last moved it
+        first = stages[0]
+        sc0, act0 = C.next_id(StageChange), C.next_id(Activity)
+
+        def changes():
+            k = sc0
+            for d in deal_rows:
+                yield (k, d[0], None, first, d[2], d[7])
+                k += 1
+                if d[6] != "open":
+                    yield (k, d[0], first, closing, d[2], d[12])
+                    k += 1
+
+        def visits():
+            k = act0
+            for d in deal_rows:
+                if d[6] == "open":
+                    yield (k, d[0], d[1], d[2], "visit", "例行拜访，沟通进度", d[9])
+                    k += 1
+        C.bulk_insert(db, StageChange, ["id", "deal", "from_stage", "to_stage", "rep", "at"], changes())
+        C.bulk_insert(db, Activity, ["id", "deal", "customer", "rep", "kind", "text", "at"], visits())
+        C.fix_sequences(db, [Team, ChatGroup, Rep, Customer, Deal, StageChange, Activity])
         C.analyze(db)
         counts = {
             "customers": Customer.select().count(),
             "deals": Deal.select().count(),
             "open deals": Deal.select().where(Deal.status == "open").count(),
             "generated deals": n_deals,
+            "stage changes": StageChange.select().count(),
+            "activities": Activity.select().count(),
             "reps": Rep.select().count(),
             "rep1 customers": Customer.select().where(Customer.owner == rep1).count(),
             "demo customers": demo["customers"],
@@ -472,7 +499,11 @@ def matching_benchmark(label: str, url: str, cfg: dict) -> None:
 # -- main -------------------------------------------------------------------------------------------
 
 def main() -> None:
-    args = C.parser(__doc__.split("\n")[0]).parse_args()
+    p = C.parser(__doc__.split("\n")[0])
+    p.add_argument("--pool", action="store_true",
+                   help="also run the HTTP load with peewee's pooled connections (DATABASE_URL scheme "
+                        "sqlite+pool:// / postgresql+pool://): a configuration change, for comparison")
+    args = p.parse_args()
     cfg = QUICK if args.quick else FULL
     summary = []
     for label, url in C.db_targets(args.db, "commands"):
@@ -488,8 +519,12 @@ def main() -> None:
         log(f"{label}: data ready in {sw.s:.1f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
         rows = http_benchmark(label, url, cfg, names)
         summary += [[label, *r] for r in rows]
+        if args.pool:
+            scheme, rest = url.split("://", 1)
+            rows = http_benchmark(f"{label}+pool", f"{scheme}+pool://{rest}", cfg, names)
+            summary += [[f"{label}+pool", *r] for r in rows]
         matching_benchmark(label, url, cfg)
-    if len(summary) > len(cfg["runs"]):
+    if summary:
         table("Summary: POST /local/messages, latency in ms (target: p99 < 20 ms)",
               ["db", "run", "requests", "errors", "req/s", "p50", "p95", "p99", "max"], summary)
 

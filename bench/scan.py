@@ -10,7 +10,8 @@ Per database (SQLite file bench/out/scan.db, PostgreSQL database `bench`), in on
   data     200 teams, each with a manager, 50 reps and a manager ChatGroup (10,000 reps); 500k open
            deals (50 per rep, one customer each) whose last movement is spread uniformly over the
            10 days before T0 = 2026-11-30 01:00 UTC (09:00 Monday in Shanghai); next_check_at =
-           last_movement_at, so the first scan has to look at every deal.
+           last_movement_at, so the first scan has to look at every deal. One visit (Activity) per
+           deal, which the red card quotes. Reps own random numbers of deals (about 50 each).
   scan a   cold: bot.jobs.scan(rt, T0): every deal evaluated, every stale one warned.
   scan b   steady state: scan at T0 + 5 min: only the deals crossing a threshold in those 5 minutes.
   scan c   right after b, same `now`: no crossings.
@@ -50,7 +51,7 @@ STAGE_WEIGHTS = [30, 26, 22, 18, 17, 14]
 # -- data -------------------------------------------------------------------------------------------
 
 def build_data(rt, cfg: dict) -> dict:
-    from storage.models import ChatGroup, Customer, Deal, Rep, Team
+    from storage.models import Activity, ChatGroup, Customer, Deal, Rep, Team
     db = rt.database
     rnd = random.Random(3)
     stages = [s.key for s in rt.funnel.open_stages]
@@ -69,6 +70,7 @@ def build_data(rt, cfg: dict) -> dict:
     orand = random.Random(4)  # owners at random: reps hold different numbers of deals (about n / reps each)
     owners = [orand.choice(sales) for _ in range(n)]
     span = 10 * 86400
+    silent = [rnd.randint(0, span) for _ in range(n)]  # seconds since each deal's last movement
 
     def customers():
         for i in range(n):
@@ -79,12 +81,17 @@ def build_data(rt, cfg: dict) -> dict:
     def deals():
         for i in range(n):
             owner, team = owners[i]
-            moved = T0 - timedelta(seconds=rnd.randint(0, span))
+            moved = T0 - timedelta(seconds=silent[i])
             entered = moved - timedelta(seconds=rnd.randint(0, 3 * 86400))
             created = entered - timedelta(days=rnd.randint(1, 30))
             stage = rnd.choices(stages, weights=STAGE_WEIGHTS[:len(stages)])[0]
             amount = rnd.choice([2, 3, 5, 8, 12, 15, 20, 30, 50]) * 10000
             yield (i + 1, i + 1, owner, team, amount, stage, "open", created, entered, moved, moved, moved)
+
+    def visits():  # the visit that last moved each deal (the red card quotes it)
+        for i in range(n):
+            owner, _ = owners[i]
+            yield (i + 1, i + 1, i + 1, owner, "visit", "例行拜访，沟通进度", T0 - timedelta(seconds=silent[i]))
 
     with db.connection_context():
         C.bulk_insert(db, Team, ["id", "name"], teams)
@@ -94,7 +101,8 @@ def build_data(rt, cfg: dict) -> dict:
         C.bulk_insert(db, Deal, ["id", "customer", "owner", "team", "amount", "stage", "status", "created_at",
                                  "stage_entered_at", "last_activity_at", "last_movement_at", "next_check_at"],
                       deals())
-        C.fix_sequences(db, [Team, ChatGroup, Rep, Customer, Deal])
+        C.bulk_insert(db, Activity, ["id", "deal", "customer", "rep", "kind", "text", "at"], visits())
+        C.fix_sequences(db, [Team, ChatGroup, Rep, Customer, Deal, Activity])
         C.analyze(db)
         return {"teams": Team.select().count(), "reps": Rep.select().where(Rep.role == "rep").count(),
                 "managers": Rep.select().where(Rep.role == "manager").count(),

@@ -18,6 +18,7 @@ DEFAULTS = {
     "BOT_LOCAL_CHANNEL": "1",
     "BOT_SECRET_KEY": "",
     "BOT_PUBLIC_URL": "http://127.0.0.1:8000",
+    "BOT_BENCH_ROUTES": "0",  # 1: add /bench/bare and /bench/wecom-crypto, reference routes for bench/
 }
 ALL_KEYS = list(DEFAULTS) + [k for keys in CHANNEL_KEYS.values() for k in keys]
 

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 
 from storage import outbox
 
-from .channels import adapter_for
+from .channels import SendResult, adapter_for
 from .messages import Reply
+from .render import render_text
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -34,38 +35,92 @@ def worker_name() -> str:
 
 
 def deliver(rt, now: datetime, limit: int = 100) -> dict:
-    sent = failed = deferred = 0
+    tally = {"sent": 0, "deferred": 0, "failed": 0}
     rows = outbox.claim(worker_name(), now, limit=limit)
-    for row in rows:
+    for units in plan(rt, rows, now, tally):
+        adapter, batch, reply = units
         try:
-            adapter = adapter_for(row.channel, rt)
-        except LookupError as e:
-            outbox.mark_failed(row, str(e))
-            failed += 1
-            continue
-        wait = rate_wait(adapter, row.recipient, now)
-        if wait is not None:
-            outbox.mark_retry(row, "rate limit: deferred", wait)
-            deferred += 1
-            continue
-        try:
-            result = adapter.send(row.recipient, Reply.from_dict(outbox.payload_of(row)), key=row.key)
+            result = adapter.send(batch[0].recipient, reply, key=batch[0].key)
         except Exception as e:  # noqa: BLE001  a network error is a passing failure
-            log.exception("sending outbox row %s failed", row.id)
-            from .channels import SendResult
+            log.exception("sending outbox row %s failed", batch[0].id)
             result = SendResult(ok=False, error=f"{type(e).__name__}: {e}", retry=True)
-        if result.ok:
-            outbox.mark_sent(row, now)
-            sent += 1
-        elif result.retry and row.attempts < MAX_ATTEMPTS:
-            delay = result.retry_after if result.retry_after is not None else backoff(row.attempts)
-            outbox.mark_retry(row, result.error, now + timedelta(seconds=delay))
-            deferred += 1
-        else:
-            log.warning("outbox row %s failed for good: %s", row.id, result.error)
-            outbox.mark_failed(row, result.error or "failed")
-            failed += 1
-    return {"job": "deliver", "claimed": len(rows), "sent": sent, "deferred": deferred, "failed": failed}
+        for row in batch:
+            settle(row, result, now, tally)
+    return {"job": "deliver", "claimed": len(rows), **tally}
+
+
+def plan(rt, rows, now: datetime, tally: dict):
+    """(adapter, rows, reply) to send: one row each, or, for a recipient over its rate limit whose
+    channel can take a merged message (a group robot), the waiting rows merged into one."""
+    by_recipient: dict[tuple[str, str], list] = {}
+    for row in rows:
+        by_recipient.setdefault((row.channel, row.recipient), []).append(row)
+    for (channel, recipient), group in by_recipient.items():
+        try:
+            adapter = adapter_for(channel, rt)
+        except LookupError as e:
+            for row in group:
+                outbox.mark_failed(row, str(e))
+                tally["failed"] += 1
+            continue
+        for row in group:
+            wait = rate_wait(adapter, recipient, now)
+            if wait is not None:
+                outbox.mark_retry(row, "rate limit: deferred", wait)
+                tally["deferred"] += 1
+                continue
+            rest = group[group.index(row):]
+            quota = remaining(adapter, recipient, now)
+            if len(rest) > quota and getattr(adapter, "merge_to", lambda r: False)(recipient):
+                # more waiting than the limit lets through: merged messages instead of a burst
+                chunks = merge_chunks([(r, render_text(Reply.from_dict(outbox.payload_of(r)), channel))
+                                       for r in rest])
+                for chunk in chunks[:quota]:
+                    yield adapter, [r for r, _ in chunk], Reply("merged", {"parts": [t for _, t in chunk],
+                                                                           "count": len(chunk)})
+                for chunk in chunks[quota:]:
+                    for r, _ in chunk:
+                        outbox.mark_retry(r, "rate limit: deferred", now + timedelta(seconds=60))
+                        tally["deferred"] += 1
+                break
+            yield adapter, [row], Reply.from_dict(outbox.payload_of(row))
+
+
+MERGE_BYTES = 1900  # a merged message stays under the 2048-byte text limit of the chat tools
+
+
+def merge_chunks(items: list) -> list[list]:
+    chunks, size = [[]], 0
+    for row, text in items:
+        n = len(text.encode()) + 2
+        if chunks[-1] and size + n > MERGE_BYTES - 120:  # room for the header line
+            chunks.append([])
+            size = 0
+        chunks[-1].append((row, text))
+        size += n
+    return chunks
+
+
+def settle(row, result: SendResult, now: datetime, tally: dict) -> None:
+    if result.ok:
+        outbox.mark_sent(row, now)
+        tally["sent"] += 1
+    elif result.retry and row.attempts < MAX_ATTEMPTS:
+        delay = result.retry_after if result.retry_after is not None else backoff(row.attempts)
+        outbox.mark_retry(row, result.error, now + timedelta(seconds=delay))
+        tally["deferred"] += 1
+    else:
+        log.warning("outbox row %s failed for good: %s", row.id, result.error)
+        outbox.mark_failed(row, result.error or "failed")
+        tally["failed"] += 1
+
+
+def remaining(adapter, recipient: str, now: datetime) -> int:
+    """How many more messages `recipient` may get now under the adapter's limits."""
+    left = 10 ** 9
+    for limit in adapter.limits(recipient):
+        left = min(left, limit.count - len(outbox.sent_times(recipient, now - timedelta(seconds=limit.seconds))))
+    return max(0, left)
 
 
 def rate_wait(adapter, recipient: str, now: datetime) -> datetime | None:

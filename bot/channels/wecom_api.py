@@ -100,6 +100,12 @@ def task_id_for(key: str) -> str:
     return "t" + hashlib.sha1(key.encode()).hexdigest()
 
 
+def clip(text: str, limit: int = 2048) -> str:
+    """At most `limit` UTF-8 bytes (WeCom counts bytes), cut at a character boundary."""
+    data = text.encode()
+    return text if len(data) <= limit else data[:limit - 3].decode(errors="ignore") + "…"
+
+
 def _split(text: str) -> tuple[str, str]:
     lines = [x for x in text.splitlines() if x.strip()]
     title = lines[0] if lines else ""
@@ -110,7 +116,7 @@ def app_message(reply: Reply, userid: str, agent_id: int, key: str) -> dict:
     text = render_text(reply, "wecom")
     base = {"touser": userid, "agentid": agent_id, "enable_duplicate_check": 1, "duplicate_check_interval": 1800}
     if not reply.buttons:
-        return {**base, "msgtype": "text", "text": {"content": text[:2000]}}
+        return {**base, "msgtype": "text", "text": {"content": clip(text)}}
     title, rest = _split(text)
     return {**base, "msgtype": "template_card", "template_card": {
         "card_type": "button_interaction",
@@ -123,7 +129,7 @@ def app_message(reply: Reply, userid: str, agent_id: int, key: str) -> dict:
 
 def robot_message(reply: Reply, mention: list[str]) -> dict:
     text = render_text(reply, "wecom")
-    return {"msgtype": "text", "text": {"content": text[:2000], "mentioned_list": mention}}
+    return {"msgtype": "text", "text": {"content": clip(text), "mentioned_list": mention}}
 
 
 class WeComAdapter:
@@ -136,6 +142,10 @@ class WeComAdapter:
         self.client = WeComClient(runtime)
         self.agent_id = int(runtime.config["WECOM_AGENT_ID"])
         self.http = requests.Session()
+
+    def merge_to(self, recipient: str) -> bool:
+        """Group robots take merged messages when more are waiting than the limit lets through."""
+        return ChatGroup.select().where(ChatGroup.local_id == recipient).exists()
 
     def limits(self, recipient: str) -> list[RateLimit]:
         return self.ROBOT_LIMITS if ChatGroup.select().where(ChatGroup.local_id == recipient).exists() \

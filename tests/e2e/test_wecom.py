@@ -235,3 +235,20 @@ def test_invalid_user_fails_visibly(rt, fake):
     with rt.database.connection_context():
         row = Outbox.get()
         assert row.status == "failed" and "invaliduser" in row.last_error
+
+
+def test_more_red_cards_than_the_robot_limit_are_merged(rt, fake):
+    from storage import outbox
+    card = {"template": "red_card", "data": {"customer": "c", "owner": "王磊", "stage": "谈判", "days_silent": 6,
+                                             "amount": 80000, "last_activity": None, "suggestion": "主管致电决策人"}}
+    with rt.database.connection_context():
+        for i in range(45):
+            outbox.enqueue(f"red:{i}", "wecom", "mgr", {**card, "data": {**card["data"], "customer": f"客户{i:02d}"}},
+                           rt.now())
+    run(rt, deliver, T0)
+    assert 1 < len(fake.robot) <= 20  # merged, within the robot's 20 a minute
+    text = "\n".join(m["text"]["content"] for m in fake.robot)
+    assert all(f"客户{i:02d}" in text for i in range(45))  # nothing dropped
+    assert all(len(m["text"]["content"].encode()) <= 2048 for m in fake.robot)
+    with rt.database.connection_context():
+        assert Outbox.select().where(Outbox.status == "sent").count() == 45
