@@ -50,7 +50,12 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
     if cfg["BOT_BENCH_ROUTES"] == "1":
         from .bench_routes import blueprint as bench_bp
         app.register_blueprint(bench_bp)
+    if cfg.channel_on("dingtalk"):
+        from .channels.dingtalk import blueprint as dingtalk_bp
+        app.register_blueprint(dingtalk_bp)
     if cfg.channel_on("local"):
         from .channels.local import blueprint as local_bp
         app.register_blueprint(local_bp)
+    from .links import blueprint as links_bp
+    app.register_blueprint(links_bp)
     return app

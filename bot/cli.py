@@ -107,7 +107,27 @@ def cmd_serve(args) -> int:
     if not args.no_scheduler:
         from .scheduler import start_scheduler
         start_scheduler(app.extensions["bot"])
+    cfg = app.extensions["bot"].config
+    if cfg.channel_on("dingtalk") and cfg["DINGTALK_MODE"] == "stream":
+        from .channels.dingtalk_stream_mode import start_stream_thread
+        start_stream_thread(app.extensions["bot"])
     app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    return 0
+
+
+def cmd_dingtalk_stream(args) -> int:
+    rt = runtime_for(args)
+    if not rt.config.channel_on("dingtalk"):
+        print("钉钉未配置: 需要 DINGTALK_APP_KEY, DINGTALK_APP_SECRET, DINGTALK_ROBOT_CODE", file=sys.stderr)
+        return 2
+    if args.with_scheduler:
+        from .scheduler import start_scheduler
+        start_scheduler(rt)
+    else:
+        print("钉钉 Stream 模式已启动; 回复由调度器发送 (另行运行 `python -m bot scheduler`, "
+              "或加 --with-scheduler)", file=sys.stderr)
+    from .channels.dingtalk_stream_mode import run_stream
+    run_stream(rt)
     return 0
 
 
@@ -130,6 +150,10 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("scheduler", help="run the scheduler alone (production: beside the web processes)")
     s.set_defaults(fn=cmd_scheduler)
+
+    s = sub.add_parser("dingtalk-stream", help="receive DingTalk robot messages over Stream mode (no public URL)")
+    s.add_argument("--with-scheduler", action="store_true", help="also run the scheduler (sends the replies)")
+    s.set_defaults(fn=cmd_dingtalk_stream)
 
     s = sub.add_parser("initdb", help="create or upgrade the database schema")
     s.set_defaults(fn=cmd_initdb)

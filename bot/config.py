@@ -15,6 +15,7 @@ DEFAULTS = {
     "BOT_RULES": "",
     "WECOM_API_BASE": "https://qyapi.weixin.qq.com/cgi-bin/",
     "DINGTALK_API_BASE": "https://api.dingtalk.com",
+    "DINGTALK_MODE": "http",  # http: POST /dingtalk/callback; stream: outbound WebSocket (dingtalk-stream)
     "BOT_LOCAL_CHANNEL": "1",
     "BOT_SECRET_KEY": "",
     "BOT_PUBLIC_URL": "http://127.0.0.1:8000",
@@ -79,6 +80,8 @@ def load_config(overrides: dict | None = None, environ=None) -> Config:
             missing = [k for k in keys if not cfg[k]]
             raise ConfigError(f"{channel} is partly configured: missing {', '.join(missing)} "
                               f"(set them all to turn {channel} on, or none to leave it off)")
+    if (cfg["DINGTALK_MODE"] or "http") not in ("http", "stream"):
+        raise ConfigError(f"DINGTALK_MODE={cfg['DINGTALK_MODE']!r} must be http or stream")
     try:
         cfg.tz
     except Exception:

@@ -51,3 +51,9 @@ class _Locked:
 
     def __exit__(self, *exc):
         return self.tx.__exit__(*exc)
+
+
+def purge_expired(prefix: str, now: datetime) -> int:
+    """Delete the rows under `prefix` whose expiry has passed (short-lived per-message state)."""
+    return (KeyValue.delete().where(KeyValue.key.startswith(prefix) & KeyValue.expires_at.is_null(False)
+                                    & (KeyValue.expires_at <= now)).execute())

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from peewee import IntegrityError
 
+from .database import in_transaction
 from .models import Outbox, db
 
 
@@ -59,15 +60,20 @@ def claim(worker: str, now: datetime, limit: int = 50, lease: timedelta = timede
     stale = now - lease
     due = (((Outbox.status == "pending") & (Outbox.next_attempt_at <= now))
            | ((Outbox.status == "sending") & (Outbox.claimed_at < stale)))
-    with db.atomic():
+
+    def take() -> list[int]:
         q = Outbox.select(Outbox.id).where(due).order_by(Outbox.next_attempt_at, Outbox.id).limit(limit)
         if db.obj.__class__.__name__ != "SqliteDatabase":
             q = q.for_update("FOR UPDATE SKIP LOCKED")
         ids = [r.id for r in q]
-        if not ids:
-            return []
-        (Outbox.update(status="sending", claimed_at=now, claimed_by=worker, attempts=Outbox.attempts + 1)
-         .where(Outbox.id.in_(ids) & due).execute())
+        if ids:
+            (Outbox.update(status="sending", claimed_at=now, claimed_by=worker, attempts=Outbox.attempts + 1)
+             .where(Outbox.id.in_(ids) & due).execute())
+        return ids
+
+    ids = in_transaction(db.obj, take)
+    if not ids:
+        return []
     return list(Outbox.select().where(Outbox.id.in_(ids) & (Outbox.claimed_by == worker)
                                       & (Outbox.status == "sending") & (Outbox.claimed_at == now)))
 

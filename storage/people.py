@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from .models import ChatGroup, Rep, Team
 
-CHANNEL_ID_FIELD = {"local": Rep.local_id, "wecom": Rep.wecom_userid, "dingtalk": Rep.dingtalk_staffid}
+CHANNEL_ID_FIELD = {"local": Rep.local_id, "wecom": Rep.wecom_userid, "dingtalk": Rep.dingtalk_staffid,
+                    "link": Rep.local_id}  # "link": signed action links (bot/links.py) carry the local id
 
 
 def rep_for_sender(channel: str, sender: str) -> Rep | None:

@@ -22,18 +22,17 @@ T0 = datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc)
 
 
 def _server_url(kind: str) -> str | None:
-    """The server's URL with a clean schema, or None when the server cannot be reached."""
+    """A database of this test run's own on the server (so parallel runs do not meet), or None when
+    the server cannot be reached."""
     if kind in _ready:
         return _ready[kind]
-    from storage.database import open_database
-    from storage.models import ALL_MODELS
-    url = PG_URL if kind == "postgres" else MYSQL_URL
+    base = PG_URL if kind == "postgres" else MYSQL_URL
+    name = f"bot_test_{os.getpid()}"
     try:
-        database = open_database(url)
-        database.connect()
-        database.drop_tables(ALL_MODELS, safe=True, cascade=kind == "postgres") if kind == "postgres" \
-            else database.drop_tables(list(reversed(ALL_MODELS)), safe=True)
-        database.close()
+        _admin(base, f"DROP DATABASE IF EXISTS {name}")
+        _admin(base, f"CREATE DATABASE {name}" + (" CHARACTER SET utf8mb4" if kind == "mysql" else ""))
+        url = base.rsplit("/", 1)[0] + "/" + name
+        _created.append((base, name))
     except Exception as e:  # noqa: BLE001
         if os.environ.get("BOT_TEST_REQUIRE_ALL_DBS"):
             raise
@@ -41,6 +40,31 @@ def _server_url(kind: str) -> str | None:
         url = None
     _ready[kind] = url
     return url
+
+
+_created: list[tuple[str, str]] = []
+
+
+def _admin(base_url: str, sql: str) -> None:
+    from playhouse.db_url import connect
+    database = connect(base_url)
+    database.connect()
+    if base_url.startswith("postgres"):
+        database.connection().autocommit = True
+    try:
+        database.execute_sql(sql)
+    finally:
+        database.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_databases():
+    yield
+    for base, name in _created:
+        try:
+            _admin(base, f"DROP DATABASE IF EXISTS {name}")
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def reset_server_db(url: str) -> None:

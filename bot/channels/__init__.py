@@ -44,6 +44,9 @@ def adapter_for(channel: str, runtime):
         elif channel == "wecom" and runtime.config.channel_on("wecom"):
             from .wecom_api import WeComAdapter
             cache[channel] = WeComAdapter(runtime)
+        elif channel == "dingtalk" and runtime.config.channel_on("dingtalk"):
+            from .dingtalk_api import DingTalkAdapter
+            cache[channel] = DingTalkAdapter(runtime)
         else:
             raise LookupError(f"no adapter for channel {channel!r}")
     return cache[channel]

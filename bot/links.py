@@ -1,0 +1,146 @@
+"""Signed, expiring, single-use action links: buttons for chat tools whose buttons can only open a URL.
+
+A DingTalk actionCard button (or a link in a WeCom markdown message) points to `GET /a/<token>`. The
+token carries the rep's local id, the button's action ("followup:12:1794894448") and an expiry, signed
+with BOT_SECRET_KEY (itsdangerous). Opening it runs the action for that rep through the one inbound
+path, `runtime.handle(Incoming("link", "link:<token hash>", rep_local_id, action=...))`, so the action
+is recorded once: a second click gets the recorded answer and the page says "已处理过". A forged or
+expired token gets a 4xx page and writes nothing.
+
+The link is a bearer token: whoever opens it acts as the rep it names. Send it only where that rep
+(or, for the manager group, the managers) can see it.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+from flask import Blueprint, Response, current_app, request
+from itsdangerous import BadData, BadSignature, TimestampSigner, URLSafeTimedSerializer
+
+from storage import kv
+
+from .messages import Incoming, Reply
+from .render import html_env, render_text
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("links", __name__)
+
+LINK_TTL = timedelta(days=7)
+SALT = "bot.links.v1"
+KEY_NAME = "links:secret-key"  # the generated key, when BOT_SECRET_KEY is not set
+MAX_TOKEN = 1024
+
+
+class LinkError(Exception):
+    def __init__(self, status: int, why: str, title: str, message: str):
+        super().__init__(why)
+        self.status, self.why, self.title, self.message = status, why, title, message
+
+
+def _clock_signer(clock):
+    """A TimestampSigner whose timestamps come from the runtime clock, not the system time."""
+
+    class ClockSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(clock.now().timestamp())
+
+    return ClockSigner
+
+
+def secret_key(runtime, create: bool = True) -> str | None:
+    """BOT_SECRET_KEY, else a random key generated once and shared by every process through the database.
+
+    A generated key survives restarts and app-secret rotations. With create=False a missing key is
+    not generated (nothing can have been signed with it): None.
+    """
+    configured = runtime.config["BOT_SECRET_KEY"]
+    if configured:
+        return configured
+    cached = runtime.__dict__.get("_link_key")
+    if cached:
+        return cached
+    now = runtime.now()
+    with runtime.database.connection_context():
+        key = kv.get(KEY_NAME, now)
+        if key is None and create:
+            with kv.locked(f"{KEY_NAME}:lock", now):
+                key = kv.get(KEY_NAME, now)
+                if key is None:
+                    key = secrets.token_urlsafe(32)
+                    kv.put(KEY_NAME, key, now)
+                    log.info("generated the action-link signing key (set BOT_SECRET_KEY to choose one)")
+    if key:
+        runtime.__dict__["_link_key"] = key
+    return key
+
+
+def _serializer(runtime, key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt=SALT, signer=_clock_signer(runtime.clock))
+
+
+def make_token(runtime, rep_local_id: str, action: str, ttl: timedelta = LINK_TTL) -> str:
+    expires = int((runtime.clock.now() + ttl).timestamp())
+    return _serializer(runtime, secret_key(runtime)).dumps({"u": rep_local_id, "a": action, "e": expires})
+
+
+def read_token(runtime, token: str) -> tuple[str, str]:
+    """(rep local id, action) of a valid token; LinkError (4xx) for a forged, broken or expired one."""
+    forged = LinkError(403, "bad signature", "链接无效", "这个链接无效或已被篡改，请在聊天中重新打开最新的消息。")
+    key = secret_key(runtime, create=False)
+    if not key or len(token) > MAX_TOKEN:
+        raise forged
+    try:
+        data = _serializer(runtime, key).loads(token)
+    except BadSignature:
+        raise forged from None
+    except BadData:
+        raise LinkError(400, "unreadable token", "链接无效", "这个链接无法识别。") from None
+    if not (isinstance(data, dict) and isinstance(data.get("u"), str) and isinstance(data.get("a"), str)
+            and isinstance(data.get("e"), int)):
+        raise LinkError(400, "token without user/action/expiry", "链接无效", "这个链接无法识别。")
+    if runtime.clock.now().timestamp() >= data["e"]:
+        raise LinkError(410, "expired", "链接已过期", "这个按钮已过期，请在聊天中查看最新的消息或直接发消息给机器人。")
+    return data["u"], data["a"]
+
+
+def token_id(token: str) -> str:
+    """The inbound message id of a click on `token`: one token, one recorded action."""
+    return "link:" + hashlib.sha256(token.encode()).hexdigest()[:40]
+
+
+def link_url(runtime, token: str) -> str:
+    return f"{runtime.config['BOT_PUBLIC_URL'].rstrip('/')}/a/{token}"
+
+
+def action_links(reply: Reply, rep_local_id: str, runtime, ttl: timedelta = LINK_TTL) -> list[tuple[str, str]]:
+    """[(button label, signed URL)] for the reply's buttons, each acting as `rep_local_id` when opened."""
+    return [(b.label, link_url(runtime, make_token(runtime, rep_local_id, b.action, ttl))) for b in reply.buttons]
+
+
+def page(title: str, message: str, status: int = 200, done: bool = False) -> Response:
+    html = html_env().get_template("pages/link.html").render(title=title, message=message, done=done)
+    resp = Response(html, status=status, mimetype="text/html")
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    resp.headers["X-Robots-Tag"] = "noindex"
+    return resp
+
+
+@blueprint.get("/a/<token>")
+def open_link(token: str):
+    runtime = current_app.extensions["bot"]
+    if request.method == "HEAD":  # a link preview or prefetch must not press the button
+        return Response(status=200, headers={"Cache-Control": "no-store"})
+    try:
+        rep_local_id, action = read_token(runtime, token)
+    except LinkError as e:
+        log.warning("action link rejected (%s): %s from %s", e.status, e.why, request.remote_addr)
+        return page(e.title, e.message, e.status)
+    handled = runtime.handle(Incoming("link", token_id(token), rep_local_id, action=action))
+    text = "\n".join(render_text(r, "link") for r in handled.replies) or "已完成"
+    if handled.duplicate:
+        return page("已处理过", text, done=True)
+    return page("已完成", text, done=True)
