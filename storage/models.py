@@ -1,7 +1,7 @@
 """The schema. Every timestamp is stored as naive UTC."""
 from __future__ import annotations
 
-from peewee import (BigIntegerField, BooleanField, CharField, DatabaseProxy, DateTimeField,
+from peewee import (BigIntegerField, BooleanField, CharField, DatabaseProxy, DateField, DateTimeField,
                     ForeignKeyField, IntegerField, Model, TextField)
 
 db = DatabaseProxy()
@@ -52,9 +52,12 @@ class Customer(BaseModel):
     initials = CharField(max_length=100, default="")
     tier = CharField(max_length=1, default="C")
     created_at = DateTimeField()
+    health = IntegerField(null=True)  # the latest daily health score, 0-100
+    high_intent = BooleanField(default=False)  # score reached 75; cleared only below 70 (hysteresis)
+    high_intent_since = DateTimeField(null=True)
 
     class Meta:
-        indexes = ((("team", "name"), True),)
+        indexes = ((("team", "name"), True), (("team", "high_intent"), False))
 
 
 class Contact(BaseModel):
@@ -140,6 +143,46 @@ class Warning(BaseModel):
         indexes = ((("deal", "level", "since"), True), (("scan",), False))
 
 
+class Ticket(BaseModel):
+    """An internal ticket (our own side supporting a deal), from the ticket system via /api/events."""
+    customer = ForeignKeyField(Customer, backref="tickets")
+    deal = ForeignKeyField(Deal, null=True)
+    external_id = CharField(max_length=128, unique=True)
+    opened_at = DateTimeField()
+    answered_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("customer", "opened_at"), False),)
+
+
+class HealthScore(BaseModel):
+    """A customer's health score for one day, with the points of each signal (JSON)."""
+    customer = ForeignKeyField(Customer, backref="scores")
+    day = DateField()
+    score = IntegerField()
+    parts = TextField()
+
+    class Meta:
+        indexes = ((("customer", "day"), True), (("day",), False))
+
+
+class TierChange(BaseModel):
+    customer = ForeignKeyField(Customer, backref="tier_changes")
+    from_tier = CharField(max_length=1)
+    to_tier = CharField(max_length=1)
+    day = DateField()
+
+
+class Target(BaseModel):
+    """A team's sales target (CNY) for a period such as 2026-Q4 or 2026-11."""
+    team = ForeignKeyField(Team, backref="targets")
+    period = CharField(max_length=16)
+    amount = BigIntegerField()
+
+    class Meta:
+        indexes = ((("team", "period"), True),)
+
+
 class InboundMessage(BaseModel):
     """Every inbound message, recorded before it is acted on; a retry is answered from `reply`."""
     channel = CharField(max_length=16)
@@ -190,4 +233,4 @@ class KeyValue(BaseModel):
 
 
 ALL_MODELS = [SchemaVersion, Team, Rep, ChatGroup, Customer, Contact, Deal, StageChange, Activity, Warning,
-              InboundMessage, Outbox, PendingChoice, KeyValue]
+              Ticket, HealthScore, TierChange, Target, InboundMessage, Outbox, PendingChoice, KeyValue]
