@@ -122,7 +122,14 @@ def bulk_insert(database, model, fields: list[str], rows, chunk: int = 20000) ->
     """
     meta = model._meta
     table = meta.table_name
-    columns = [meta.fields[f].column_name for f in fields]
+    # the model's Python-side defaults for the columns not given (the schema may have grown)
+    extra = [f for f in meta.sorted_fields if f.name not in fields and not f.primary_key and f.default is not None]
+    columns = [meta.fields[f].column_name for f in fields] + [f.column_name for f in extra]
+    if extra:
+        tail = tuple(f.default() if callable(f.default) else f.default for f in extra)
+        tail = tuple(f.db_value(v) if not isinstance(v, (bool, int, str, datetime)) else v
+                     for f, v in zip(extra, tail))
+        rows = (tuple(r) + tail for r in rows)
     n = 0
     if is_pg(database):
         conn = database.connection()
@@ -211,6 +218,20 @@ def table(title: str, headers: list[str], rows: list[list], digits: int = 2) -> 
     text = "\n".join(out)
     print(text, flush=True)
     return text
+
+
+def load() -> str:
+    """The machine's load average (1, 5 min): other work on these 2 cores skews the figures."""
+    a, b, _ = os.getloadavg()
+    return f"load avg {a:.2f} / {b:.2f}"
+
+
+def wait_quiet(limit: float = 1.0, max_wait: float = 60.0) -> None:
+    """Wait (at most `max_wait` s) for the 1-minute load average to fall under `limit`, then go on anyway."""
+    deadline = time.monotonic() + max_wait
+    while os.getloadavg()[0] > limit and time.monotonic() < deadline:
+        time.sleep(5)
+    log(f"starting: {load()}")
 
 
 def log(msg: str) -> None:

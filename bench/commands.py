@@ -368,7 +368,8 @@ def http_benchmark(label: str, url: str, cfg: dict, names: dict[str, list[str]])
         tag = f"b{int(time.time())}"
         drive(server.port, make_plan("mixed", names), 2, cfg["warmup"], 60, f"{tag}-warm")
         for kind, clients, count in cfg["runs"]:
-            log(f"{label}: {kind} x {clients} client(s), {count} requests (at most {cfg['run_seconds']:.0f} s)")
+            log(f"{label}: {kind} x {clients} client(s), {count} requests (at most {cfg['run_seconds']:.0f} s), "
+                f"{C.load()}")
             out = drive(server.port, make_plan(kind, names), clients, count, cfg["run_seconds"],
                         f"{tag}-{kind}-{clients}")
             res = out["results"]
@@ -387,7 +388,7 @@ def http_benchmark(label: str, url: str, cfg: dict, names: dict[str, list[str]])
                 detail.append([f"{name}: {lab}", len(v), pct(v, 50), pct(v, 95), pct(v, 99), max(v)])
     finally:
         server.stop()
-        log(f"{label}: gunicorn stopped")
+        log(f"{label}: gunicorn stopped ({C.load()})")
     table(f"[{label}] POST /local/messages round trip, gunicorn -w 2 (sync workers), latency in ms",
           ["run", "requests", "errors", "req/s", "p50", "p95", "p99", "max"], rows)
     table(f"[{label}] by command, ms", ["run: command", "n", "p50", "p95", "p99", "max"], detail)
@@ -507,6 +508,7 @@ def main() -> None:
     cfg = QUICK if args.quick else FULL
     summary = []
     for label, url in C.db_targets(args.db, "commands"):
+        C.wait_quiet(max_wait=0 if args.quick else 60)
         log(f"{label}: fresh database {url}")
         C.fresh_database(url)
         # the server runs on the system clock: the data is generated as of now

@@ -42,9 +42,9 @@ from _common import log, table
 
 T0 = datetime(2026, 11, 30, 1, 0)  # naive UTC: Monday 09:00 in Asia/Shanghai
 FULL = dict(teams=200, reps_per_team=50, deals=500_000, render_seconds=60.0, local_seconds=60.0,
-            http_seconds=30.0, rl_messages=200, rl_steps=600, rl_seconds=180.0)
+            http_seconds=30.0, rl_messages=200, rl_steps=600, rl_seconds=180.0, quiet_wait=60)
 QUICK = dict(teams=4, reps_per_team=10, deals=2000, render_seconds=5.0, local_seconds=3.0,
-             http_seconds=2.0, rl_messages=100, rl_steps=240, rl_seconds=60.0)
+             http_seconds=2.0, rl_messages=100, rl_steps=240, rl_seconds=60.0, quiet_wait=0)
 STAGE_WEIGHTS = [30, 26, 22, 18, 17, 14]
 
 
@@ -275,6 +275,7 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
     from storage.models import Outbox
 
     summary = []
+    C.wait_quiet(max_wait=cfg["quiet_wait"])
     log(f"{label}: fresh database {url}")
     C.fresh_database(url)
     rt = C.make_runtime(url, T0)
@@ -291,7 +292,7 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
         for name, now in (("a cold (next_check_at = last movement)", T0),
                           ("b steady (+5 min)", T0 + timedelta(minutes=5)),
                           ("c right after b (no crossings)", T0 + timedelta(minutes=5))):
-            log(f"{label}: scan {name} at {now:%Y-%m-%d %H:%M} UTC")
+            log(f"{label}: scan {name} at {now:%Y-%m-%d %H:%M} UTC, {C.load()}")
             result, secs, state, prow = run_scan(rt, now, probe)
             fired = result["fired"]
             lost = state["new warnings"] - state["deals in warn messages"]
@@ -465,7 +466,7 @@ def main() -> None:
     for label, url in C.db_targets(args.db, "scan"):
         sw = C.Stopwatch()
         results += [[label, *r] for r in run(label, url, cfg)]
-        log(f"{label}: finished in {sw.s:.0f} s")
+        log(f"{label}: finished in {sw.s:.0f} s, {C.load()}")
     table("Summary (targets: one scan < 2 s; a scan without crossings much faster; cards < 10 s)",
           ["db", "step", "seconds", "what"], results)
 

@@ -47,6 +47,8 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
     if cfg.channel_on("wecom"):
         from .channels.wecom import blueprint as wecom_bp
         app.register_blueprint(wecom_bp)
+    from .api import blueprint as api_bp
+    app.register_blueprint(api_bp)
     if cfg["BOT_BENCH_ROUTES"] == "1":
         from .bench_routes import blueprint as bench_bp
         app.register_blueprint(bench_bp)

@@ -95,8 +95,10 @@ def cmd_run(args) -> int:
     if job is None:
         print(f"未知任务 {args.job}; 可用: {', '.join(sorted(JOBS))}", file=sys.stderr)
         return 2
+    import inspect
+    kwargs = {"force": True} if args.force and "force" in inspect.signature(job).parameters else {}
     with rt.database.connection_context():
-        result = job(rt, rt.now())
+        result = job(rt, rt.now(), **kwargs)
     print(json.dumps(result, ensure_ascii=False))
     return 0
 
@@ -175,6 +177,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="run one scheduled job once")
     s.add_argument("job")
     s.add_argument("--now")
+    s.add_argument("--force", action="store_true", help="health: recompute even if done today")
     s.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("outbox", help="pending, sent and failed messages")
@@ -201,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as e:  # a rules file error and the like: say it plainly
         from rules.funnel import RulesError
-        if isinstance(e, RulesError):
+        from rules.health import HealthRulesError
+        if isinstance(e, (RulesError, HealthRulesError)):
             print(f"规则文件错误: {e}", file=sys.stderr)
             return 2
         raise

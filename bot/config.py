@@ -13,6 +13,8 @@ DEFAULTS = {
     "DATABASE_URL": "sqlite:///data/bot.db",
     "BOT_TIMEZONE": "Asia/Shanghai",
     "BOT_RULES": "",
+    "BOT_HEALTH_RULES": "",
+    "BOT_API_SECRET": "",
     "WECOM_API_BASE": "https://qyapi.weixin.qq.com/cgi-bin/",
     "DINGTALK_API_BASE": "https://api.dingtalk.com",
     "DINGTALK_MODE": "http",  # http: POST /dingtalk/callback; stream: outbound WebSocket (dingtalk-stream)

@@ -126,4 +126,6 @@ def deliver_job(rt, now: datetime) -> dict:
     return deliver(rt, now)
 
 
-JOBS = {"scan": scan, "daily": daily, "deliver": deliver_job}
+from .health import health  # noqa: E402
+
+JOBS = {"scan": scan, "daily": daily, "deliver": deliver_job, "health": health}

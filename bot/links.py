@@ -141,6 +141,8 @@ def open_link(token: str):
         return page(e.title, e.message, e.status)
     handled = runtime.handle(Incoming("link", token_id(token), rep_local_id, action=action))
     text = "\n".join(render_text(r, "link") for r in handled.replies) or "已完成"
-    if handled.duplicate:
+    codes = {r.data.get("code") if r.template == "refusal" else r.template for r in handled.replies
+             if r.template in ("refusal", "not_registered")}
+    if handled.duplicate or codes == {"action_spent"}:  # clicked before, or the card's deal moved on since
         return page("已处理过", text, done=True)
-    return page("已完成", text, done=True)
+    return page("未能执行" if codes else "已完成", text, done=not codes)

@@ -11,6 +11,7 @@ from peewee import IntegrityError
 
 from handlers import Context, Refusal, dispatch
 from rules.funnel import Funnel, load_funnel
+from rules.health import load_health_rules
 from storage import choices, inbound, outbox, people
 from storage.database import migrate_database, open_database, to_db
 
@@ -33,6 +34,7 @@ class Runtime:
         self.config = config or load_config()
         self.clock = clock or SystemClock()
         self.funnel: Funnel = load_funnel(self.config["BOT_RULES"] or None)
+        self.health_rules = load_health_rules(self.config["BOT_HEALTH_RULES"] or None)
         self.database = open_database(self.config.database_url)
         if migrate:
             migrate_database(self.database)
@@ -74,7 +76,7 @@ class Runtime:
 
     def _dispatch(self, rep, msg: Incoming, now) -> Handled:
         ctx = Context(rep=rep, funnel=self.funnel, now=now, tz=self.tz, incoming=msg,
-                      channel=self.config.primary_channel)
+                      channel=self.config.primary_channel, health_rules=self.health_rules)
         try:
             with self.database.atomic():  # a savepoint: a refusal keeps nothing the command wrote
                 dispatch(ctx)
@@ -98,4 +100,5 @@ class Runtime:
         """A handler context outside of a message (scheduled jobs build cards with it)."""
         now = now or self.now()
         return Context(rep=rep, funnel=self.funnel, now=now, tz=self.tz,
-                       incoming=Incoming("scheduler", "", rep.local_id), channel=self.config.primary_channel)
+                       incoming=Incoming("scheduler", "", rep.local_id), channel=self.config.primary_channel,
+                       health_rules=self.health_rules)

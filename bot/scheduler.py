@@ -21,6 +21,7 @@ TIMETABLE = {  # job -> seconds between runs
     "scan": 300,
     "daily": 300,
     "deliver": 3,
+    "health": 1800,  # does its work once a day from 06:00 local (bot/health.py)
 }
 
 

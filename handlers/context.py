@@ -33,6 +33,7 @@ class Context:
     outgoing: list[Outgoing] = field(default_factory=list)
     understood: dict = field(default_factory=dict)
     chosen_customer_id: int | None = None  # set when the sender answered a numbered question
+    health_rules: object | None = None  # rules.health.HealthRules, for showing score breakdowns
     pending_choice: tuple | None = None  # (command text, [(id, label)], expires_at) to ask the sender
 
     def say(self, template: str, buttons: list[Button] | None = None, **data) -> None:

@@ -1,6 +1,7 @@
 """New customers, one customer's card, and a rep's list of customers."""
 from __future__ import annotations
 
+import json
 import re
 
 from storage import deals
@@ -47,7 +48,27 @@ def show_customer(ctx: Context, args: str) -> None:
     contacts = [{"name": c.name, "title": c.title, "dm": c.is_decision_maker}
                 for c in deals.contacts_of(customer)]
     ctx.say("customer_info", customer=customer.name, owner=customer.owner.name, tier=customer.tier,
-            deal=row, contacts=contacts, events=events)
+            deal=row, contacts=contacts, events=events, health=health_view(ctx, customer))
+
+
+def health_view(ctx: Context, customer) -> dict | None:
+    """The latest score, each signal's points out of its weight, the trend and the best action."""
+    from datetime import timedelta
+
+    from storage import health as health_q
+    latest = health_q.latest(customer.id)
+    if latest is None or ctx.health_rules is None:
+        return None
+    points = json.loads(latest.parts)
+    signals = ctx.health_rules.signals
+    parts = [{"name": signals[k].get("name", k), "points": round(points.get(k, 0)), "weight": int(signals[k]["weight"]),
+              "lost": float(signals[k]["weight"]) - points.get(k, 0), "action": signals[k].get("action", "")}
+             for k in signals]
+    best = max(parts, key=lambda p: p["lost"])
+    week_ago = health_q.score_on(customer.id, latest.day - timedelta(days=7))
+    return {"score": latest.score, "parts": parts, "high_intent": customer.high_intent,
+            "trend": None if week_ago is None else latest.score - week_ago,
+            "best": best if best["lost"] >= 1 else None, "day": latest.day.strftime("%m-%d")}
 
 
 def kind_name(ctx: Context, kind: str) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from storage import deals
+from storage import deals, health
 
 from .context import Context
 from .router import router
@@ -12,7 +12,7 @@ from .views import deal_row, rank
 TASK_LIMIT = 15
 
 
-def task_card_data(ctx: Context, open_deals: list | None = None) -> dict:
+def task_card_data(ctx: Context, open_deals: list | None = None, high_intent: list | None = None) -> dict:
     """The daily task card: warned deals ranked by level then amount, next steps due today or overdue.
 
     A rep's card lists their own deals; a manager's (the digest) the team's orange and red deals.
@@ -37,7 +37,8 @@ def task_card_data(ctx: Context, open_deals: list | None = None) -> dict:
         "more": max(0, len(warned) - TASK_LIMIT),
         "due": due,
         "overdue": overdue[:TASK_LIMIT],
-        "high_intent": [],
+        "high_intent": high_intent if high_intent is not None else health.high_intent_names(
+            ctx.rep.team_id, None if manager else ctx.rep.id),
     }
 
 

@@ -70,6 +70,8 @@ class Schedule:
     task_card_until: time = time(12, 0)  # a card missed while the bot was down is sent until then
     days_off: frozenset[date] = frozenset()
     extra_workdays: frozenset[date] = frozenset()
+    # the weekly funnel review to the manager group: (weekday, 0 = Monday, local time)
+    weekly_review_at: tuple[int, time] = (0, time(9, 30))
 
 
 @dataclass
@@ -271,8 +273,24 @@ def _schedule(raw: dict, p: str) -> Schedule:
                                  f"Fix: write dates as 2026-12-24") from None
         return frozenset(out)
     sched = Schedule(clock("task_card_at", "09:00"), clock("task_card_until", "12:00"), days("days_off"),
-                     days("extra_workdays"))
+                     days("extra_workdays"), weekly_review_at=_weekly_at(raw.get("weekly_review_at", "Mon 09:30"), p))
     if sched.task_card_until <= sched.task_card_at:
         raise RulesError(f"{p}: [schedule]: task_card_until must be later than task_card_at. "
                          f"Fix: e.g. task_card_at = \"09:00\", task_card_until = \"12:00\"")
     return sched
+
+
+WEEKDAYS = {"mon": 0, "monday": 0, "周一": 0, "星期一": 0, "tue": 1, "tuesday": 1, "周二": 1, "星期二": 1,
+            "wed": 2, "wednesday": 2, "周三": 2, "星期三": 2, "thu": 3, "thursday": 3, "周四": 3, "星期四": 3,
+            "fri": 4, "friday": 4, "周五": 4, "星期五": 4, "sat": 5, "saturday": 5, "周六": 5, "星期六": 5,
+            "sun": 6, "sunday": 6, "周日": 6, "星期日": 6, "周天": 6, "星期天": 6}
+
+
+def _weekly_at(value, p: str) -> tuple[int, time]:
+    """"Mon 09:30" (or "周一 09:30") -> (0, 09:30)."""
+    day, _, clock = str(value).strip().partition(" ")
+    try:
+        return WEEKDAYS[day.strip().lower()], time.fromisoformat(clock.strip())
+    except (KeyError, ValueError):
+        raise RulesError(f"{p}: [schedule]: weekly_review_at = {value!r} is not a weekday and a time. "
+                         f"Fix: write it as \"Mon 09:30\" (Mon..Sun or 周一..周日)") from None

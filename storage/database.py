@@ -58,6 +58,8 @@ def migrate_database(database: Database, migrations=None) -> int:
         if row.version > latest:
             raise RuntimeError(f"database schema version {row.version} is newer than this code "
                                f"({latest}); upgrade the bot before using this database")
+        # a table added since is created as it is (additive, safe); a changed table needs a migration
+        database.create_tables(ALL_MODELS, safe=True)
         migrator = SchemaMigrator.from_database(database)
         for version, description, fn in sorted(migrations, key=lambda m: m[0]):
             if version > row.version:

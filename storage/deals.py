@@ -78,11 +78,12 @@ def upsert_contact(customer: Customer, name: str, title: str, decision_maker: bo
 
 def add_activity(deal: Deal | None, customer: Customer, rep: Rep, kind: str, text: str, now: datetime,
                  contact: Contact | None = None, next_step: str | None = None,
-                 next_step_due: datetime | None = None) -> Activity:
-    """Log an activity; on an open deal it is movement (resets the silence clock)."""
+                 next_step_due: datetime | None = None, movement: bool = True) -> Activity:
+    """Log an activity; on an open deal it is movement (resets the silence clock) unless `movement`
+    is False (a signal from another system, such as the customer opening a document)."""
     activity = Activity.create(deal=deal, customer=customer, rep=rep, contact=contact, kind=kind, text=text,
                                at=now)
-    if deal is not None and deal.status == "open":
+    if movement and deal is not None and deal.status == "open" and now >= (deal.last_activity_at or now):
         deal.last_activity_at = now
         deal.last_movement_at = max(now, deal.stage_entered_at)
         if next_step:

@@ -1,0 +1,60 @@
+"""The daily health job: recompute every customer's score, tiers and high-intent flags.
+
+`python -m bot run health --now ...`; the scheduler runs it daily at 06:00 local (and catches up
+later the same day if it was down, since a rerun the same day just replaces that day's scores).
+"""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+
+from rules.health import score
+from storage import health as health_q, kv, outbox, people
+from storage.database import in_transaction
+
+from .messages import Reply
+
+RUN_AT = time(6, 0)
+
+
+def health(rt, now: datetime, team_id: int | None = None, force: bool = False) -> dict:
+    """Once a day from 06:00 local (the scheduler calls it every half hour; `force` recomputes now)."""
+    rules = rt.health_rules
+    local = now.replace(tzinfo=timezone.utc).astimezone(rt.tz)
+    day = local.date()
+    done_key = f"health_done:{day.isoformat()}"
+    if not force:
+        if local.time() < RUN_AT:
+            return {"job": "health", "date": day.isoformat(), "skipped": "before 06:00"}
+        if kv.get(done_key, now) is not None:
+            return {"job": "health", "date": day.isoformat(), "skipped": "already computed today"}
+    signals = health_q.gather(rules, now, team_id)
+    state = health_q.current_state(team_id)
+    scores, changes, tier_changes, entered = {}, [], [], []
+    for cid, sig in signals.items():
+        s = score(sig, rules)
+        scores[cid] = (s.total, s.to_json())
+        old_health, old_tier, was_high, team, owner, name = state[cid]
+        tier = rules.tier(s.total)
+        high = rules.high_intent(s.total, bool(was_high))
+        if (s.total, tier, high) != (old_health, old_tier, bool(was_high)):
+            changes.append((cid, s.total, tier, high, now if high and not was_high else None if not high else now))
+        if tier != old_tier:
+            tier_changes.append((cid, old_tier, tier))
+        if high and not was_high:
+            entered.append((cid, team, name, s))
+
+    def write():
+        health_q.save_scores(day, scores)
+        health_q.update_customers(changes)
+        health_q.record_tier_changes(tier_changes, day)
+        for cid, team, name, s in entered:  # once on the manager's to-do list
+            group = people.team_group(team, "manager")
+            if group is not None:
+                best = s.best_action
+                outbox.enqueue(f"intent:{cid}:{day.isoformat()}", rt.config.primary_channel, group.local_id,
+                               Reply("high_intent_notice", {"customer": name, "score": s.total,
+                                                            "action": best.action if best else ""}).to_dict(), now)
+        kv.put(done_key, "1", now, timedelta(days=2))
+    in_transaction(rt.database, write)
+    return {"job": "health", "date": day.isoformat(), "customers": len(scores), "changed": len(changes),
+            "tier_changes": len(tier_changes), "new_high_intent": len(entered)}

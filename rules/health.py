@@ -1,0 +1,130 @@
+"""Customer health score (0-100): a pure function of a customer's signals and the day.
+
+Weights and curves come from rules/health.toml; the score keeps its breakdown (points per signal)
+and names the one action that would raise it most.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_HEALTH_RULES = Path(__file__).with_name("health.toml")
+SIGNALS = ("recency", "doc_opens", "decision_maker", "competitor", "collaboration")
+
+
+class HealthRulesError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the score looks at for one customer on one day (gathered by storage, set-based)."""
+    days_since_contact: float | None = None  # None: never contacted
+    doc_opens: int = 0
+    decision_maker_interactions: int = 0
+    competitor_events: int = 0
+    avg_ticket_response_hours: float | None = None  # None: no internal ticket in the window
+
+
+@dataclass(frozen=True)
+class Part:
+    key: str
+    name: str
+    points: float
+    weight: float
+    action: str
+
+    @property
+    def lost(self) -> float:
+        return self.weight - self.points
+
+
+@dataclass(frozen=True)
+class Score:
+    total: int
+    parts: tuple[Part, ...]
+
+    @property
+    def best_action(self) -> Part | None:
+        """The signal with the most points still to win: the one action that would raise the score most."""
+        candidates = [p for p in self.parts if p.lost > 0.5]
+        return max(candidates, key=lambda p: p.lost) if candidates else None
+
+    def to_json(self) -> dict:
+        return {p.key: round(p.points, 1) for p in self.parts}
+
+
+@dataclass
+class HealthRules:
+    path: str
+    signals: dict[str, dict]
+    high: int = 75
+    leave_below: int = 70
+    tier_a: int = 75
+    tier_b: int = 50
+    windows: dict[str, int] = field(default_factory=dict)
+
+    def tier(self, score: int) -> str:
+        return "A" if score >= self.tier_a else "B" if score >= self.tier_b else "C"
+
+    def high_intent(self, score: int, was_high: bool) -> bool:
+        """Hysteresis: enter at `high`, leave only below `leave_below`."""
+        return score >= self.leave_below if was_high else score >= self.high
+
+
+def load_health_rules(path: str | Path | None = None) -> HealthRules:
+    path = Path(path or DEFAULT_HEALTH_RULES)
+    p = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HealthRulesError(f"{p}: file not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise HealthRulesError(f"{p}: not valid TOML ({e}). Fix: correct the syntax at that line") from None
+    signals = raw.get("signals", {})
+    unknown = set(signals) - set(SIGNALS)
+    if unknown:
+        raise HealthRulesError(f"{p}: unknown signal(s) {sorted(unknown)}. Fix: use {list(SIGNALS)}")
+    missing = [s for s in SIGNALS if s not in signals]
+    if missing:
+        raise HealthRulesError(f"{p}: signal(s) {missing} missing. Fix: add [signals.{missing[0]}]")
+    total = sum(float(signals[s].get("weight", 0)) for s in SIGNALS)
+    if abs(total - 100) > 1e-6:
+        raise HealthRulesError(f"{p}: the weights sum to {total:g}, not 100. Fix: adjust the weights")
+    intent, tiers = raw.get("intent", {}), raw.get("tiers", {})
+    rules = HealthRules(p, signals, int(intent.get("high", 75)), int(intent.get("leave_below", 70)),
+                        int(tiers.get("A", 75)), int(tiers.get("B", 50)))
+    if rules.leave_below > rules.high:
+        raise HealthRulesError(f"{p}: [intent] leave_below ({rules.leave_below}) is above high ({rules.high}). "
+                               f"Fix: leave_below <= high")
+    rules.windows = {s: int(signals[s].get("window_days", 0)) for s in SIGNALS}
+    return rules
+
+
+def _linear(value: float, full: float, zero: float) -> float:
+    """1 at or below `full`, 0 at or above `zero`, linear between."""
+    if value <= full:
+        return 1.0
+    if value >= zero:
+        return 0.0
+    return (zero - value) / (zero - full)
+
+
+def score(signals: Signals, rules: HealthRules) -> Score:
+    s = rules.signals
+    shares = {
+        "recency": 0.0 if signals.days_since_contact is None
+        else _linear(signals.days_since_contact, 0, float(s["recency"].get("zero_after_days", 7))),
+        "doc_opens": min(1.0, signals.doc_opens / max(1, int(s["doc_opens"].get("full_at", 3)))),
+        "decision_maker": min(1.0, signals.decision_maker_interactions
+                              / max(1, int(s["decision_maker"].get("full_at", 2)))),
+        "competitor": max(0.0, 1 - signals.competitor_events * float(s["competitor"].get("deduct_per_event", 5))
+                          / float(s["competitor"]["weight"])),
+        "collaboration": float(s["collaboration"].get("no_tickets", 1.0)) if signals.avg_ticket_response_hours is None
+        else _linear(signals.avg_ticket_response_hours, float(s["collaboration"].get("full_within_hours", 4)),
+                     float(s["collaboration"].get("zero_after_hours", 48))),
+    }
+    parts = tuple(Part(k, s[k].get("name", k), shares[k] * float(s[k]["weight"]), float(s[k]["weight"]),
+                       s[k].get("action", "")) for k in SIGNALS)
+    return Score(int(round(sum(p.points for p in parts))), parts)

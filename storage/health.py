@@ -1,0 +1,119 @@
+"""Set-based queries of the daily health recompute: one query per signal for all customers."""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+
+from peewee import Case, chunked, fn
+
+from rules.health import HealthRules, Signals
+
+from .models import Activity, Contact, Customer, HealthScore, Ticket, TierChange, db
+
+
+def gather(rules: HealthRules, now: datetime, team_id: int | None = None) -> dict[int, Signals]:
+    """Signals of every customer (of a team) as of `now` (naive UTC)."""
+    s = rules.signals
+
+    def since(key: str) -> datetime:
+        return now - timedelta(days=rules.windows[key])
+
+    def scoped(q):
+        return q.where(Customer.team == team_id) if team_id is not None else q
+
+    customers = [cid for (cid,) in scoped(Customer.select(Customer.id)).tuples()]
+    last = dict(scoped(Activity.select(Activity.customer, fn.MAX(Activity.at)).join(Customer)
+                       .where(Activity.kind.in_(s["recency"].get("kinds", ["visit", "call", "meeting"]))
+                              & (Activity.at <= now)).group_by(Activity.customer)).tuples())
+
+    def count(kind: str, key: str) -> dict[int, int]:
+        return dict(scoped(Activity.select(Activity.customer, fn.COUNT(Activity.id)).join(Customer)
+                           .where((Activity.kind == kind) & (Activity.at > since(key)) & (Activity.at <= now))
+                           .group_by(Activity.customer)).tuples())
+
+    opens, competitor = count("doc_open", "doc_opens"), count("competitor", "competitor")
+    dm = dict(scoped(Activity.select(Activity.customer, fn.COUNT(Activity.id)).join(Contact)
+                     .switch(Activity).join(Customer)
+                     .where((Contact.is_decision_maker == True) & (Activity.at > since("decision_maker"))  # noqa: E712
+                            & (Activity.at <= now)).group_by(Activity.customer)).tuples())
+    zero = float(s["collaboration"].get("zero_after_hours", 48))
+    waits: dict[int, list[float]] = {}
+    for cid, opened, answered in scoped(Ticket.select(Ticket.customer, Ticket.opened_at, Ticket.answered_at)
+                                        .join(Customer).where((Ticket.opened_at > since("collaboration"))
+                                                              & (Ticket.opened_at <= now))).tuples():
+        end = answered if answered is not None and answered <= now else now
+        hours = (end - opened).total_seconds() / 3600
+        if answered is None or answered > now:
+            hours = max(hours, 0.0) if hours >= zero else None  # still open: counts once it is slow
+        if hours is not None:
+            waits.setdefault(cid, []).append(hours)
+    out = {}
+    for cid in customers:
+        t = last.get(cid)
+        w = waits.get(cid)
+        out[cid] = Signals(days_since_contact=None if t is None else max(0.0, (now - t).total_seconds() / 86400),
+                           doc_opens=int(opens.get(cid, 0)), decision_maker_interactions=int(dm.get(cid, 0)),
+                           competitor_events=int(competitor.get(cid, 0)),
+                           avg_ticket_response_hours=sum(w) / len(w) if w else None)
+    return out
+
+
+def current_state(team_id: int | None = None) -> dict[int, tuple]:
+    """{customer id: (health, tier, high_intent, team_id, owner_id, name)}."""
+    q = Customer.select(Customer.id, Customer.health, Customer.tier, Customer.high_intent, Customer.team,
+                        Customer.owner, Customer.name)
+    if team_id is not None:
+        q = q.where(Customer.team == team_id)
+    return {row[0]: row[1:] for row in q.tuples()}
+
+
+def save_scores(day: date, scores: dict[int, tuple[int, dict]]) -> None:
+    """Keep one score per customer and day (a second run the same day replaces it)."""
+    ids = list(scores)
+    for batch in chunked(ids, 1000):
+        HealthScore.delete().where((HealthScore.day == day) & HealthScore.customer.in_(batch)).execute()
+    rows = [(cid, day, total, json.dumps(parts)) for cid, (total, parts) in scores.items()]
+    for batch in chunked(rows, 1000):
+        HealthScore.insert_many(batch, fields=[HealthScore.customer, HealthScore.day, HealthScore.score,
+                                               HealthScore.parts]).execute()
+
+
+def update_customers(changes: list[tuple[int, int, str, bool, datetime | None]]) -> None:
+    """(id, health, tier, high_intent, high_intent_since) for customers whose state changed."""
+    pg = db.obj.__class__.__name__.startswith("Postgres")
+    for batch in chunked(changes, 300):
+        ids = [c[0] for c in batch]
+        health = Case(Customer.id, [(c[0], c[1]) for c in batch])
+        tier = Case(Customer.id, [(c[0], c[2]) for c in batch])
+        high = Case(Customer.id, [(c[0], c[3]) for c in batch])
+        since = Case(Customer.id, [(c[0], c[4]) for c in batch])
+        if pg:
+            health, tier, high, since = (health.cast("integer"), tier.cast("varchar"), high.cast("boolean"),
+                                         since.cast("timestamp"))
+        Customer.update(health=health, tier=tier, high_intent=high, high_intent_since=since) \
+            .where(Customer.id.in_(ids)).execute()
+
+
+def record_tier_changes(changes: list[tuple[int, str, str]], day: date) -> None:
+    for batch in chunked([(cid, a, b, day) for cid, a, b in changes], 1000):
+        TierChange.insert_many(batch, fields=[TierChange.customer, TierChange.from_tier, TierChange.to_tier,
+                                              TierChange.day]).execute()
+
+
+def score_on(customer_id: int, day: date) -> int | None:
+    """The customer's score on `day`, or the latest before it."""
+    row = (HealthScore.select(HealthScore.score).where((HealthScore.customer == customer_id)
+                                                       & (HealthScore.day <= day))
+           .order_by(HealthScore.day.desc()).first())
+    return row.score if row else None
+
+
+def latest(customer_id: int) -> HealthScore | None:
+    return HealthScore.select().where(HealthScore.customer == customer_id).order_by(HealthScore.day.desc()).first()
+
+
+def high_intent_names(team_id: int, owner_id: int | None = None) -> list[str]:
+    q = Customer.select(Customer.name).where((Customer.team == team_id) & (Customer.high_intent == True))  # noqa: E712
+    if owner_id is not None:
+        q = q.where(Customer.owner == owner_id)
+    return [n for (n,) in q.order_by(Customer.health.desc()).limit(10).tuples()]
