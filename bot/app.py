@@ -60,4 +60,5 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
         app.register_blueprint(local_bp)
     from .links import blueprint as links_bp
     app.register_blueprint(links_bp)
+    from .charts import blueprint as charts_bp; app.register_blueprint(charts_bp)  # noqa: E702  GET /charts/*.png
     return app

@@ -32,6 +32,8 @@ def cmd_demo(args) -> int:
             print("数据库已有数据, 跳过演示团队")
             return 0
         result = load_demo(rt.funnel, rt.now())
+        from .health import health
+        health(rt, rt.now(), force=True)
     print(f"已载入演示团队「{result['team']}」: 主管 liyan, {result['reps']} 名销售 (rep1..rep6), "
           f"{result['customers']} 个客户")
     return 0
@@ -80,12 +82,47 @@ def cmd_outbox(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from .importer import import_file
+    from .importer import MappingError, import_file
     rt = runtime_for(args)
-    with rt.database.connection_context():
-        report = import_file(args.file, rt.funnel, rt.now(), dry_run=args.dry_run)
+    try:
+        with rt.database.connection_context():
+            report = import_file(args.file, rt.funnel, rt.now(), dry_run=args.dry_run, mapping=args.mapping,
+                                 tz=rt.tz, report_path=args.report)
+    except MappingError as e:
+        print(f"映射文件错误: {e}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as e:
+        print(f"找不到文件: {e.filename or args.file}", file=sys.stderr)
+        return 2
     print(report.summary())
+    if report.rows > 2000:
+        print(f"{report.rows} 行, 用时 {report.seconds:.1f} 秒")
     return 1 if report.errors else 0  # any rejected row: a script notices
+
+
+def cmd_target(args) -> int:
+    """`target TEAM PERIOD AMOUNT`: set (or change) a team's sales target for a quarter or a month."""
+    from handlers.parse import find_amount
+    from rules.kpi import parse_period
+    from storage import kpi
+    rt = runtime_for(args)
+    amount, rest = find_amount(" ".join(args.amount))
+    if not amount or rest:
+        print(f"金额看不懂: {' '.join(args.amount)!r} (例如 80万, 1.2亿, 800000)", file=sys.stderr)
+        return 2
+    local_today = rt.clock.now().astimezone(rt.tz).date()
+    period = parse_period(args.period, local_today)
+    if period is None or period.kind not in ("quarter", "month"):
+        print(f"周期看不懂: {args.period!r} (季度如 2026-Q4, 月份如 2026-11)", file=sys.stderr)
+        return 2
+    with rt.database.connection_context():
+        result = kpi.set_target(args.team, period.key, amount)
+    if result is None:
+        print(f"没有团队「{args.team}」(先导入花名册)", file=sys.stderr)
+        return 1
+    from .render import format_yuan
+    print(f"{'已设置' if result[1] else '已更新'}「{args.team}」{period.key} 目标 {format_yuan(amount)}")
+    return 0
 
 
 def cmd_run(args) -> int:
@@ -180,6 +217,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="health: recompute even if done today")
     s.set_defaults(fn=cmd_run)
 
+    s = sub.add_parser("target", help="set a team's sales target: TEAM 2026-Q4|2026-11 AMOUNT (e.g. 80万)")
+    s.add_argument("team")
+    s.add_argument("period")
+    s.add_argument("amount", nargs="+")
+    s.set_defaults(fn=cmd_target)
+
     s = sub.add_parser("outbox", help="pending, sent and failed messages")
     s.add_argument("--json", action="store_true")
     s.add_argument("--status", choices=["pending", "sending", "sent", "failed"])
@@ -188,9 +231,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--retry", type=int, metavar="ID", help="re-queue a failed message")
     s.set_defaults(fn=cmd_outbox)
 
-    s = sub.add_parser("import", help="import a roster or a customer list (CSV)")
-    s.add_argument("file")
-    s.add_argument("--dry-run", action="store_true")
+    s = sub.add_parser("import", help="import a roster, or customers/contacts/deals from a CRM export (CSV, .xlsx)")
+    s.add_argument("file", help=".csv (UTF-8 or GBK) or .xlsx (first sheet)")
+    s.add_argument("--mapping", metavar="MAPPING.toml", help="which column holds each field, and the CRM's stage "
+                   "names (see examples/crm_mapping.toml); without it the header is recognised")
+    s.add_argument("--dry-run", action="store_true", help="check and report everything, write nothing")
+    s.add_argument("--report", metavar="FILE", help="write every created, updated and rejected row to a CSV")
+    s.add_argument("--now", help="ISO-8601 (local time unless it has an offset); dates after it are rejected")
     s.set_defaults(fn=cmd_import)
     return p
 

@@ -103,3 +103,21 @@ def _history(funnel, customer, owner, stages, stage_idx, created_at, last, rnd) 
     deal.stage, deal.stage_entered_at = stages[stage_idx].key, stage_entered
     deal.last_movement_at = deal.next_check_at = max(last, stage_entered)
     deal.save()
+    _signals(customer, deal, owner, stage_idx, last, rnd)
+
+
+def _signals(customer, deal, owner, stage_idx, last, rnd) -> None:
+    """What other systems would have sent: proposal opens, competitor news, internal tickets."""
+    from storage.models import Ticket
+    if stage_idx >= 4:  # a proposal went out: the customer opens it now and then
+        for k in range(rnd.randint(0, 4)):
+            Activity.create(deal=deal, customer=customer, rep=owner, kind="doc_open", text="方案文档被打开",
+                            at=last - timedelta(days=rnd.uniform(0, 10)))
+    if rnd.random() < 0.2:
+        Activity.create(deal=deal, customer=customer, rep=owner, kind="competitor",
+                        text=rnd.choice(["竞品在报价", "竞品做了促销陈列", "竞品请客户吃饭"]),
+                        at=last - timedelta(days=rnd.uniform(0, 20)))
+    for k in range(rnd.choice([0, 0, 1, 2])):
+        opened = last - timedelta(days=rnd.uniform(1, 25))
+        Ticket.create(customer=customer, deal=deal, external_id=f"demo-{customer.id}-{k}", opened_at=opened,
+                      answered_at=opened + timedelta(hours=rnd.choice([1, 3, 6, 12, 30, 60])))

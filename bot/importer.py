@@ -1,25 +1,109 @@
-"""`python -m bot import FILE`: a roster (teams, reps, their chat ids, groups) or a customer list, as CSV.
+"""`python -m bot import FILE [--mapping MAPPING.toml] [--dry-run]`: a roster, or customers, contacts and
+deals from another CRM's export, as CSV (UTF-8, UTF-8 with BOM, GBK/GB18030: detected) or .xlsx (first sheet).
 
 Roster header:    team,local_id,name,role[,wecom_userid,dingtalk_staffid,purpose,wecom_robot_key,
                   dingtalk_webhook,dingtalk_secret]   (role: rep | manager | admin | group)
-Customers header: customer,owner,amount[,stage,contact,title]   (owner: the rep's local id)
+Customers:        the columns named by a mapping file (see examples/crm_mapping.toml), or, without one, a
+                  header with customer,owner[,amount,stage,contact,title,...] or the common Chinese
+                  headers (客户名称, 负责人, 金额, 阶段, 联系人, 职位, 创建时间, 阶段更新时间 ...).
 
-Importing the same file twice changes nothing. --dry-run reports without writing.
+A customer is found by its name within its owner's team. A new deal gets its stage history back-filled
+from the file's dates (creation into the first stage, one change per known stage date, the current stage
+at the date it was entered), so cycle times work from the first day. Importing the same file twice
+changes nothing; a changed amount, stage, owner or status updates the deal (a stage move recorded once).
+--dry-run reads and checks everything the same way and writes nothing. Dates in the file are local time
+(BOT_TIMEZONE); storage is naive UTC.
+
+Customer rows are planned in memory (reps, customers, deals and contacts are loaded once) and written in
+chunks, one transaction per chunk, with multi-row inserts: a crash part-way leaves whole chunks, and
+importing the file again finishes the job.
 """
 from __future__ import annotations
 
 import csv
+import io
+import os
+import re
+import sys
+import time
+import tomllib
+import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from handlers.parse import find_amount, initials_of
-from rules.funnel import Funnel
-from storage import deals, people
-from storage.models import Rep, db
+from peewee import MySQLDatabase, PostgresqlDatabase
+
+from handlers.parse import find_amount, initials_of, parse_amount
+from rules.funnel import Funnel, Stage
+from storage import people
+from storage.models import Contact, Customer, Deal, Rep, StageChange, db
 
 ROLES = {"rep", "manager", "admin", "group"}
 DM_TITLES_FALLBACK = ("总", "经理", "总监", "董事长", "CEO")
 
+PROGRESS_MIN_ROWS = 2000  # a progress bar (stderr, a terminal only) for files longer than this
+CHUNK_ROWS = 2000  # customer rows planned, then written in one transaction
+INSERT_ROWS = 500  # rows per multi-row INSERT
+HEADER_SEARCH_ROWS = 10  # an export may have a title line or two above its header
+
+# The fields a mapping file can name, and the headers recognised without one (first match wins).
+FIELDS: dict[str, tuple[str, ...]] = {
+    "customer": ("customer", "客户名称", "客户", "客户名", "公司名称", "公司"),
+    "owner": ("owner", "负责人", "销售", "销售人员", "所属销售", "跟进人"),
+    "amount": ("amount", "金额", "预计金额", "商机金额", "合同金额"),
+    "stage": ("stage", "阶段", "销售阶段", "商机阶段"),
+    "contact": ("contact", "联系人", "联系人姓名"),
+    "title": ("title", "职位", "职务", "联系人职位"),
+    "phone": ("phone", "电话", "手机", "联系电话", "手机号"),
+    "created": ("created", "created_at", "创建时间", "创建日期"),
+    "stage_entered": ("stage_entered", "stage_entered_at", "阶段更新时间", "阶段变更时间", "进入阶段时间"),
+    "closed": ("closed", "closed_at", "关闭时间", "关闭日期", "成交日期", "结单日期"),
+    "status": ("status", "状态", "商机状态"),
+    "lost_reason": ("lost_reason", "输单原因", "丢单原因"),
+}
+DATE_FIELDS = {"created": "创建时间", "stage_entered": "阶段进入时间", "closed": "关闭时间"}
+STATUS_WORDS = {
+    "open": ("open", "进行中", "跟进中", "未关闭", "active", "in progress"),
+    "won": ("won", "win", "赢单", "赢", "已赢单", "成交", "已成交", "签约", "已签约", "closed won"),
+    "lost": ("lost", "lose", "输单", "输", "已输单", "丢单", "失败", "closed lost"),
+}
+STATUS_NAMES = {"open": "进行中", "won": "赢单", "lost": "输单"}
+MAX_LEN = {"customer": 100, "contact": 64, "title": 64}
+MAX_AMOUNT = 10**13
+
+
+class MappingError(ValueError):
+    """The mapping file cannot be used; the message names the file, the place and the fix."""
+
+
+class _Reject(Exception):
+    """A row that cannot be imported; str() is the reason shown with its row number."""
+
+
+def _label(value) -> str:
+    """A header, stage or status as compared: NFKC (full-width → half-width), trimmed, lower case."""
+    return unicodedata.normalize("NFKC", str(value)).strip().lower()
+
+
+def _text(value) -> str:
+    """A cell as text: numbers without a spurious .0, dates in ISO form."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return str(value).strip()
+
+
+# ---- the report ---------------------------------------------------------------------------------------
 
 @dataclass
 class Report:
@@ -27,55 +111,334 @@ class Report:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    errors: list[str] = field(default_factory=list)
+    rejected: list[tuple[int | None, str]] = field(default_factory=list)  # (row number, reason)
+    changes: list[tuple[int, str, str]] = field(default_factory=list)  # (row, "created"|"updated", what)
+    notes: list[str] = field(default_factory=list)
     dry_run: bool = False
+    rows: int = 0
+    seconds: float = 0.0
 
-    def summary(self) -> str:
+    @property
+    def errors(self) -> list[str]:
+        return [f"第 {n} 行: {reason}" if n else reason for n, reason in self.rejected]
+
+    def reject(self, row: int | None, reason: str) -> None:
+        self.rejected.append((row, reason))
+
+    def summary(self, show: int = 20) -> str:
         head = "(试运行, 未写入) " if self.dry_run else ""
         lines = [f"{head}{self.kind}: 新建 {self.created}, 更新 {self.updated}, 未变 {self.unchanged}, "
-                 f"拒绝 {len(self.errors)}"]
-        lines += [f"  {e}" for e in self.errors[:50]]
-        if len(self.errors) > 50:
-            lines.append(f"  … 还有 {len(self.errors) - 50} 条")
+                 f"拒绝 {len(self.rejected)}"]
+        lines += [f"  注意: {n}" for n in self.notes]
+        verb = {"created": "将新建" if self.dry_run else "新建", "updated": "将更新" if self.dry_run else "更新"}
+        for outcome in ("created", "updated"):
+            items = [(n, what) for n, o, what in self.changes if o == outcome]
+            lines += [f"  第 {n} 行 {verb[outcome]}: {what}" for n, what in items[:show]]
+            if len(items) > show:
+                lines.append(f"  … {verb[outcome]}的还有 {len(items) - show} 行 (--report FILE 写出全部)")
+        errors = self.errors
+        lines += [f"  {e}" for e in errors[:50]]
+        if len(errors) > 50:
+            lines.append(f"  … 还有 {len(errors) - 50} 条 (--report FILE 写出全部)")
         return "\n".join(lines)
 
+    def write_csv(self, path: str) -> None:
+        """Every created, updated and rejected row: 行号,结果,说明 (UTF-8 with BOM, so Excel opens it)."""
+        names = {"created": "新建", "updated": "更新", "rejected": "拒绝"}
+        items = [(n, "created" if o == "created" else "updated", what) for n, o, what in self.changes]
+        items += [(n or 0, "rejected", reason) for n, reason in self.rejected]
+        items.sort(key=lambda x: x[0])
+        with open(path, "w", newline="", encoding="utf-8-sig") as f:
+            w = csv.writer(f)
+            w.writerow(["行号", "结果", "说明"])
+            for n, o, what in items:
+                w.writerow([n or "", names[o], what])
+
+
+# ---- the mapping file ---------------------------------------------------------------------------------
+
+@dataclass
+class Mapping:
+    """Which column holds each field, the CRM's stage and status words, the columns of stage dates."""
+    columns: dict[str, str] = field(default_factory=dict)  # field -> column header
+    stages: dict[str, tuple[Stage, str | None]] = field(default_factory=dict)  # CRM word -> (stage, won|lost)
+    stage_dates: dict[str, str] = field(default_factory=dict)  # our stage key -> column header
+    status: dict[str, str] = field(default_factory=dict)  # CRM word -> open|won|lost
+    encoding: str | None = None
+    amount_unit: int = 1
+    path: str = ""
+
+
+def _stage_list(funnel: Funnel) -> str:
+    return ", ".join(f"{s.name}({s.key})" for s in funnel.stages)
+
+
+def load_mapping(path: str, funnel: Funnel) -> Mapping:
+    p = str(path)
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise MappingError(f"{p}: file not found") from None
+    except UnicodeDecodeError:
+        raise MappingError(f"{p}: not UTF-8. Fix: save the mapping file as UTF-8") from None
+    except tomllib.TOMLDecodeError as e:
+        raise MappingError(f"{p}: not valid TOML ({e}). Fix: correct the syntax at that line") from None
+    m = Mapping(path=p)
+    columns = dict(raw.get("columns", {}))
+    tables = {"columns", "stages", "stage_dates", "status"}
+    for k, v in raw.items():  # fields may also be written at the top level
+        if k in tables or k in ("encoding", "amount_unit"):
+            continue
+        if k in FIELDS:
+            columns.setdefault(k, v)
+        else:
+            raise MappingError(f"{p}: unknown key '{k}'. Fix: use [columns] with {', '.join(FIELDS)}, "
+                               f"and the tables [stages], [stage_dates], [status]")
+    for k, v in columns.items():
+        if k not in FIELDS:
+            raise MappingError(f"{p}: [columns]: unknown field '{k}'. Fix: use one of {', '.join(FIELDS)}")
+        if not isinstance(v, str) or not v.strip():
+            raise MappingError(f"{p}: [columns]: {k} must be a column header (text), got {v!r}")
+        m.columns[k] = v.strip()
+    for k in ("customer", "owner"):
+        if k not in m.columns:
+            raise MappingError(f"{p}: [columns]: '{k}' is required. Fix: add {k} = \"<its column header>\"")
+    for crm, ours in raw.get("stages", {}).items():
+        if not isinstance(ours, str):
+            raise MappingError(f"{p}: [stages]: \"{crm}\" must map to a stage (text), got {ours!r}")
+        stage = funnel.find_stage(ours)
+        if stage is not None:
+            m.stages[_label(crm)] = (stage, None)
+        elif _label(ours) in ("won", "lost"):
+            m.stages[_label(crm)] = (funnel.closing, _label(ours))
+        else:
+            raise MappingError(f"{p}: [stages]: \"{crm}\" = \"{ours}\": no such stage. Fix: use one of "
+                               f"{_stage_list(funnel)} (key, name or alias), or \"won\" / \"lost\"")
+    for ours, column in raw.get("stage_dates", {}).items():
+        stage = funnel.find_stage(str(ours))
+        if stage is None:
+            raise MappingError(f"{p}: [stage_dates]: no stage '{ours}'. Fix: use one of {_stage_list(funnel)}")
+        if not isinstance(column, str) or not column.strip():
+            raise MappingError(f"{p}: [stage_dates]: {ours} must be a column header (text), got {column!r}")
+        m.stage_dates[stage.key] = column.strip()
+    for crm, ours in raw.get("status", {}).items():
+        if _label(ours) not in STATUS_WORDS:
+            raise MappingError(f"{p}: [status]: \"{crm}\" = {ours!r}. Fix: map it to \"open\", \"won\" or \"lost\"")
+        m.status[_label(crm)] = _label(ours)
+    enc = raw.get("encoding")
+    if enc is not None:
+        try:
+            "".encode(enc)
+        except (LookupError, TypeError):
+            raise MappingError(f"{p}: encoding = {enc!r} is not an encoding. Fix: e.g. \"gbk\" or \"utf-8\"") from None
+        m.encoding = enc
+    unit = raw.get("amount_unit", 1)
+    if not isinstance(unit, int) or isinstance(unit, bool) or unit <= 0:
+        raise MappingError(f"{p}: amount_unit = {unit!r} must be a positive whole number (e.g. 10000 for 万元)")
+    m.amount_unit = unit
+    return m
+
+
+# ---- reading CSV and Excel ----------------------------------------------------------------------------
+
+@dataclass
+class Table:
+    header: list[str]
+    header_row: int
+    rows: list[tuple[int, list]]  # (row number as a spreadsheet shows it, cells)
+    encoding: str = ""
+
+
+def _decode(data: bytes, encoding: str | None) -> tuple[str, str]:
+    """The text of a CSV file and the encoding it was read with: UTF-8 (with or without BOM), UTF-16 with
+    BOM, else GB18030 (a superset of GBK, what Chinese Excel saves as "CSV")."""
+    if encoding:
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError as e:
+            raise ValueError(f"文件不是 {encoding} 编码 (第 {e.start} 字节). 请检查映射文件中的 encoding") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "utf-16"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError:
+        raise ValueError("无法识别文件编码 (不是 UTF-8 或 GBK). 请另存为 UTF-8 CSV, "
+                         "或在映射文件中写 encoding = \"...\"") from None
+
+
+def _csv_rows(path: str, encoding: str | None):
+    text, used = _decode(Path(path).read_bytes(), encoding)
+    first = text[:text.find("\n")] if "\n" in text else text
+    delimiter = max((",", "\t", ";"), key=first.count) if any(c in first for c in ",\t;") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return ((i, row) for i, row in enumerate(reader, start=1)), used
+
+
+def _xlsx_rows(path: str, show_progress: bool):
+    from openpyxl import load_workbook
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # noqa: BLE001  (a damaged or mislabelled file: openpyxl raises many kinds)
+        raise ValueError(f"无法读取 Excel 文件: {e}") from None
+    ws = wb.worksheets[0]
+
+    def rows():
+        try:
+            it = ws.iter_rows(values_only=True)
+            if show_progress:
+                from tqdm import tqdm
+                it = tqdm(it, total=ws.max_row, desc="读取", unit="行", file=sys.stderr, mininterval=0.5,
+                          leave=False)
+            for i, row in enumerate(it, start=1):
+                yield i, list(row)
+        finally:
+            wb.close()
+    return rows(), "xlsx"
+
+
+def read_table(path: str, find_header, encoding: str | None = None, show_progress: bool = False) -> Table:
+    """Every non-empty row of the file's first sheet. The header is the first row, among the first few,
+    for which `find_header(labels)` is true (or the first row, when none is)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        rows, used = _xlsx_rows(path, show_progress)
+    elif suffix == ".xls":
+        raise ValueError("不支持旧版 .xls 文件: 请在 Excel 中另存为 .xlsx 或 CSV")
+    else:
+        rows, used = _csv_rows(path, encoding)
+    header, header_row, candidates, body = None, 0, [], []
+    for n, cells in rows:
+        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+            continue
+        if header is None:
+            if find_header([_label(_text(c)) for c in cells]):
+                header, header_row = [_text(c) for c in cells], n
+                continue
+            candidates.append((n, cells))
+            if len(candidates) < HEADER_SEARCH_ROWS:
+                continue
+            header_row, first = candidates.pop(0)
+            header = [_text(c) for c in first]
+            body.extend(candidates)
+            candidates = []
+            continue
+        body.append((n, cells))
+    if header is None and candidates:
+        header_row, first = candidates.pop(0)
+        header = [_text(c) for c in first]
+        body = candidates + body
+    return Table(header or [], header_row, body, used)
+
+
+# ---- entry point --------------------------------------------------------------------------------------
+
+def _kind_of(labels: list[str]) -> str | None:
+    s = set(labels)
+    if {"team", "local_id", "name", "role"} <= s:
+        return "roster"
+    if _pick_columns(labels).keys() >= {"customer", "owner"}:
+        return "customer"
+    return None
+
+
+def _pick_columns(labels: list[str]) -> dict[str, int]:
+    """field -> column index, from the recognised headers (without a mapping file)."""
+    index: dict[str, int] = {}
+    for i, lab in enumerate(labels):
+        index.setdefault(lab, i)
+    out = {}
+    for f, names in FIELDS.items():
+        for name in names:
+            if _label(name) in index:
+                out[f] = index[_label(name)]
+                break
+    return out
+
+
+def import_file(path: str, funnel: Funnel, now: datetime, dry_run: bool = False, mapping: str | None = None,
+                tz=None, progress: bool | None = None, report_path: str | None = None) -> Report:
+    """Import a roster or a customer file; `now` is naive UTC; `tz` reads the file's dates (default:
+    BOT_TIMEZONE). progress: a bar on stderr (None: for long files on a terminal)."""
+    t0 = time.perf_counter()
+    tz = tz or ZoneInfo(os.environ.get("BOT_TIMEZONE") or "Asia/Shanghai")
+    m = load_mapping(mapping, funnel) if mapping else None
+    report = Report(dry_run=dry_run)
+    if m is not None:
+        wanted = {_label(m.columns["customer"]), _label(m.columns["owner"])}
+        find = lambda labels: wanted <= set(labels)  # noqa: E731
+    else:
+        find = lambda labels: _kind_of(labels) is not None  # noqa: E731
+    show = bool(progress) if progress is not None else sys.stderr.isatty()
+    try:
+        table = read_table(path, find, m.encoding if m else None, show_progress=show)
+    except ValueError as e:
+        report.kind = "未知文件"
+        report.reject(None, str(e))
+        return report
+    labels = [_label(h) for h in table.header]
+    report.rows = len(table.rows)
+    show = show and (progress is True or len(table.rows) > PROGRESS_MIN_ROWS)
+    if m is not None:
+        missing = [f"{f} = \"{col}\"" for f, col in m.columns.items() if _label(col) not in labels]
+        missing += [f"[stage_dates] {k} = \"{col}\"" for k, col in m.stage_dates.items() if _label(col) not in labels]
+        if missing:
+            report.kind = "客户"
+            report.reject(None, f"文件表头 (第 {table.header_row} 行) 中找不到映射文件 {m.path} 指定的列: "
+                                f"{'; '.join(missing)}. 文件表头有: {', '.join(h for h in table.header if h)}")
+            return report
+        kind = "customer"
+    else:
+        kind = _kind_of(labels)
+    if kind == "roster":
+        report.kind = "花名册"
+        _import_roster(table, labels, funnel, now, report, dry_run)
+    elif kind == "customer":
+        report.kind = "客户"
+        CustomerImport(funnel, now, tz, table, labels, m, report, dry_run, show).run()
+    else:
+        report.kind = "未知文件"
+        report.reject(None, "无法识别表头: 花名册需要 team,local_id,name,role; 客户表需要 customer,owner "
+                            "(或 客户名称,负责人), 或用 --mapping 指定各列")
+    report.seconds = time.perf_counter() - t0
+    if report_path:
+        report.write_csv(report_path)
+    return report
+
+
+# ---- the roster ---------------------------------------------------------------------------------------
 
 class _Rollback(Exception):
     pass
 
 
-def import_file(path: str, funnel: Funnel, now: datetime, dry_run: bool = False) -> Report:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.DictReader(f))
-        header = set(rows[0].keys()) if rows else set()
-    report = Report(dry_run=dry_run)
-    if {"team", "local_id", "name", "role"} <= header:
-        report.kind, fn = "花名册", _roster_row
-    elif {"customer", "owner"} <= header:
-        report.kind, fn = "客户", _customer_row
-    else:
-        report.kind = "未知文件"
-        report.errors.append("无法识别表头: 花名册需要 team,local_id,name,role; 客户表需要 customer,owner")
-        return report
+def _import_roster(table: Table, labels: list[str], funnel: Funnel, now: datetime, report: Report,
+                   dry_run: bool) -> None:
     try:
         with db.atomic():
-            for i, row in enumerate(rows, start=2):  # row 1 is the header
-                row = {k: (v or "").strip() for k, v in row.items() if k}
+            for n, cells in table.rows:
+                row = {lab: _text(cells[i]) if i < len(cells) else "" for i, lab in enumerate(labels) if lab}
                 try:
-                    outcome = fn(row, funnel, now)
+                    outcome = _roster_row(row, funnel, now)
                 except ValueError as e:
-                    report.errors.append(f"第 {i} 行: {e}")
+                    report.reject(n, str(e))
                     continue
                 setattr(report, outcome, getattr(report, outcome) + 1)
             if dry_run:
                 raise _Rollback
     except _Rollback:
         pass
-    return report
 
 
 def _roster_row(row: dict, funnel: Funnel, now: datetime) -> str:
-    role = row.get("role", "rep").lower()
+    role = (row.get("role") or "rep").lower()
     if role not in ROLES:
         raise ValueError(f"role 必须是 rep/manager/admin/group, 而不是 {row.get('role')!r}")
     if not row.get("team") or not row.get("local_id") or not row.get("name"):
@@ -96,41 +459,637 @@ def _roster_row(row: dict, funnel: Funnel, now: datetime) -> str:
     return "unchanged" if after == snapshot else "updated"
 
 
-def _customer_row(row: dict, funnel: Funnel, now: datetime) -> str:
-    name, owner_id = row.get("customer", ""), row.get("owner", "")
-    if not name:
-        raise ValueError("customer 不能为空")
-    owner = people.rep_by_local_id(owner_id)
-    if owner is None:
-        raise ValueError(f"负责人 {owner_id!r} 不在花名册中, 请先导入花名册")
-    amount = 0
-    if row.get("amount"):
-        amount, _ = find_amount(row["amount"])
-        if amount is None:
-            raise ValueError(f"金额 {row['amount']!r} 无法识别")
-    stage = funnel.first
-    if row.get("stage"):
-        stage = funnel.find_stage(row["stage"])
-        if stage is None or stage.closing:
-            raise ValueError(f"阶段 {row['stage']!r} 不存在")
-    customer = deals.customer_by_name(owner.team_id, name)
-    outcome = "unchanged"
-    if customer is None:
-        deal = deals.create_customer_and_deal(owner, name, initials_of(name), amount, stage.key, now)
-        customer, outcome = deal.customer, "created"
-    else:
-        deal = deals.open_deal(customer.id)
-        if deal is not None and (deal.amount != amount or deal.stage != stage.key):
-            deal.amount = amount
-            if deal.stage != stage.key:
-                deals.change_stage(deal, stage.key, owner, now, note="import")
-            deal.save()
+# ---- customers, contacts and deals --------------------------------------------------------------------
+
+class _Rep:
+    __slots__ = ("id", "local_id", "name", "team_id")
+
+    def __init__(self, id, local_id, name, team_id):
+        self.id, self.local_id, self.name, self.team_id = id, local_id, name, team_id
+
+
+class _Cust:
+    __slots__ = ("id", "team_id", "owner_id", "name", "deal", "contacts", "first_row", "signature", "new")
+
+    def __init__(self, id, team_id, owner_id, name, new=False):
+        self.id, self.team_id, self.owner_id, self.name, self.new = id, team_id, owner_id, name, new
+        self.deal: _Deal | None = None
+        self.contacts: dict[str, _Contact] = {}
+        self.first_row: int | None = None  # the row of this file that first named the customer
+        self.signature: tuple | None = None
+
+
+class _Deal:
+    __slots__ = ("id", "cust", "owner_id", "amount", "stage", "status", "lost_reason", "created_at",
+                 "stage_entered_at", "last_activity_at", "last_movement_at", "next_check_at", "closed_at")
+
+    def __init__(self, **kw):
+        for k in self.__slots__:
+            setattr(self, k, kw.get(k))
+
+
+class _Contact:
+    __slots__ = ("cust", "name", "title", "dm", "created_at", "saved")
+
+    def __init__(self, cust, name, title, dm, created_at=None, saved=False):
+        self.cust, self.name, self.title, self.dm, self.created_at, self.saved = cust, name, title, dm, created_at, saved
+
+
+def _better_deal(d: _Deal, old: _Deal) -> bool:
+    """The deal an import compares with: the newest open one (as storage.deals.open_deal), else the latest."""
+    if (d.status == "open") != (old.status == "open"):
+        return d.status == "open"
+    if d.status == "open":
+        return (d.created_at, d.id) >= (old.created_at, old.id)
+    return d.id > old.id
+
+
+@dataclass
+class _Row:
+    customer: str
+    owner: _Rep
+    amount: int | None
+    stage: Stage | None
+    status: str | None
+    lost_reason: str | None
+    contact: str
+    title: str
+    created: datetime | None
+    stage_entered: datetime | None
+    closed: datetime | None
+    stage_dates: list[tuple[Stage, datetime]]
+
+
+_DATE = re.compile(
+    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:(?:\s+|T|\s*日\s*)(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2})(?:\.\d+)?\s*秒?)?\s*分?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?")
+_PLAIN_NUMBER = re.compile(r"[+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?")
+
+
+class CustomerImport:
+    def __init__(self, funnel: Funnel, now: datetime, tz, table: Table, labels: list[str], mapping: Mapping | None,
+                 report: Report, dry_run: bool, show_progress: bool):
+        self.funnel, self.now, self.tz, self.table, self.report = funnel, now, tz, table, report
+        self.dry_run, self.show_progress = dry_run, show_progress
+        self.mapping = mapping or Mapping()
+        index: dict[str, int] = {}
+        for i, lab in enumerate(labels):
+            index.setdefault(lab, i)
+        if mapping is not None:
+            self.col = {f: index[_label(c)] for f, c in mapping.columns.items()}
+            dates = mapping.stage_dates
+        else:
+            self.col = _pick_columns(labels)
+            dates = {}
+        self.date_cols = [(s, index[_label(dates[s.key])]) for s in funnel.stages if s.key in dates]
+        self.titles = tuple(t.lower() for t in (funnel.decision_titles or DM_TITLES_FALLBACK))
+        self.fold = isinstance(db.obj, MySQLDatabase)  # MySQL/MariaDB compare names case-insensitively
+        self._owner_cache: dict[str, _Rep | str] = {}
+        self._stage_cache: dict[str, tuple[Stage, str | None] | str] = {}
+        self._date_cache: dict[object, datetime | str] = {}
+        self._dm_cache: dict[str, bool] = {}
+        self.customers: dict[tuple[int, str], _Cust] = {}
+        self._pending_clear()
+        if "phone" in self.col:
+            header = table.header[self.col["phone"]]
+            report.notes.append(f"电话列「{header}」未导入: 联系人暂无电话字段")
+
+    # -- normalising and lookups -----------------------------------------------------------------
+
+    def _key(self, name: str) -> str:
+        if not self.fold:
+            return name
+        decomposed = unicodedata.normalize("NFKD", name)
+        return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+    def _load(self) -> None:
+        """Reps, and the customers, deals and contacts of the teams the file's owners belong to."""
+        self.reps = [_Rep(*r) for r in Rep.select(Rep.id, Rep.local_id, Rep.name, Rep.team).tuples()]
+        self.by_local = {r.local_id: r for r in self.reps}
+        self.by_local_ci: dict[str, list[_Rep]] = {}
+        self.by_name: dict[str, list[_Rep]] = {}
+        for r in self.reps:
+            self.by_local_ci.setdefault(r.local_id.casefold(), []).append(r)
+            self.by_name.setdefault(_label(r.name), []).append(r)
+        oc = self.col.get("owner")
+        teams = set()
+        for _, cells in self.table.rows:
+            rep = self._owner(_text(cells[oc]) if oc < len(cells) else "")
+            if isinstance(rep, _Rep):
+                teams.add(rep.team_id)
+        if not teams:
+            return
+        teams = sorted(teams)
+        by_id: dict[int, _Cust] = {}
+        for cid, team_id, name, owner_id in (Customer.select(Customer.id, Customer.team, Customer.name, Customer.owner)
+                                             .where(Customer.team.in_(teams)).tuples()):
+            c = _Cust(cid, team_id, owner_id, name)
+            self.customers[(team_id, self._key(name))] = c
+            by_id[cid] = c
+        # a customer's deal: its newest open deal, else its latest one
+        for row in (Deal.select(Deal.id, Deal.customer, Deal.owner, Deal.amount, Deal.stage, Deal.status,
+                                Deal.lost_reason, Deal.created_at, Deal.stage_entered_at, Deal.last_activity_at,
+                                Deal.last_movement_at, Deal.next_check_at, Deal.closed_at)
+                    .where(Deal.team.in_(teams)).order_by(Deal.id).tuples()):
+            c = by_id.get(row[1])
+            if c is None:
+                continue
+            d = _Deal(id=row[0], cust=c, owner_id=row[2], amount=row[3], stage=row[4], status=row[5],
+                      lost_reason=row[6], created_at=row[7], stage_entered_at=row[8], last_activity_at=row[9],
+                      last_movement_at=row[10], next_check_at=row[11], closed_at=row[12])
+            if c.deal is None or _better_deal(d, c.deal):
+                c.deal = d
+        for cid, name, title, dm in (Contact.select(Contact.customer, Contact.name, Contact.title,
+                                                    Contact.is_decision_maker)
+                                     .join(Customer).where(Customer.team.in_(teams)).tuples()):
+            c = by_id.get(cid)
+            if c is not None:
+                c.contacts.setdefault(self._key(name), _Contact(c, name, title or "", bool(dm), saved=True))
+
+    def _owner(self, text: str) -> _Rep | str:
+        hit = self._owner_cache.get(text)
+        if hit is not None:
+            return hit
+        if not text:
+            out: _Rep | str = "负责人为空"
+        elif text in self.by_local:
+            out = self.by_local[text]
+        else:
+            reps = self.by_local_ci.get(text.casefold()) or self.by_name.get(_label(text)) or []
+            if len(reps) == 1:
+                out = reps[0]
+            elif reps:
+                out = (f"负责人 {text!r} 对应多名销售 ({', '.join(r.local_id for r in reps)}), "
+                       f"请改用 local_id")
+            else:
+                out = f"负责人 {text!r} 不在花名册中, 请先导入花名册 (按 local_id 或姓名查找)"
+        self._owner_cache[text] = out
+        return out
+
+    def _stage(self, text: str) -> tuple[Stage, str | None]:
+        hit = self._stage_cache.get(text)
+        if hit is None:
+            lab = _label(text)
+            hit = self.mapping.stages.get(lab)
+            if hit is None:
+                s = self.funnel.find_stage(text)
+                if (s is None or s.closing) and (lab in STATUS_WORDS["won"] or lab in STATUS_WORDS["lost"]):
+                    hit = (self.funnel.closing, "won" if lab in STATUS_WORDS["won"] else "lost")
+                elif s is not None:
+                    hit = (s, None)
+                else:
+                    known = ", ".join(s.name for s in self.funnel.stages)
+                    extra = ", ".join(self.mapping.stages)
+                    hit = (f"阶段 {text!r} 不存在; 已知阶段: {known}"
+                           + (f"; 映射文件 [stages] 中有: {extra}" if extra else "; 可在映射文件 [stages] 中对应"))
+            self._stage_cache[text] = hit
+        if isinstance(hit, str):
+            raise _Reject(hit)
+        return hit
+
+    def _status(self, text: str) -> str | None:
+        if not text:
+            return None
+        lab = _label(text)
+        if lab in self.mapping.status:
+            return self.mapping.status[lab]
+        for status, words in STATUS_WORDS.items():
+            if lab in words:
+                return status
+        raise _Reject(f"状态 {text!r} 无法识别: 进行中 / 赢单 / 输单 (或在映射文件 [status] 中对应)")
+
+    def _date(self, value, what: str) -> datetime | None:
+        if value is None or value == "":
+            return None
+        hit = self._date_cache.get(value)
+        if hit is None:
+            hit = self._parse_date(value)
+            self._date_cache[value] = hit
+        if isinstance(hit, str):
+            raise _Reject(f"{what} {hit}")
+        return hit
+
+    def _parse_date(self, value) -> datetime | str:
+        """Naive UTC from a local date: 2026-10-01, 2026/10/01, 2026-10-01 14:30, 2026年10月1日, an Excel date
+        cell, or an Excel serial number; an explicit offset (Z, +08:00) is honoured. A str is the error."""
+        local = None
+        if isinstance(value, datetime):
+            local = value
+        elif isinstance(value, date):
+            local = datetime(value.year, value.month, value.day)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            if 1 <= value < 2958466:
+                from openpyxl.utils.datetime import from_excel
+                local = from_excel(value)
+        else:
+            text = unicodedata.normalize("NFKC", str(value)).strip()
+            m = _DATE.fullmatch(text)
+            if m is None and re.fullmatch(r"(19|20)\d{6}", text):  # 20261001
+                m = _DATE.fullmatch(f"{text[:4]}-{text[4:6]}-{text[6:]}")
+            if m is None:
+                if _PLAIN_NUMBER.fullmatch(text) and 20000 <= float(text.replace(",", "")) < 2958466:
+                    from openpyxl.utils.datetime import from_excel
+                    local = from_excel(float(text.replace(",", "")))
+                else:
+                    return f"{value!r} 不是日期 (例: 2026-10-01, 2026/10/01, 2026-10-01 14:30)"
+            else:
+                y, mo, d, hh, mi, ss, off = m.groups()
+                try:
+                    local = datetime(int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0))
+                except ValueError:
+                    return f"{value!r} 不是有效日期"
+                if off:
+                    off = "+00:00" if off == "Z" else off
+                    if ":" not in off:
+                        off = off[:3] + ":" + off[3:]
+                    aware = datetime.fromisoformat(local.isoformat() + off)
+                    utc = aware.astimezone(timezone.utc).replace(tzinfo=None)
+                    return utc if utc <= self.now else f"{value!r} 晚于现在"
+        if local is None:
+            return f"{value!r} 不是日期"
+        utc = local.replace(tzinfo=self.tz).astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
+        if utc > self.now:
+            return f"{value!r} 晚于现在"
+        return utc
+
+    def _amount(self, value) -> int | None:
+        if value is None or value == "":
+            return None
+        unit = self.mapping.amount_unit
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            amount = Decimal(str(value)) * unit
+        else:
+            text = _text(value)
+            plain = text.replace("¥", "").replace("￥", "").replace("元", "").strip()
+            if _PLAIN_NUMBER.fullmatch(plain):
+                try:
+                    amount = Decimal(plain.replace(",", "")) * unit
+                except InvalidOperation:
+                    raise _Reject(f"金额 {text!r} 无法识别") from None
+            else:
+                parsed = parse_amount(text)
+                if parsed is None:
+                    parsed, _ = find_amount(text)
+                if parsed is None:
+                    raise _Reject(f"金额 {text!r} 无法识别")
+                amount = Decimal(parsed)
+        if amount < 0 or amount >= MAX_AMOUNT:
+            raise _Reject(f"金额 {_text(value)!r} 超出范围")
+        return int(amount.to_integral_value())
+
+    def _is_dm(self, title: str) -> bool:
+        hit = self._dm_cache.get(title)
+        if hit is None:
+            t = title.lower()
+            hit = self._dm_cache[title] = bool(title) and any(x in t for x in self.titles)
+        return hit
+
+    # -- one row ---------------------------------------------------------------------------------
+
+    def _parse(self, cells: list) -> _Row:
+        col = self.col
+
+        def raw(f):
+            i = col.get(f)
+            return cells[i] if i is not None and i < len(cells) else None
+
+        def text(f):
+            return _text(raw(f))
+
+        name = text("customer")
+        if not name:
+            raise _Reject("客户名称为空")
+        for f, limit in MAX_LEN.items():
+            v = name if f == "customer" else text(f)
+            if len(v) > limit:
+                raise _Reject(f"{'客户名称' if f == 'customer' else '联系人' if f == 'contact' else '职位'}"
+                              f"超过 {limit} 个字符: {v[:20]}…")
+        owner = self._owner(text("owner"))
+        if isinstance(owner, str):
+            raise _Reject(owner)
+        amount = self._amount(raw("amount"))
+        stage, status = None, None
+        if text("stage"):
+            stage, status = self._stage(text("stage"))
+        given = self._status(text("status"))
+        if given is not None:
+            status = given
+        if stage is not None and stage.closing and status not in ("won", "lost"):
+            raise _Reject(f"阶段 {text('stage')!r} 是结束阶段 ({stage.name}): 需要状态列写明 赢单/输单, "
+                          f"或在映射文件 [stages] 中对应为 \"won\" / \"lost\"")
+        reason = text("lost_reason") or None
+        created = self._date(raw("created"), DATE_FIELDS["created"])
+        entered = self._date(raw("stage_entered"), DATE_FIELDS["stage_entered"])
+        closed = self._date(raw("closed"), DATE_FIELDS["closed"])
+        stage_dates = []
+        for s, i in self.date_cols:
+            at = self._date(cells[i] if i < len(cells) else None, f"{s.name}日期")
+            if at is not None:
+                if s.closing:
+                    closed = closed or at
+                else:
+                    stage_dates.append((s, at))
+        return _Row(name, owner, amount, stage, status, reason, text("contact"), text("title"),
+                    created, entered, closed, stage_dates)
+
+    def _local(self, at: datetime) -> str:
+        t = at.replace(tzinfo=timezone.utc).astimezone(self.tz)
+        return t.strftime("%Y-%m-%d") if (t.hour, t.minute) == (0, 0) else t.strftime("%Y-%m-%d %H:%M")
+
+    def _history(self, r: _Row) -> list[tuple[str, datetime]]:
+        """The stage changes of a new deal: into the first stage at its creation, into each stage with a
+        known date in funnel order, into the current stage when it was entered (and closed, if closed)."""
+        first, closing = self.funnel.first, self.funnel.closing
+        closed = r.status in ("won", "lost")
+        current = r.stage if r.stage is not None and not r.stage.closing else (None if closed else first)
+        events: list[tuple[Stage, datetime, str]] = []
+        created = r.created or next((at for s, at in r.stage_dates if s is first), None)
+        if created:
+            events.append((first, created, DATE_FIELDS["created"]))
+        limit = current.order if current is not None else closing.order
+        for s, at in r.stage_dates:
+            if first.order < s.order < limit:
+                events.append((s, at, f"{s.name}日期"))
+        if current is not None and (current is not first or not events):
+            at = r.stage_entered or next((t for s, t in r.stage_dates if s is current), None) or (
+                None if closed else self.now)
+            if current is first and not events:
+                at = at or r.closed or self.now
+            if at is not None:
+                events.append((current, at, DATE_FIELDS["stage_entered"]))
+        if closed:
+            events.append((closing, r.closed or r.stage_entered or self.now,
+                           DATE_FIELDS["closed"] if r.closed else DATE_FIELDS["stage_entered"]))
+        for i in range(1, len(events)):
+            (_, a, la), (s, b, lb) = events[i - 1], events[i]
+            if b < a:
+                if self._local(a)[:10] != self._local(b)[:10]:
+                    raise _Reject(f"日期顺序不对: {la} {self._local(a)} 晚于 {lb} {self._local(b)}")
+                events[i] = (s, a, lb)  # the same day, one with a time and one without: keep the order
+        return [(s.key, at) for s, at, _ in events]
+
+    def _row(self, n: int, r: _Row) -> tuple[str, str]:
+        """Plan one valid row against the in-memory state: (outcome, what changes). Raises _Reject."""
+        key = (r.owner.team_id, self._key(r.customer))
+        cust = self.customers.get(key)
+        sig = (r.owner.id, r.amount, r.stage.key if r.stage else None, r.status, r.lost_reason)
+        if cust is not None and cust.first_row is not None:
+            names = ("负责人", "金额", "阶段", "状态", "输单原因")
+            diff = [names[i] for i, (a, b) in enumerate(zip(sig, cust.signature))
+                    if a is not None and b is not None and a != b]
+            if diff:
+                raise _Reject(f"客户 {r.customer} 在第 {cust.first_row} 行已出现, 两行的{'/'.join(diff)}不一致")
+        changes: list[str] = []
+        outcome = "unchanged"
+        deal = cust.deal if cust is not None else None
+        if deal is None:
+            events = self._history(r)  # may reject: before anything is changed
+            if cust is None:
+                cust = _Cust(None, r.owner.team_id, r.owner.id, r.customer, new=True)
+                self.customers[key] = cust
+                self.new_customers.append((cust, initials_of(r.customer)[:100], events[0][1]))
+            self._new_deal(cust, r, events)
+            outcome = "created"
+            d = cust.deal
+            amount = f", {d.amount:,} 元" if d.amount else ""
+            status = f", {STATUS_NAMES[d.status]}" if d.status != "open" else ""
+            changes.append(f"{r.customer} ({self.funnel.stage(d.stage).name}{status}{amount}, "
+                           f"负责人 {r.owner.local_id}, 阶段记录 {len(events)} 条)")
+        else:
+            changes += self._update_deal(cust, deal, r)
+        if cust.first_row is None:
+            cust.first_row, cust.signature = n, sig
+        if r.contact:
+            changes += self._contact(cust, r)
+        if outcome == "unchanged" and changes:
             outcome = "updated"
-    if row.get("contact"):
-        title = row.get("title", "")
-        dm = any(t.lower() in title.lower() for t in (funnel.decision_titles or DM_TITLES_FALLBACK))
-        existing = [c.name for c in deals.contacts_of(customer)]
-        deals.upsert_contact(customer, row["contact"], title, dm, now)
-        if row["contact"] not in existing and outcome == "unchanged":
-            outcome = "updated"
-    return outcome
+            changes.insert(0, r.customer + ":")
+        return outcome, " ".join(changes) if outcome == "updated" else "; ".join(changes)
+
+    def _new_deal(self, cust: _Cust, r: _Row, events: list[tuple[str, datetime]]) -> None:
+        closed = r.status in ("won", "lost")
+        last = events[-1][1]
+        d = _Deal(id=None, cust=cust, owner_id=r.owner.id, amount=r.amount or 0, stage=events[-1][0],
+                  status=r.status if closed else "open", lost_reason=r.lost_reason if r.status == "lost" else None,
+                  created_at=events[0][1], stage_entered_at=last, last_activity_at=None, last_movement_at=last,
+                  next_check_at=None if closed else last, closed_at=last if closed else None)
+        cust.deal = d
+        self.new_deals.append(d)
+        prev = None
+        for i, (key, at) in enumerate(events):
+            note = "import"
+            if closed and i == len(events) - 1:
+                note = f"{d.status}: {d.lost_reason}" if d.lost_reason else d.status
+            self.new_changes.append((d, prev, key, r.owner.id, at, note))
+            prev = key
+
+    def _update_deal(self, cust: _Cust, d: _Deal, r: _Row) -> list[str]:
+        changes: list[str] = []
+        fields: set[str] = set()
+        closing = self.funnel.closing
+        wants_closed = r.status in ("won", "lost")
+        wants_open_stage = r.stage is not None and not r.stage.closing and r.status in (None, "open")
+        if d.status != "open" and (r.status == "open" or (wants_open_stage and r.status is None)):
+            raise _Reject(f"客户 {r.customer} 的商机已{STATUS_NAMES[d.status]}, 文件中仍为进行中; 未改动 "
+                          f"(如需重新跟进, 请在聊天中新建商机)")
+        # decide everything first, then change the state
+        move_to = r.stage if (d.status == "open" and wants_open_stage and r.stage.key != d.stage) else None
+        close = d.status == "open" and wants_closed
+        if move_to is not None:
+            at = r.stage_entered if r.stage_entered and r.stage_entered >= d.stage_entered_at else self.now
+            old = self.funnel.stage(d.stage) if any(s.key == d.stage for s in self.funnel.stages) else None
+            steps = [(s.key, t) for s, t in r.stage_dates
+                     if old is not None and old.order < s.order < move_to.order and d.stage_entered_at <= t <= at]
+            prev = d.stage
+            for key, t in steps + [(move_to.key, at)]:
+                self.new_changes.append((d, prev, key, r.owner.id, t, "import"))
+                prev = key
+            changes.append(f"阶段 {self._stage_name(d.stage)}→{move_to.name};")
+            self._moved(d, move_to.key, at)
+            fields |= {"stage", "stage_entered_at", "last_movement_at", "next_check_at"}
+        if close:
+            at = r.closed or r.stage_entered
+            at = at if at and at >= d.stage_entered_at else self.now
+            reason = r.lost_reason if r.status == "lost" else None
+            note = f"{r.status}: {reason}" if reason else r.status
+            self.new_changes.append((d, d.stage, closing.key, r.owner.id, at, note))
+            changes.append(f"{self._stage_name(d.stage)}→{STATUS_NAMES[r.status]};")
+            d.stage, d.status, d.lost_reason = closing.key, r.status, reason
+            d.stage_entered_at = d.last_movement_at = d.closed_at = at
+            d.next_check_at = None
+            fields |= {"stage", "status", "lost_reason", "stage_entered_at", "last_movement_at", "closed_at",
+                       "next_check_at"}
+        elif d.status != "open" and wants_closed:
+            if r.status != d.status:
+                changes.append(f"状态 {STATUS_NAMES[d.status]}→{STATUS_NAMES[r.status]};")
+                d.status = r.status
+                fields.add("status")
+            reason = r.lost_reason if r.status == "lost" else None
+            if reason is not None and reason != d.lost_reason or r.status == "won" and d.lost_reason:
+                changes.append(f"输单原因 → {reason or '无'};")
+                d.lost_reason = reason
+                fields.add("lost_reason")
+        if r.amount is not None and r.amount != d.amount:
+            changes.append(f"金额 {d.amount:,}→{r.amount:,};")
+            d.amount = r.amount
+            fields.add("amount")
+        if r.owner.id != d.owner_id:
+            changes.append(f"负责人 → {r.owner.local_id};")
+            d.owner_id = r.owner.id
+            fields.add("owner_id")
+        if r.owner.id != cust.owner_id:
+            cust.owner_id = r.owner.id
+            if not cust.new:
+                self.customer_updates[cust] = True
+        if fields and d.id is not None:  # a deal not yet inserted is inserted as it now is
+            self.deal_updates.setdefault(d, set()).update(fields)
+        return changes
+
+    def _stage_name(self, key: str) -> str:
+        try:
+            return self.funnel.stage(key).name
+        except KeyError:
+            return key
+
+    def _moved(self, d: _Deal, key: str, at: datetime) -> None:
+        d.stage, d.stage_entered_at = key, at
+        d.last_movement_at = max(at, d.last_activity_at) if d.last_activity_at else at
+        d.next_check_at = d.last_movement_at
+
+    def _contact(self, cust: _Cust, r: _Row) -> list[str]:
+        dm = self._is_dm(r.title)
+        ck = self._key(r.contact)
+        c = cust.contacts.get(ck)
+        if c is None:
+            c = _Contact(cust, r.contact, r.title, dm, self.now)
+            cust.contacts[ck] = c
+            self.new_contacts.append(c)
+            return [f"联系人 {r.contact}{' (' + r.title + ')' if r.title else ''}{' 决策人' if dm else ''};"]
+        out = []
+        if r.title and r.title != c.title:
+            out.append(f"联系人 {c.name} 职位 {c.title or '无'}→{r.title};")
+            c.title = r.title
+        if dm and not c.dm:
+            c.dm = True
+            out.append(f"联系人 {c.name} 为决策人;")
+        if out and c.saved:
+            self.contact_updates[c] = True
+        return out
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def _pending_clear(self) -> None:
+        self.new_customers: list[tuple[_Cust, str, datetime]] = []
+        self.new_deals: list[_Deal] = []
+        self.new_changes: list[tuple[_Deal, str | None, str, int, datetime, str]] = []
+        self.new_contacts: list[_Contact] = []
+        self.deal_updates: dict[_Deal, set[str]] = {}
+        self.contact_updates: dict[_Contact, bool] = {}
+        self.customer_updates: dict[_Cust, bool] = {}
+
+    def _insert(self, model, fields, rows: list[tuple]) -> None:
+        """Multi-row insert without building SQL per row (peewee's insert_many spends ~0.5 ms a row doing
+        that): SQLite executemany, PostgreSQL execute_values, MySQL executemany (which PyMySQL sends as
+        multi-row INSERTs). Values go through each field's db_value, as peewee's own inserts do."""
+        database = db.obj
+        convert = [f.db_value for f in fields]
+        data = [tuple(c(v) for c, v in zip(convert, row)) for row in rows]
+        q = database.quote  # the quote characters: "" or ``
+        table = f"{q[0]}{model._meta.table_name}{q[1]}"
+        columns = ", ".join(f"{q[0]}{f.column_name}{q[1]}" for f in fields)
+        cursor = database.cursor()
+        if isinstance(database, PostgresqlDatabase):
+            from psycopg2.extras import execute_values
+            execute_values(cursor, f"INSERT INTO {table} ({columns}) VALUES %s", data, page_size=INSERT_ROWS)
+            return
+        marks = ", ".join([database.param] * len(fields))
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+        for i in range(0, len(data), INSERT_ROWS):
+            cursor.executemany(sql, data[i:i + INSERT_ROWS])
+
+    def _flush(self) -> None:
+        if self.dry_run:
+            self._pending_clear()
+            return
+        with db.atomic():
+            if self.new_customers:
+                self._insert(Customer, [Customer.team, Customer.owner, Customer.name, Customer.initials,
+                                        Customer.tier, Customer.created_at, Customer.high_intent],
+                             [(c.team_id, c.owner_id, c.name, ini, "C", at, False) for c, ini, at in self.new_customers])
+                by_team: dict[int, list[_Cust]] = {}
+                for c, _, _ in self.new_customers:
+                    by_team.setdefault(c.team_id, []).append(c)
+                for team_id, custs in by_team.items():
+                    wanted = {self._key(c.name): c for c in custs}
+                    names = [c.name for c in custs]
+                    for i in range(0, len(names), INSERT_ROWS):
+                        for cid, name in (Customer.select(Customer.id, Customer.name)
+                                          .where((Customer.team == team_id) & Customer.name.in_(names[i:i + INSERT_ROWS]))
+                                          .tuples()):
+                            c = wanted.get(self._key(name))
+                            if c is not None:
+                                c.id = cid
+                for c, _, _ in self.new_customers:
+                    c.new = False
+            if self.new_deals:
+                self._insert(Deal, [Deal.customer, Deal.owner, Deal.team, Deal.amount, Deal.stage, Deal.status,
+                                    Deal.lost_reason, Deal.created_at, Deal.stage_entered_at, Deal.last_movement_at,
+                                    Deal.next_check_at, Deal.closed_at],
+                             [(d.cust.id, d.owner_id, d.cust.team_id, d.amount, d.stage, d.status, d.lost_reason,
+                               d.created_at, d.stage_entered_at, d.last_movement_at, d.next_check_at, d.closed_at)
+                              for d in self.new_deals])
+                wanted = {d.cust.id: d for d in self.new_deals}
+                ids = list(wanted)
+                for i in range(0, len(ids), INSERT_ROWS):
+                    for did, cid in (Deal.select(Deal.id, Deal.customer)
+                                     .where(Deal.customer.in_(ids[i:i + INSERT_ROWS])).order_by(Deal.id).tuples()):
+                        wanted[cid].id = did  # the customer's newest deal is the one just inserted
+            if self.new_changes:
+                self._insert(StageChange, [StageChange.deal, StageChange.from_stage, StageChange.to_stage,
+                                           StageChange.rep, StageChange.at, StageChange.note],
+                             [(d.id, a, b, rep, at, note) for d, a, b, rep, at, note in self.new_changes])
+            if self.new_contacts:
+                self._insert(Contact, [Contact.customer, Contact.name, Contact.title, Contact.is_decision_maker,
+                                       Contact.created_at],
+                             [(c.cust.id, c.name, c.title, c.dm, c.created_at) for c in self.new_contacts])
+                for c in self.new_contacts:
+                    c.saved = True
+            for d, fields in self.deal_updates.items():
+                if d.id is None or not fields:
+                    continue
+                values = {getattr(Deal, "owner" if f == "owner_id" else f): getattr(d, f) for f in fields}
+                Deal.update(values).where(Deal.id == d.id).execute()
+            for c in self.contact_updates:  # (customer, name) is unique
+                (Contact.update({Contact.title: c.title, Contact.is_decision_maker: c.dm})
+                 .where((Contact.customer == c.cust.id) & (Contact.name == c.name)).execute())
+            for c in self.customer_updates:
+                Customer.update({Customer.owner: c.owner_id}).where(Customer.id == c.id).execute()
+        self._pending_clear()
+
+    def run(self) -> None:
+        self._load()
+        rows, report = self.table.rows, self.report
+        bar = None
+        if self.show_progress:
+            from tqdm import tqdm
+            bar = tqdm(total=len(rows), desc="试运行" if self.dry_run else "导入", unit="行", file=sys.stderr,
+                       mininterval=0.5)
+        try:
+            for start in range(0, len(rows), CHUNK_ROWS):
+                chunk = rows[start:start + CHUNK_ROWS]
+                for n, cells in chunk:
+                    try:
+                        outcome, what = self._row(n, self._parse(cells))
+                    except _Reject as e:
+                        report.reject(n, str(e))
+                        continue
+                    setattr(report, outcome, getattr(report, outcome) + 1)
+                    if outcome != "unchanged":
+                        report.changes.append((n, outcome, what))
+                self._flush()
+                if bar is not None:
+                    bar.update(len(chunk))
+        finally:
+            if bar is not None:
+                bar.close()

@@ -127,5 +127,6 @@ def deliver_job(rt, now: datetime) -> dict:
 
 
 from .health import health  # noqa: E402
+from .weekly import weekly  # noqa: E402
 
-JOBS = {"scan": scan, "daily": daily, "deliver": deliver_job, "health": health}
+JOBS = {"scan": scan, "daily": daily, "deliver": deliver_job, "health": health, "weekly": weekly}

@@ -22,6 +22,7 @@ TIMETABLE = {  # job -> seconds between runs
     "daily": 300,
     "deliver": 3,
     "health": 1800,  # does its work once a day from 06:00 local (bot/health.py)
+    "weekly": 300,  # the weekly review: on its day after its time, once a week (bot/weekly.py)
 }
 
 

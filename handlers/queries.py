@@ -49,6 +49,8 @@ def today(ctx: Context, args: str) -> None:
 
 @router.command("漏斗", "funnel")
 def funnel(ctx: Context, args: str) -> None:
+    """Open deals by stage; for a manager also each stage's conversion and stay over a period (default:
+    the last 30 days, or e.g. `漏斗 2026-Q4`) and the three stages where deals stall most."""
     team_id = None if ctx.rep.role == "admin" else ctx.rep.team_id
     if ctx.rep.role == "rep":
         totals: dict = {}
@@ -59,15 +61,28 @@ def funnel(ctx: Context, args: str) -> None:
     else:
         totals = deals.funnel_totals(team_id)
         scope = ctx.rep.team.name if team_id else "全部团队"
+    flow: dict = {}
+    stalls: list = []
+    period_label = ""
+    if ctx.rep.role != "rep":
+        from rules.kpi import last_days, parse_period
+        from .report import stage_row, team_numbers
+        period = parse_period(args, ctx.today) or last_days(ctx.today, 30)
+        numbers = team_numbers(ctx.funnel, ctx.tz, team_id, period, ctx.now)
+        flow = {f.key: stage_row(f) for f in numbers.stages}
+        stalls = [stage_row(f) for f in numbers.stalls(3)]
+        period_label = period.label
     rows = [{"no": s.order, "stage": s.name, "count": totals.get(s.key, (0, 0))[0],
-             "amount": totals.get(s.key, (0, 0))[1]} for s in ctx.funnel.open_stages]
+             "amount": totals.get(s.key, (0, 0))[1], "conversion": flow.get(s.key, {}).get("conversion", ""),
+             "avg_days": flow.get(s.key, {}).get("avg_days", "")} for s in ctx.funnel.open_stages]
     top = max([r["count"] for r in rows] + [1])
     for r in rows:
         r["bar"] = "█" * max(1 if r["count"] else 0, round(10 * r["count"] / top))
     since = ctx.now - timedelta(days=30)
     closed = deals.closed_totals(team_id, since) if ctx.rep.role != "rep" else {}
     ctx.say("funnel", scope=scope, rows=rows, total=sum(r["count"] for r in rows),
-            amount=sum(r["amount"] for r in rows), won=closed.get("won", (0, 0)), lost=closed.get("lost", (0, 0)))
+            amount=sum(r["amount"] for r in rows), won=closed.get("won", (0, 0)), lost=closed.get("lost", (0, 0)),
+            period=period_label, stalls=stalls)
 
 
 @router.command("帮助", "help", "?", "菜单", "menu")

@@ -475,3 +475,12 @@ def stall_ranking(flows: list[StageFlow], n: int = 3) -> list[StageFlow]:
     """The stages where deals stall most: most deals at red, then the longest wait, then the longest stays."""
     candidates = [f for f in flows if f.stalled or f.waiting]
     return sorted(candidates, key=lambda f: (-f.stalled, -(f.waiting_days or 0), -(f.avg_days or 0), f.order))[:n]
+
+
+HEALTH_BUCKETS = ((0, 49, "0-49"), (50, 74, "50-74"), (75, 100, "75-100"))
+
+
+def health_buckets(values: list[int | None]) -> list[tuple[str, int]]:
+    """Customers by health score: below 50, 50-74, high (75+), and not scored yet."""
+    out = [(label, sum(1 for v in values if v is not None and lo <= v <= hi)) for lo, hi, label in HEALTH_BUCKETS]
+    return out + [("-", sum(1 for v in values if v is None))]

@@ -35,7 +35,7 @@ def _open_at(until: datetime):
 
 
 def load(team_id: int | None, start: datetime, until: datetime, tz, target_key: str | None = None,
-         target_start: datetime | None = None) -> KpiInput:
+         target_start: datetime | None = None, target_end: datetime | None = None) -> KpiInput:
     """Everything rules.kpi.compute needs for [start, until): eight queries, one pass each."""
     data = KpiInput(start=start, until=until)
     alive = _alive(start, until)
@@ -82,7 +82,8 @@ def load(team_id: int | None, start: datetime, until: datetime, tz, target_key: 
 
     if target_key:
         data.target_key = target_key
-        data.target_amount, data.target_won = target_progress(team_id, target_key, target_start or start, until)
+        t_until = min(until, target_end) if target_end else until
+        data.target_amount, data.target_won = target_progress(team_id, target_key, target_start or start, t_until)
     return data
 
 

@@ -459,6 +459,7 @@ def test_stream_mode_over_a_loopback_websocket(rt, fake):
         assert count(rt, Activity) == 1 and fake.ws_connections == 1
     finally:
         _stop_loop(loop, thread)
+    assert not thread.is_alive()
     run(rt, deliver, T0)
     assert len(fake.session_msgs) == 1
 
