@@ -39,7 +39,9 @@ def db_targets(choice: str, name: str) -> list[tuple[str, str]]:
     if choice in ("sqlite", "both"):
         out.append(("sqlite", f"sqlite:///{OUT / (name + '.db')}"))
     if choice in ("postgres", "both"):
-        out.append(("postgres", PG_URL))
+        # one database per script (bench_commands, bench_scan): other benchmark scripts use `bench`
+        # at the same time, and each starts by dropping the tables of its database
+        out.append(("postgres", f"{PG_URL}_{name}"))
     return out
 
 

@@ -5,7 +5,7 @@ Issue: "With the demo data plus 100k generated deals: round-trip latency of a co
 worker processes; on SQLite and on PostgreSQL. Target: p99 under 20 ms. Customer-name matching for a
 rep with 500 customers: under 2 ms."
 
-What it does, per database (SQLite file bench/out/commands.db, PostgreSQL database `bench`):
+What it does, per database (SQLite file bench/out/commands.db, PostgreSQL database `bench_commands`):
   1. a fresh database: the demo team (bot.demo), rep1 topped up to 500 customers, and extra teams
      with ~2000 customers, 100k generated deals in all (open and closed), each with the stage-change
      history the bot writes, and a visit on each open one;

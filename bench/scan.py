@@ -6,7 +6,7 @@ threshold, not all deals). Task cards for 10,000 reps rendered and queued in und
 throughput against a loopback API with no rate limit, and proof that a rate-limited recipient is
 never sent more than its limit."
 
-Per database (SQLite file bench/out/scan.db, PostgreSQL database `bench`), in one process:
+Per database (SQLite file bench/out/scan.db, PostgreSQL database `bench_scan`), in one process:
   data     200 teams, each with a manager, 50 reps and a manager ChatGroup (10,000 reps); 500k open
            deals (50 per rep, one customer each) whose last movement is spread uniformly over the
            10 days before T0 = 2026-11-30 01:00 UTC (09:00 Monday in Shanghai); next_check_at =

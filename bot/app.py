@@ -42,6 +42,8 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
 
     @app.errorhandler(413)
     def too_large(e):
+        from flask import request
+        app.logger.warning("request refused (413): body over 64 KB on %s from %s", request.path, request.remote_addr)
         return jsonify(error="请求太大(最多 64 KB)"), 413
 
     if cfg.channel_on("wecom"):

@@ -22,6 +22,10 @@ DEFAULTS = {
     "BOT_SECRET_KEY": "",
     "BOT_PUBLIC_URL": "http://127.0.0.1:8000",
     "BOT_BENCH_ROUTES": "0",  # 1: add /bench/bare and /bench/wecom-crypto, reference routes for bench/
+    "BOT_DEMO_LOGIN": "0",  # 1: the login page offers a one-click login as any demo user (local mode only)
+    "BOT_SIMULATOR": "0",  # 1: the chat simulator at /simulator (needs the local channel)
+    "BOT_SESSION_HOURS": "12",  # a dashboard login lasts this long
+    "DINGTALK_OAPI_BASE": "https://oapi.dingtalk.com",  # DingTalk's older API (user id by unionId, for login)
 }
 ALL_KEYS = list(DEFAULTS) + [k for keys in CHANNEL_KEYS.values() for k in keys]
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
 
-from rules.health import score
+from rules.health import SIGNALS, points, score
 from storage import health as health_q, kv, outbox, people
 from storage.database import in_transaction
 
 from .messages import Reply
 
 RUN_AT = time(6, 0)
+PARTS_JSON = "{" + ",".join(f'"{k}":%.1f' for k in SIGNALS) + "}"  # the breakdown, built fast
 
 
 def health(rt, now: datetime, team_id: int | None = None, force: bool = False) -> dict:
@@ -29,27 +30,33 @@ def health(rt, now: datetime, team_id: int | None = None, force: bool = False) -
             return {"job": "health", "date": day.isoformat(), "skipped": "already computed today"}
     signals = health_q.gather(rules, now, team_id)
     state = health_q.current_state(team_id)
-    scores, changes, tier_changes, entered = {}, [], [], []
+    scores, changes, tier_changes, entered, left, notices = {}, [], [], [], [], []
     for cid, sig in signals.items():
-        s = score(sig, rules)
-        scores[cid] = (s.total, s.to_json())
+        pts = points(sig, rules)
+        total = int(round(sum(pts)))
+        scores[cid] = (total, PARTS_JSON % pts)
         old_health, old_tier, was_high, team, owner, name = state[cid]
-        tier = rules.tier(s.total)
-        high = rules.high_intent(s.total, bool(was_high))
-        if (s.total, tier, high) != (old_health, old_tier, bool(was_high)):
-            changes.append((cid, s.total, tier, high, now if high and not was_high else None if not high else now))
+        was_high = bool(was_high)
+        tier = rules.tier(total)
+        high = rules.high_intent(total, was_high)
+        if (total, tier, high) != (old_health, old_tier, was_high):
+            changes.append((cid, total, tier, high))
         if tier != old_tier:
             tier_changes.append((cid, old_tier, tier))
         if high and not was_high:
-            entered.append((cid, team, name, s))
+            entered.append(cid)
+            notices.append((cid, team, name, sig))
+        elif was_high and not high:
+            left.append(cid)
 
     def write():
         health_q.save_scores(day, scores)
-        health_q.update_customers(changes)
+        health_q.update_customers(changes, entered, left, now)
         health_q.record_tier_changes(tier_changes, day)
-        for cid, team, name, s in entered:  # once on the manager's to-do list
+        for cid, team, name, sig in notices:  # once on the manager's to-do list
             group = people.team_group(team, "manager")
             if group is not None:
+                s = score(sig, rules)
                 best = s.best_action
                 outbox.enqueue(f"intent:{cid}:{day.isoformat()}", rt.config.primary_channel, group.local_id,
                                Reply("high_intent_notice", {"customer": name, "score": s.total,
@@ -57,4 +64,4 @@ def health(rt, now: datetime, team_id: int | None = None, force: bool = False) -
         kv.put(done_key, "1", now, timedelta(days=2))
     in_transaction(rt.database, write)
     return {"job": "health", "date": day.isoformat(), "customers": len(scores), "changed": len(changes),
-            "tier_changes": len(tier_changes), "new_high_intent": len(entered)}
+            "tier_changes": len(tier_changes), "new_high_intent": len(entered), "left_high_intent": len(left)}

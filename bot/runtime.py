@@ -69,6 +69,10 @@ class Runtime:
             if rep is None:
                 log.info("message from unknown %s user %r", msg.channel, msg.sender)
                 handled = Handled([Reply("not_registered", {"sender": msg.sender[:64]})])
+                if msg.extra.get("reply_via_outbox"):  # answered by message, to the channel's user id
+                    for i, r in enumerate(handled.replies):
+                        outbox.enqueue(f"reply:{msg.channel}:{msg.message_id}:{i}", msg.channel,
+                                       f"{msg.channel}:{msg.sender[:48]}", r.to_dict(), now)
             else:
                 handled = self._dispatch(rep, msg, now)
             inbound.save_replies(row, [r.to_dict() for r in handled.replies])

@@ -69,7 +69,7 @@ def funnel(ctx: Context, args: str) -> None:
         from .report import stage_row, team_numbers
         period = parse_period(args, ctx.today) or last_days(ctx.today, 30)
         numbers = team_numbers(ctx.funnel, ctx.tz, team_id, period, ctx.now)
-        flow = {f.key: stage_row(f) for f in numbers.stages}
+        flow = {f.key: stage_row(f) for f in numbers.stages if f.present}
         stalls = [stage_row(f) for f in numbers.stalls(3)]
         period_label = period.label
     rows = [{"no": s.order, "stage": s.name, "count": totals.get(s.key, (0, 0))[0],

@@ -64,6 +64,8 @@ class HealthRules:
     tier_a: int = 75
     tier_b: int = 50
     windows: dict[str, int] = field(default_factory=dict)
+    weights: tuple[float, ...] = ()
+    curve: dict[str, float] = field(default_factory=dict)
 
     def tier(self, score: int) -> str:
         return "A" if score >= self.tier_a else "B" if score >= self.tier_b else "C"
@@ -99,6 +101,16 @@ def load_health_rules(path: str | Path | None = None) -> HealthRules:
         raise HealthRulesError(f"{p}: [intent] leave_below ({rules.leave_below}) is above high ({rules.high}). "
                                f"Fix: leave_below <= high")
     rules.windows = {s: int(signals[s].get("window_days", 0)) for s in SIGNALS}
+    rules.weights = tuple(float(signals[s]["weight"]) for s in SIGNALS)
+    rules.curve = {
+        "zero_days": float(signals["recency"].get("zero_after_days", 7)),
+        "doc_full": max(1, int(signals["doc_opens"].get("full_at", 3))),
+        "dm_full": max(1, int(signals["decision_maker"].get("full_at", 2))),
+        "deduct": float(signals["competitor"].get("deduct_per_event", 5)) / float(signals["competitor"]["weight"]),
+        "no_tickets": float(signals["collaboration"].get("no_tickets", 0.5)),
+        "full_h": float(signals["collaboration"].get("full_within_hours", 4)),
+        "zero_h": float(signals["collaboration"].get("zero_after_hours", 48)),
+    }
     return rules
 
 
@@ -111,20 +123,26 @@ def _linear(value: float, full: float, zero: float) -> float:
     return (zero - value) / (zero - full)
 
 
+def points(signals: Signals, rules: HealthRules) -> tuple[float, ...]:
+    """Each signal's points, in SIGNALS order (the fast path of the daily job)."""
+    return tuple(share * w for share, w in zip(_shares(signals, rules), rules.weights))
+
+
+def _shares(signals: Signals, rules: HealthRules) -> tuple[float, ...]:
+    c = rules.curve
+    d = signals.days_since_contact
+    h = signals.avg_ticket_response_hours
+    return (
+        0.0 if d is None else (1.0 if d <= 0 else 0.0 if d >= c["zero_days"] else (c["zero_days"] - d) / c["zero_days"]),
+        min(1.0, signals.doc_opens / c["doc_full"]),
+        min(1.0, signals.decision_maker_interactions / c["dm_full"]),
+        max(0.0, 1 - signals.competitor_events * c["deduct"]),
+        c["no_tickets"] if h is None else _linear(h, c["full_h"], c["zero_h"]),
+    )
+
+
 def score(signals: Signals, rules: HealthRules) -> Score:
     s = rules.signals
-    shares = {
-        "recency": 0.0 if signals.days_since_contact is None
-        else _linear(signals.days_since_contact, 0, float(s["recency"].get("zero_after_days", 7))),
-        "doc_opens": min(1.0, signals.doc_opens / max(1, int(s["doc_opens"].get("full_at", 3)))),
-        "decision_maker": min(1.0, signals.decision_maker_interactions
-                              / max(1, int(s["decision_maker"].get("full_at", 2)))),
-        "competitor": max(0.0, 1 - signals.competitor_events * float(s["competitor"].get("deduct_per_event", 5))
-                          / float(s["competitor"]["weight"])),
-        "collaboration": float(s["collaboration"].get("no_tickets", 1.0)) if signals.avg_ticket_response_hours is None
-        else _linear(signals.avg_ticket_response_hours, float(s["collaboration"].get("full_within_hours", 4)),
-                     float(s["collaboration"].get("zero_after_hours", 48))),
-    }
-    parts = tuple(Part(k, s[k].get("name", k), shares[k] * float(s[k]["weight"]), float(s[k]["weight"]),
-                       s[k].get("action", "")) for k in SIGNALS)
+    parts = tuple(Part(k, s[k].get("name", k), share * w, w, s[k].get("action", ""))
+                  for k, share, w in zip(SIGNALS, _shares(signals, rules), rules.weights))
     return Score(int(round(sum(p.points for p in parts))), parts)

@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta
 
-from peewee import Case, chunked, fn
+from peewee import chunked, fn
 
 from rules.health import HealthRules, Signals
 
-from .models import Activity, Contact, Customer, HealthScore, Ticket, TierChange, db
+from .database import bulk_insert
+from .models import Activity, Contact, Customer, HealthScore, Ticket, TierChange
 
 
 def gather(rules: HealthRules, now: datetime, team_id: int | None = None) -> dict[int, Signals]:
@@ -67,37 +68,33 @@ def current_state(team_id: int | None = None) -> dict[int, tuple]:
     return {row[0]: row[1:] for row in q.tuples()}
 
 
-def save_scores(day: date, scores: dict[int, tuple[int, dict]]) -> None:
+def save_scores(day: date, scores: dict[int, tuple[int, str]]) -> None:
     """Keep one score per customer and day (a second run the same day replaces it)."""
-    ids = list(scores)
-    for batch in chunked(ids, 1000):
-        HealthScore.delete().where((HealthScore.day == day) & HealthScore.customer.in_(batch)).execute()
-    rows = [(cid, day, total, json.dumps(parts)) for cid, (total, parts) in scores.items()]
-    for batch in chunked(rows, 1000):
-        HealthScore.insert_many(batch, fields=[HealthScore.customer, HealthScore.day, HealthScore.score,
-                                               HealthScore.parts]).execute()
+    HealthScore.delete().where(HealthScore.day == day).execute() if len(scores) > 1000 else \
+        HealthScore.delete().where((HealthScore.day == day) & HealthScore.customer.in_(list(scores))).execute()
+    bulk_insert(HealthScore, [HealthScore.customer, HealthScore.day, HealthScore.score, HealthScore.parts],
+                [(cid, day, total, parts) for cid, (total, parts) in scores.items()])
 
 
-def update_customers(changes: list[tuple[int, int, str, bool, datetime | None]]) -> None:
-    """(id, health, tier, high_intent, high_intent_since) for customers whose state changed."""
-    pg = db.obj.__class__.__name__.startswith("Postgres")
-    for batch in chunked(changes, 300):
-        ids = [c[0] for c in batch]
-        health = Case(Customer.id, [(c[0], c[1]) for c in batch])
-        tier = Case(Customer.id, [(c[0], c[2]) for c in batch])
-        high = Case(Customer.id, [(c[0], c[3]) for c in batch])
-        since = Case(Customer.id, [(c[0], c[4]) for c in batch])
-        if pg:
-            health, tier, high, since = (health.cast("integer"), tier.cast("varchar"), high.cast("boolean"),
-                                         since.cast("timestamp"))
-        Customer.update(health=health, tier=tier, high_intent=high, high_intent_since=since) \
-            .where(Customer.id.in_(ids)).execute()
+def update_customers(changes: list[tuple[int, int, str, bool]], entered: list[int], left: list[int],
+                     now: datetime) -> None:
+    """Write (id, health, tier, high_intent) for customers whose state changed: one UPDATE per distinct
+    value set (at most ~100 scores x tiers x flags), not one per customer."""
+    groups: dict[tuple, list[int]] = {}
+    for cid, health, tier, high in changes:
+        groups.setdefault((health, tier, high), []).append(cid)
+    for (health, tier, high), ids in groups.items():
+        for batch in chunked(ids, 5000):
+            Customer.update(health=health, tier=tier, high_intent=high).where(Customer.id.in_(batch)).execute()
+    for batch in chunked(entered, 5000):
+        Customer.update(high_intent_since=now).where(Customer.id.in_(batch)).execute()
+    for batch in chunked(left, 5000):
+        Customer.update(high_intent_since=None).where(Customer.id.in_(batch)).execute()
 
 
 def record_tier_changes(changes: list[tuple[int, str, str]], day: date) -> None:
-    for batch in chunked([(cid, a, b, day) for cid, a, b in changes], 1000):
-        TierChange.insert_many(batch, fields=[TierChange.customer, TierChange.from_tier, TierChange.to_tier,
-                                              TierChange.day]).execute()
+    bulk_insert(TierChange, [TierChange.customer, TierChange.from_tier, TierChange.to_tier, TierChange.day],
+                [(cid, a, b, day) for cid, a, b in changes])
 
 
 def score_on(customer_id: int, day: date) -> int | None:

@@ -9,11 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import time
 import uuid
 
 import xmltodict
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 from wechatpy.enterprise import parse_message
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
@@ -106,6 +105,7 @@ def callback():
     except Rejected as e:
         return reject(e)
     incoming, card_click = to_incoming(fields, inner_text)
+    g.bot_now = int(runtime.clock.now().timestamp())
     if incoming is None:
         return passive(cfg, fields, Reply("text_only", {}))
     handled = runtime.handle(incoming)
@@ -151,10 +151,15 @@ def to_incoming(fields: dict, raw: str) -> tuple[Incoming | None, bool]:
     return None, False
 
 
+def _now() -> int:
+    """The runtime clock's time for reply timestamps (set per request), never read deep in logic."""
+    return getattr(g, "bot_now", None) or int(current_app.extensions["bot"].clock.now().timestamp())
+
+
 def _envelope(fields: dict, msg_type: str, body: str) -> str:
     return (f"<xml><ToUserName><![CDATA[{fields.get('FromUserName', '')}]]></ToUserName>"
             f"<FromUserName><![CDATA[{fields.get('ToUserName', '')}]]></FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>{body}</xml>")
+            f"<CreateTime>{_now()}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>{body}</xml>")
 
 
 def text_xml(fields: dict, text: str) -> str:
@@ -166,7 +171,7 @@ def update_button_xml(fields: dict, label: str = "已处理") -> str:
 
 
 def encrypted_reply(cfg, xml: str) -> Response:
-    body = crypto_of(cfg).encrypt_message(xml, uuid.uuid4().hex[:10], str(int(time.time())))
+    body = crypto_of(cfg).encrypt_message(xml, uuid.uuid4().hex[:10], str(_now()))
     return Response(body, mimetype="application/xml")
 
 

@@ -1,0 +1,289 @@
+"""The queries of the manager dashboard (bot/web): set-based, whatever the number of deals.
+
+Every query takes a scope, `team_id` (None: every team) and `owner_id` (None: the whole team), that
+the web layer derives from who is logged in; nothing here widens it. Counts and sums are GROUP BY
+queries, lists are LIMITed and use the indexes of storage/models.py; no query loads all deals.
+
+Stale levels: the web layer passes, per stage, the instants before which a silence is yellow, orange
+or red (`Cutoffs`, from the stage's thresholds in the rules file and `now`), so the database counts
+and orders deals by the same rule as rules/stale.silence; the rows listed are then checked with that
+function itself. Times are naive UTC.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from peewee import JOIN, Case, fn
+
+from .models import (Activity, ChatGroup, Contact, Customer, Deal, HealthScore, Rep, StageChange, Team,
+                     Warning)
+
+LEVELS = ("red", "orange", "yellow")  # most urgent first
+
+
+@dataclass(frozen=True)
+class Cutoffs:
+    """A silence that started at or before `red` is red (then orange, then yellow)."""
+    yellow: datetime
+    orange: datetime
+    red: datetime
+
+
+@dataclass(frozen=True)
+class LevelRule:
+    """What the database needs to tell a deal's stale level: cutoffs per stage, a default for stages
+    the rules file no longer has, and whether a booked next step pauses the clock."""
+    by_stage: dict[str, Cutoffs]
+    default: Cutoffs
+    pause: bool
+
+    @property
+    def latest_yellow(self) -> datetime:
+        """No deal that moved after this instant can be at any level (an index-friendly pre-filter)."""
+        return max([c.yellow for c in self.by_stage.values()] + [self.default.yellow])
+
+
+def _scoped(q, team_field, owner_field, team_id: int | None, owner_id: int | None):
+    if team_id is not None:
+        q = q.where(team_field == team_id)
+    if owner_id is not None:
+        q = q.where(owner_field == owner_id)
+    return q
+
+
+def silence_start(pause: bool):
+    """SQL of rules.stale.silence_start: a next step booked after the last movement pauses the clock."""
+    if not pause:
+        return Deal.last_movement_at
+    return Case(None, [((Deal.next_step_due.is_null(False)) & (Deal.next_step_due > Deal.last_movement_at),
+                        Deal.next_step_due)], Deal.last_movement_at)
+
+
+def level_of(rule: LevelRule):
+    """SQL: 'red' | 'orange' | 'yellow' | NULL for an open deal, by its stage's cutoffs."""
+    start = silence_start(rule.pause)
+
+    def by(c: Cutoffs):
+        return Case(None, [(start <= c.red, "red"), (start <= c.orange, "orange"), (start <= c.yellow, "yellow")],
+                    None)
+
+    if not rule.by_stage:
+        return by(rule.default)
+    return Case(Deal.stage, [(key, by(c)) for key, c in rule.by_stage.items()], by(rule.default))
+
+
+def _warned(rule: LevelRule):
+    return (Deal.status == "open") & (Deal.last_movement_at <= rule.latest_yellow)
+
+
+# -- the funnel ---------------------------------------------------------------------------------------
+
+def stage_totals(team_id: int | None, owner_id: int | None) -> dict[str, tuple[int, int]]:
+    """{stage: (open deals, amount)} in scope."""
+    q = (Deal.select(Deal.stage, fn.COUNT(Deal.id), fn.COALESCE(fn.SUM(Deal.amount), 0))
+         .where(Deal.status == "open").group_by(Deal.stage))
+    q = _scoped(q, Deal.team, Deal.owner, team_id, owner_id)
+    return {stage: (int(n), int(total)) for stage, n, total in q.tuples()}
+
+
+# -- stale warnings -----------------------------------------------------------------------------------
+
+def level_counts(team_id: int | None, owner_id: int | None, rule: LevelRule) -> dict[int, dict[str, tuple[int, int]]]:
+    """{owner id: {level: (deals, amount)}} of the open deals at a stale level, in scope."""
+    level = level_of(rule)
+    q = (Deal.select(Deal.owner, level.alias("level"), fn.COUNT(Deal.id), fn.COALESCE(fn.SUM(Deal.amount), 0))
+         .where(_warned(rule)).group_by(Deal.owner, level))
+    q = _scoped(q, Deal.team, Deal.owner, team_id, owner_id)
+    out: dict[int, dict[str, tuple[int, int]]] = {}
+    for owner, lv, n, amount in q.tuples():
+        if lv:
+            out.setdefault(owner, {})[lv] = (int(n), int(amount))
+    return out
+
+
+@dataclass(frozen=True)
+class WarnedDeal:
+    id: int
+    customer: str
+    owner: str
+    owner_id: int
+    stage: str
+    amount: int
+    last_movement_at: datetime
+    next_step_due: datetime | None
+    next_step: str | None
+    snoozed_until: datetime | None
+    intervention_by: int | None
+
+
+def warned_deals(team_id: int | None, owner_id: int | None, rule: LevelRule, level: str | None = None,
+                 limit: int = 50, offset: int = 0) -> list[WarnedDeal]:
+    """Open deals at a stale level (or at `level`), the longest silence first."""
+    lv, start = level_of(rule), silence_start(rule.pause)
+    q = (Deal.select(Deal.id, Customer.name, Rep.name, Deal.owner, Deal.stage, Deal.amount, Deal.last_movement_at,
+                     Deal.next_step_due, Deal.next_step, Deal.snoozed_until, Deal.intervention_by)
+         .join(Customer, on=(Deal.customer == Customer.id)).switch(Deal).join(Rep, on=(Deal.owner == Rep.id))
+         .where(_warned(rule) & (lv == level if level else lv.is_null(False)))
+         .order_by(start, Deal.id).limit(limit).offset(offset))
+    q = _scoped(q, Deal.team, Deal.owner, team_id, owner_id)
+    return [WarnedDeal(*row) for row in q.tuples()]
+
+
+# -- customers: high intent, health --------------------------------------------------------------------
+
+def high_intent(team_id: int | None, owner_id: int | None, limit: int = 20) -> tuple[int, list[dict]]:
+    """(how many, the top `limit` by score) high-intent customers in scope, each with its open deal."""
+    base = Customer.high_intent == True  # noqa: E712
+    count = _scoped(Customer.select(fn.COUNT(Customer.id)).where(base), Customer.team, Customer.owner,
+                    team_id, owner_id).scalar() or 0
+    q = (Customer.select(Customer.id, Customer.name, Customer.health, Customer.tier, Customer.high_intent_since,
+                         Rep.name).join(Rep, on=(Customer.owner == Rep.id)).where(base)
+         .order_by(Customer.health.desc(), Customer.id).limit(limit))
+    rows = [{"customer_id": cid, "customer": name, "health": health, "tier": tier, "since": since, "owner": owner}
+            for cid, name, health, tier, since, owner in
+            _scoped(q, Customer.team, Customer.owner, team_id, owner_id).tuples()]
+    deals: dict[int, tuple] = {}
+    if rows:
+        dq = (Deal.select(Deal.customer, Deal.id, Deal.stage, Deal.amount)
+              .where(Deal.customer.in_([r["customer_id"] for r in rows]) & (Deal.status == "open"))
+              .order_by(Deal.id))
+        for cid, did, stage, amount in dq.tuples():
+            deals[cid] = (did, stage, amount)  # the newest open deal
+    for r in rows:
+        did, stage, amount = deals.get(r["customer_id"], (None, None, 0))
+        r.update(deal_id=did, stage=stage, amount=int(amount or 0))
+    return int(count), rows
+
+
+HEALTH_BUCKETS = [(0, 24), (25, 49), (50, 74), (75, 89), (90, 100)]
+
+
+def health_distribution(team_id: int | None, owner_id: int | None,
+                        buckets: list[tuple[int, int]] = HEALTH_BUCKETS) -> tuple[dict, dict]:
+    """({(lo, hi) | None: customers}, {tier: customers}) of the latest scores in scope (None: not scored)."""
+    bucket = Case(None, [(Customer.health.between(lo, hi), i) for i, (lo, hi) in enumerate(buckets)], -1)
+    q = _scoped(Customer.select(bucket.alias("b"), fn.COUNT(Customer.id)).group_by(bucket),
+                Customer.team, Customer.owner, team_id, owner_id)
+    by_bucket: dict = {b: 0 for b in buckets}
+    by_bucket[None] = 0
+    for i, n in q.tuples():
+        by_bucket[buckets[int(i)] if int(i) >= 0 else None] += int(n)
+    q = _scoped(Customer.select(Customer.tier, fn.COUNT(Customer.id)).group_by(Customer.tier),
+                Customer.team, Customer.owner, team_id, owner_id)
+    return by_bucket, {tier: int(n) for tier, n in q.tuples()}
+
+
+# -- reps ---------------------------------------------------------------------------------------------
+
+def open_by_owner(team_id: int | None, owner_id: int | None) -> dict[int, tuple[int, int]]:
+    """{owner id: (open deals, amount)}."""
+    q = (Deal.select(Deal.owner, fn.COUNT(Deal.id), fn.COALESCE(fn.SUM(Deal.amount), 0))
+         .where(Deal.status == "open").group_by(Deal.owner))
+    q = _scoped(q, Deal.team, Deal.owner, team_id, owner_id)
+    return {o: (int(n), int(a)) for o, n, a in q.tuples()}
+
+
+def people(team_id: int | None, owner_id: int | None = None, limit: int = 500) -> list[tuple[int, str, str, str, int]]:
+    """(id, local id, name, role, team id) of the active people in scope, reps first."""
+    q = Rep.select(Rep.id, Rep.local_id, Rep.name, Rep.role, Rep.team).where(Rep.active == True)  # noqa: E712
+    if team_id is not None:
+        q = q.where(Rep.team == team_id)
+    if owner_id is not None:
+        q = q.where(Rep.id == owner_id)
+    order = Case(Rep.role, [("rep", 0), ("manager", 1)], 2)
+    return list(q.order_by(order, Rep.team, Rep.id).limit(limit).tuples())
+
+
+def rep(rep_id: int) -> Rep | None:
+    """An active person with their team loaded."""
+    return (Rep.select(Rep, Team).join(Team).where((Rep.id == rep_id) & (Rep.active == True))  # noqa: E712
+            .first())
+
+
+def teams() -> list[tuple[int, str]]:
+    return list(Team.select(Team.id, Team.name).order_by(Team.id).tuples())
+
+
+def team_groups(team_id: int | None) -> list[tuple[str, str]]:
+    """(local id, name) of the chat groups of a team (every team: None)."""
+    q = ChatGroup.select(ChatGroup.local_id, ChatGroup.name).order_by(ChatGroup.team, ChatGroup.id)
+    if team_id is not None:
+        q = q.where(ChatGroup.team == team_id)
+    return list(q.tuples())
+
+
+def demo_people(limit: int = 200) -> list[tuple[int, str, str, str, str]]:
+    """(id, local id, name, role, team name) of the people a local demo login offers."""
+    order = Case(Rep.role, [("admin", 0), ("manager", 1)], 2)
+    q = (Rep.select(Rep.id, Rep.local_id, Rep.name, Rep.role, Team.name).join(Team)
+         .where(Rep.active == True).order_by(Team.id, order, Rep.id).limit(limit))  # noqa: E712
+    return list(q.tuples())
+
+
+# -- one deal -----------------------------------------------------------------------------------------
+
+def deal(deal_id: int, team_id: int | None, owner_id: int | None) -> Deal | None:
+    """A deal with its customer, owner and team loaded, or None when it is not in scope."""
+    q = (Deal.select(Deal, Customer, Rep, Team).join(Customer, on=(Deal.customer == Customer.id)).switch(Deal)
+         .join(Rep, on=(Deal.owner == Rep.id)).switch(Deal).join(Team, on=(Deal.team == Team.id))
+         .where(Deal.id == deal_id))
+    return _scoped(q, Deal.team, Deal.owner, team_id, owner_id).first()
+
+
+def deal_timeline(deal: Deal, limit: int = 60) -> list[dict]:
+    """The deal's stage changes, activities (also the customer's without a deal) and warnings, newest first."""
+    acts = (Activity.select(Activity.at, Activity.kind, Activity.text, Rep.name, Contact.name, Contact.title,
+                            Contact.is_decision_maker)
+            .join(Rep, JOIN.LEFT_OUTER, on=(Activity.rep == Rep.id)).switch(Activity)
+            .join(Contact, JOIN.LEFT_OUTER, on=(Activity.contact == Contact.id))
+            .where((Activity.deal == deal.id) | ((Activity.customer == deal.customer_id) & Activity.deal.is_null()))
+            .order_by(Activity.at.desc(), Activity.id.desc()).limit(limit))
+    events = [{"at": at, "type": "activity", "kind": kind, "text": text, "who": who or "",
+               "contact": cname or "", "title": ctitle or "", "decision_maker": bool(dm)}
+              for at, kind, text, who, cname, ctitle, dm in acts.tuples()]
+    changes = (StageChange.select(StageChange.at, StageChange.from_stage, StageChange.to_stage, StageChange.note,
+                                  Rep.name)
+               .join(Rep, JOIN.LEFT_OUTER, on=(StageChange.rep == Rep.id)).where(StageChange.deal == deal.id)
+               .order_by(StageChange.at.desc(), StageChange.id.desc()).limit(limit))
+    events += [{"at": at, "type": "stage", "from": a, "to": b, "text": note or "", "who": who or ""}
+               for at, a, b, note, who in changes.tuples()]
+    warns = (Warning.select(Warning.at, Warning.level, Warning.since).where(Warning.deal == deal.id)
+             .order_by(Warning.at.desc()).limit(limit))
+    events += [{"at": at, "type": "warning", "level": level, "since": since, "text": "", "who": ""}
+               for at, level, since in warns.tuples()]
+    events.sort(key=lambda e: (e["at"], {"stage": 0, "activity": 1, "warning": 2}[e["type"]]), reverse=True)
+    return events[:limit]
+
+
+def deal_counts(deal: Deal) -> dict[str, int]:
+    """How many activities and stage changes the deal has (the timeline shows the latest)."""
+    return {"activities": Activity.select().where(Activity.deal == deal.id).count(),
+            "stage_changes": StageChange.select().where(StageChange.deal == deal.id).count()}
+
+
+def contacts(customer_id: int) -> list[tuple[str, str, bool]]:
+    return list(Contact.select(Contact.name, Contact.title, Contact.is_decision_maker)
+                .where(Contact.customer == customer_id).order_by(Contact.id).tuples())
+
+
+def score_history(customer_id: int, days: int = 30) -> list[tuple[date, int, dict]]:
+    """The customer's daily scores, newest first: (day, score, {signal: points})."""
+    q = (HealthScore.select(HealthScore.day, HealthScore.score, HealthScore.parts)
+         .where(HealthScore.customer == customer_id).order_by(HealthScore.day.desc()).limit(days))
+    out = []
+    for day, score, parts in q.tuples():
+        try:
+            parsed = json.loads(parts or "{}")
+        except ValueError:
+            parsed = {}
+        out.append((day if isinstance(day, date) else date.fromisoformat(str(day)), int(score), parsed))
+    return out
+
+
+def other_deals(customer_id: int, deal_id: int) -> list[tuple[int, str, str, int]]:
+    """(id, stage, status, amount) of the customer's other deals."""
+    return list(Deal.select(Deal.id, Deal.stage, Deal.status, Deal.amount)
+                .where((Deal.customer == customer_id) & (Deal.id != deal_id)).order_by(Deal.id.desc()).limit(20)
+                .tuples())
