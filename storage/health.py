@@ -1,7 +1,6 @@
 """Set-based queries of the daily health recompute: one query per signal for all customers."""
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta
 
 from peewee import chunked, fn

@@ -20,19 +20,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from storage import kv
 from storage.models import ChatGroup, Rep
 
 from ..links import action_links
 from ..messages import Reply
 from ..render import render_text
 from . import RateLimit, SendResult
+from .tokens import MIN_FETCH_INTERVAL, TokenBusy, cached_token, refresh_token
 from .dingtalk import session_of, sign
 
 log = logging.getLogger(__name__)
 TIMEOUT = 5
-TOKEN_MARGIN = timedelta(minutes=5)  # refresh this long before the token expires
-MIN_FETCH_INTERVAL = timedelta(seconds=10)  # never call accessToken more often, whatever happens
 SESSION_MARGIN = timedelta(minutes=1)  # a session webhook this close to its expiry counts as expired
 ROBOT_BLOCKED = 600.0  # seconds: a group robot that sent too fast is blocked for 10 minutes
 ROBOT_TOO_FAST = {410100, 130101}
@@ -57,10 +55,6 @@ class DingTalkError(Exception):
         return self.status == 401 or self.code in ("InvalidAuthentication", "invalidAuthentication")
 
 
-class TokenBusy(Exception):
-    """The access token was fetched moments ago: wait instead of fetching it again."""
-
-
 class DingTalkClient:
     """The robot OpenAPI (api.dingtalk.com) with a database-shared access token."""
 
@@ -75,27 +69,19 @@ class DingTalkClient:
 
     @property
     def access_token(self) -> str:
-        return kv.get(self.token_key, self.runtime.now(), margin=TOKEN_MARGIN) or self.refresh_token(stale=None)
+        return cached_token(self.runtime, self.token_key) or self.refresh_token(stale=None)
 
     def refresh_token(self, stale: str | None) -> str:
-        """Fetch a token under a database lock; a process that waited uses the one just fetched."""
-        now = self.runtime.now()
-        lock_key = f"{self.token_key}:lock"
-        with kv.locked(lock_key, now) as row:
-            current = kv.get(self.token_key, now, margin=TOKEN_MARGIN)
-            if current and current != stale:
-                return current
-            if row.value == "fetched" and now - row.updated_at < MIN_FETCH_INTERVAL:
-                raise TokenBusy("the access token was fetched less than 10 s ago")
-            kv.put(lock_key, "fetched", now)
-            r = self.http.post(f"{self.base}/v1.0/oauth2/accessToken",
-                               json={"appKey": self.app_key, "appSecret": self.app_secret}, timeout=TIMEOUT)
-            body = _json(r)
-            token = body.get("accessToken")
-            if r.status_code != 200 or not token:
-                raise DingTalkError(r.status_code, str(body.get("code", "")), str(body.get("message", r.text[:200])))
-            kv.put(self.token_key, token, now, timedelta(seconds=int(body.get("expireIn") or 7200)))
-            return token
+        return refresh_token(self.runtime, self.token_key, self._fetch, stale)
+
+    def _fetch(self) -> tuple[str, int]:
+        r = self.http.post(f"{self.base}/v1.0/oauth2/accessToken",
+                           json={"appKey": self.app_key, "appSecret": self.app_secret}, timeout=TIMEOUT)
+        body = _json(r)
+        token = body.get("accessToken")
+        if r.status_code != 200 or not token:
+            raise DingTalkError(r.status_code, str(body.get("code", "")), str(body.get("message", r.text[:200])))
+        return token, int(body.get("expireIn") or 7200)
 
     def call(self, path: str, body: dict) -> dict:
         """POST to the OpenAPI; a rejected token is refreshed once and the call made again."""

@@ -18,11 +18,10 @@ from storage.models import ChatGroup, Rep
 from ..messages import Reply
 from ..render import render_text
 from . import RateLimit, SendResult
+from .tokens import MIN_FETCH_INTERVAL, TOKEN_MARGIN, TokenBusy, refresh_token
 
 log = logging.getLogger(__name__)
 RETRY_CODES = {-1, 45009, 45033, 45011, 40014, 42001, 40001}
-TOKEN_MARGIN = timedelta(minutes=5)  # refresh this long before the token expires
-MIN_FETCH_INTERVAL = timedelta(seconds=10)  # never call gettoken more often, whatever happens
 TIMEOUT = 5
 
 
@@ -41,10 +40,6 @@ class DatabaseSession(SessionStorage):
 
     def delete(self, key):
         kv.delete(key)
-
-
-class TokenBusy(Exception):
-    """gettoken was called moments ago: wait instead of calling it again."""
 
 
 class WeComClient(WeChatClient):
@@ -68,19 +63,12 @@ class WeComClient(WeChatClient):
         return {"access_token": self.refresh_token(stale=self.session.get(self.access_token_key))}
 
     def refresh_token(self, stale: str | None) -> str:
-        """Fetch a token under a database lock; a process that waited uses the one just fetched."""
-        now = self.runtime.now()
-        lock_key = f"{self.access_token_key}:lock"
-        with kv.locked(lock_key, now) as row:
-            current = kv.get(self.access_token_key, now, margin=TOKEN_MARGIN)
-            if current and current != stale:
-                return current
-            if row.value == "fetched" and now - row.updated_at < MIN_FETCH_INTERVAL:
-                raise TokenBusy("gettoken was called less than 10 s ago")
-            self._fetch_access_token(self.API_BASE_URL + "gettoken", {"corpid": self.corp_id,
-                                                                       "corpsecret": self.secret})
-            kv.put(lock_key, "fetched", now)
-            return kv.get(self.access_token_key, now)
+        return refresh_token(self.runtime, self.access_token_key, self._fetch, stale)
+
+    def _fetch(self) -> tuple[str, int]:
+        result = self._fetch_access_token(self.API_BASE_URL + "gettoken", {"corpid": self.corp_id,
+                                                                            "corpsecret": self.secret})
+        return result["access_token"], int(result.get("expires_in", 7200))
 
     def with_token_retry(self, call):
         """Run call(); after 40014/42001/40001 refresh the token once and run it again."""
