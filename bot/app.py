@@ -32,7 +32,8 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
 
     @app.teardown_request
     def _close(exc):
-        if not runtime.database.is_closed() and not runtime.database.in_transaction():
+        # the thread keeps its connection for the next request; after an error it starts afresh
+        if exc is not None and not runtime.database.is_closed() and not runtime.database.in_transaction():
             runtime.database.close()
 
     @app.get("/healthz")
@@ -62,5 +63,7 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
         app.register_blueprint(local_bp)
     from .links import blueprint as links_bp
     app.register_blueprint(links_bp)
+    from .web import blueprint as web_bp  # dashboard, login, chat simulator (bot/web/)
+    app.register_blueprint(web_bp)
     from .charts import blueprint as charts_bp; app.register_blueprint(charts_bp)  # noqa: E702  GET /charts/*.png
     return app

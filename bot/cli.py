@@ -82,6 +82,8 @@ def cmd_outbox(args) -> int:
 
 
 def cmd_import(args) -> int:
+    from peewee import IntegrityError
+
     from .importer import MappingError, import_file
     rt = runtime_for(args)
     try:
@@ -94,6 +96,10 @@ def cmd_import(args) -> int:
     except FileNotFoundError as e:
         print(f"找不到文件: {e.filename or args.file}", file=sys.stderr)
         return 2
+    except IntegrityError as e:  # e.g. a customer of the same name added in chat meanwhile
+        print(f"导入中断, 数据库拒绝写入: {e}\n已写入的部分保留; 再次运行同一命令即可继续 (重复导入不会重复写入)",
+              file=sys.stderr)
+        return 1
     print(report.summary())
     if report.rows > 2000:
         print(f"{report.rows} 行, 用时 {report.seconds:.1f} 秒")

@@ -309,7 +309,7 @@ def _xlsx_rows(path: str, show_progress: bool):
     def rows():
         try:
             it = ws.iter_rows(values_only=True)
-            if show_progress:
+            if show_progress and (ws.max_row or 0) > PROGRESS_MIN_ROWS:
                 from tqdm import tqdm
                 it = tqdm(it, total=ws.max_row, desc="读取", unit="行", file=sys.stderr, mininterval=0.5,
                           leave=False)
@@ -387,6 +387,15 @@ def import_file(path: str, funnel: Funnel, now: datetime, dry_run: bool = False,
     tz = tz or ZoneInfo(os.environ.get("BOT_TIMEZONE") or "Asia/Shanghai")
     m = load_mapping(mapping, funnel) if mapping else None
     report = Report(dry_run=dry_run)
+    _import(path, funnel, now, dry_run, m, tz, progress, report)
+    report.seconds = time.perf_counter() - t0
+    if report_path:
+        report.write_csv(report_path)
+    return report
+
+
+def _import(path: str, funnel: Funnel, now: datetime, dry_run: bool, m: Mapping | None, tz, progress: bool | None,
+            report: Report) -> None:
     if m is not None:
         wanted = {_label(m.columns["customer"]), _label(m.columns["owner"])}
         find = lambda labels: wanted <= set(labels)  # noqa: E731
@@ -398,7 +407,7 @@ def import_file(path: str, funnel: Funnel, now: datetime, dry_run: bool = False,
     except ValueError as e:
         report.kind = "未知文件"
         report.reject(None, str(e))
-        return report
+        return
     labels = [_label(h) for h in table.header]
     report.rows = len(table.rows)
     show = show and (progress is True or len(table.rows) > PROGRESS_MIN_ROWS)
@@ -409,7 +418,7 @@ def import_file(path: str, funnel: Funnel, now: datetime, dry_run: bool = False,
             report.kind = "客户"
             report.reject(None, f"文件表头 (第 {table.header_row} 行) 中找不到映射文件 {m.path} 指定的列: "
                                 f"{'; '.join(missing)}. 文件表头有: {', '.join(h for h in table.header if h)}")
-            return report
+            return
         kind = "customer"
     else:
         kind = _kind_of(labels)
@@ -423,10 +432,6 @@ def import_file(path: str, funnel: Funnel, now: datetime, dry_run: bool = False,
         report.kind = "未知文件"
         report.reject(None, "无法识别表头: 花名册需要 team,local_id,name,role; 客户表需要 customer,owner "
                             "(或 客户名称,负责人), 或用 --mapping 指定各列")
-    report.seconds = time.perf_counter() - t0
-    if report_path:
-        report.write_csv(report_path)
-    return report
 
 
 # ---- the roster ---------------------------------------------------------------------------------------
@@ -505,10 +510,12 @@ class _Deal:
 
 
 class _Contact:
-    __slots__ = ("cust", "name", "title", "dm", "created_at", "saved")
+    __slots__ = ("cust", "name", "title", "dm", "created_at", "saved", "file_row", "file_title")
 
     def __init__(self, cust, name, title, dm, created_at=None, saved=False):
         self.cust, self.name, self.title, self.dm, self.created_at, self.saved = cust, name, title, dm, created_at, saved
+        self.file_row: int | None = None  # the row of this file that first named the contact, and its title
+        self.file_title = ""
 
 
 def _better_deal(d: _Deal, old: _Deal) -> bool:
@@ -856,6 +863,10 @@ class CustomerImport:
                     if a is not None and b is not None and a != b]
             if diff:
                 raise _Reject(f"客户 {r.customer} 在第 {cust.first_row} 行已出现, 两行的{'/'.join(diff)}不一致")
+        if r.contact and r.title and cust is not None:
+            c = cust.contacts.get(self._key(r.contact))
+            if c is not None and c.file_title and c.file_title != r.title:
+                raise _Reject(f"联系人 {r.contact} 在第 {c.file_row} 行的职位是 {c.file_title!r}, 此行是 {r.title!r}")
         changes: list[str] = []
         outcome = "unchanged"
         deal = cust.deal if cust is not None else None
@@ -877,7 +888,7 @@ class CustomerImport:
         if cust.first_row is None:
             cust.first_row, cust.signature = n, sig
         if r.contact:
-            changes += self._contact(cust, r)
+            changes += self._contact(n, cust, r)
         if outcome == "unchanged" and changes:
             outcome = "updated"
             changes.insert(0, r.customer + ":")
@@ -973,15 +984,21 @@ class CustomerImport:
         d.last_movement_at = max(at, d.last_activity_at) if d.last_activity_at else at
         d.next_check_at = d.last_movement_at
 
-    def _contact(self, cust: _Cust, r: _Row) -> list[str]:
+    def _contact(self, n: int, cust: _Cust, r: _Row) -> list[str]:
+        """Add the row's contact, or give a known one the row's title (a decision-maker stays one)."""
         dm = self._is_dm(r.title)
         ck = self._key(r.contact)
         c = cust.contacts.get(ck)
         if c is None:
             c = _Contact(cust, r.contact, r.title, dm, self.now)
+            c.file_row, c.file_title = n, r.title
             cust.contacts[ck] = c
             self.new_contacts.append(c)
             return [f"联系人 {r.contact}{' (' + r.title + ')' if r.title else ''}{' 决策人' if dm else ''};"]
+        if c.file_row is None:
+            c.file_row = n
+        if r.title and not c.file_title:
+            c.file_title = r.title  # later rows of this file must agree with it (see _row)
         out = []
         if r.title and r.title != c.title:
             out.append(f"联系人 {c.name} 职位 {c.title or '无'}→{r.title};")

@@ -13,7 +13,7 @@ from handlers import Context, Refusal, dispatch
 from rules.funnel import Funnel, load_funnel
 from rules.health import load_health_rules
 from storage import choices, inbound, outbox, people
-from storage.database import migrate_database, open_database, to_db
+from storage.database import connected, migrate_database, open_database, to_db
 
 from .clock import SystemClock
 from .config import Config, load_config
@@ -49,7 +49,7 @@ class Runtime:
 
     def handle(self, msg: Incoming) -> Handled:
         """Run one inbound message exactly once; a repeat of it gets the recorded answer."""
-        with self.database.connection_context():
+        with connected(self.database):
             seen = inbound.find(msg.channel, msg.message_id)
             if seen is not None:
                 return Handled([Reply.from_dict(r) for r in inbound.replies_of(seen)], duplicate=True)

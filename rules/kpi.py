@@ -427,13 +427,15 @@ def compute(data: KpiInput, funnel: Funnel, tz) -> Kpis:
         flagged_lost=sum(1 for d in lost if d.id in flag and flag[d.id] <= d.closed_at),
         flagged_stalled=sum(1 for i in stalled if i in flag and flag[i] < until))
 
+    by_stage: dict[str, list[Visit]] = {}
+    for v in all_visits:
+        if v.entered < until and (v.left is None or v.left >= start):
+            by_stage.setdefault(v.stage, []).append(v)
     flows = []
     for s in funnel.open_stages:
         present, entered, advanced, lost_ids, back = set(), set(), set(), set(), set()
         stays, waiting = [], []
-        for v in all_visits:
-            if v.stage != s.key or v.entered >= until or (v.left is not None and v.left < start):
-                continue
+        for v in by_stage.get(s.key, ()):
             present.add(v.deal_id)
             if v.entered >= start:
                 entered.add(v.deal_id)

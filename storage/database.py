@@ -129,3 +129,25 @@ def bulk_insert(model, fields: list, rows: list[tuple], page: int = 5000) -> Non
     sql = f"INSERT INTO {q}{table}{q} ({cols}) VALUES ({', '.join([mark] * len(fields))})"
     for i in range(0, len(rows), page):
         cursor.executemany(sql, rows[i:i + page])
+
+
+class connected:
+    """Use the thread's open connection, or open one for the block (and close it after).
+
+    Unlike peewee's connection_context, an already open connection (a web request's, kept for the
+    next request) is left open.
+    """
+
+    def __init__(self, database: Database):
+        self.database, self.opened = database, False
+
+    def __enter__(self):
+        if self.database.is_closed():
+            self.database.connect()
+            self.opened = True
+        return self.database
+
+    def __exit__(self, *exc):
+        if self.opened and not self.database.is_closed():
+            self.database.close()
+        return False

@@ -5,20 +5,31 @@ or deals (never a query per customer or per deal). Times are naive UTC; `team_id
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import operator
+from datetime import date, datetime
+from functools import reduce
 
 from peewee import fn
 
-from rules.kpi import CustomerActivity, DealRow, KpiInput, StageMove
+from rules.kpi import CustomerActivity, DealRow, KpiInput, StageMove, close_day
 
 from .models import Activity, Customer, Deal, HealthScore, Rep, StageChange, Target, Team, Warning, db
 
 
+SCORE_BATCH = 400  # (customer, day) pairs per query: well inside every database's parameter limit
+
+
 def _dt(v):
-    """A timestamp from an aggregate (MIN/MAX): SQLite may hand back the stored text."""
+    """A stored timestamp as a naive datetime: SQLite hands back the stored text."""
     if v is None or isinstance(v, datetime):
         return v
     return datetime.fromisoformat(str(v))
+
+
+def _rows(q) -> list[tuple]:
+    """The raw rows of a query: peewee's per-row conversion costs more than the queries here; the
+    callers convert what they use (_dt for timestamps, which SQLite hands back as text)."""
+    return db.execute(q).fetchall()
 
 
 def _team(q, field, team_id):
@@ -43,13 +54,13 @@ def load(team_id: int | None, start: datetime, until: datetime, tz, target_key: 
     q = (Deal.select(Deal.id, Deal.customer, Deal.owner, Deal.amount, Deal.status, Deal.stage, Deal.created_at,
                      Deal.closed_at, Deal.last_movement_at, Deal.next_step_due, Customer.high_intent)
          .join(Customer, on=(Deal.customer == Customer.id)).where(alive))
-    data.deals = [DealRow(i, c, o, int(a or 0), st, sg, cr, cl, lm, due, bool(hi))
-                  for i, c, o, a, st, sg, cr, cl, lm, due, hi in _team(q, Deal.team, team_id).tuples()]
+    data.deals = [DealRow(i, c, o, int(a or 0), st, sg, _dt(cr), _dt(cl), _dt(lm), _dt(due), bool(hi))
+                  for i, c, o, a, st, sg, cr, cl, lm, due, hi in _rows(_team(q, Deal.team, team_id))]
 
     q = (StageChange.select(StageChange.deal, StageChange.from_stage, StageChange.to_stage, StageChange.at)
          .join(Deal, on=(StageChange.deal == Deal.id)).where(alive & (StageChange.at < until))
          .order_by(StageChange.deal, StageChange.at, StageChange.id))
-    data.moves = [StageMove(*row) for row in _team(q, Deal.team, team_id).tuples()]
+    data.moves = [StageMove(d, f, t, _dt(at)) for d, f, t, at in _rows(_team(q, Deal.team, team_id))]
 
     q = (Activity.select(Activity.customer, Customer.owner, fn.COUNT(Activity.id), fn.MIN(Activity.at),
                          fn.MAX(Activity.at))
@@ -57,34 +68,55 @@ def load(team_id: int | None, start: datetime, until: datetime, tz, target_key: 
          .where((Activity.at >= start) & (Activity.at < until))
          .group_by(Activity.customer, Customer.owner))
     data.activity = [CustomerActivity(c, o, int(n), _dt(a), _dt(b))
-                     for c, o, n, a, b in _team(q, Customer.team, team_id).tuples()]
+                     for c, o, n, a, b in _rows(_team(q, Customer.team, team_id))]
 
     # deals open at the end that moved after it: their last movement back then is rebuilt
     q = (Activity.select(Activity.deal, fn.MAX(Activity.at)).join(Deal, on=(Activity.deal == Deal.id))
          .where(_open_at(until) & ((Deal.status != "open") | (Deal.last_movement_at > until))
                 & (Activity.at < until))
          .group_by(Activity.deal))
-    data.last_activity = {d: _dt(at) for d, at in _team(q, Deal.team, team_id).tuples()}
+    data.last_activity = {d: _dt(at) for d, at in _rows(_team(q, Deal.team, team_id))}
 
     risky = _open_at(until) | ((Deal.status == "lost") & (Deal.closed_at >= start) & (Deal.closed_at < until))
     q = (Warning.select(Warning.deal, fn.MIN(Warning.at)).join(Deal, on=(Warning.deal == Deal.id))
          .where(risky & Warning.level.in_(("orange", "red")) & (Warning.at < until))
          .group_by(Warning.deal))
-    data.first_flag = {d: _dt(at) for d, at in _team(q, Deal.team, team_id).tuples()}
+    data.first_flag = {d: _dt(at) for d, at in _rows(_team(q, Deal.team, team_id))}
 
-    first_day, last_day = start.date() - timedelta(days=1), until.date() + timedelta(days=1)
-    q = (HealthScore.select(HealthScore.customer, HealthScore.day, HealthScore.score).distinct()
-         .join(Deal, on=(HealthScore.customer == Deal.customer))
-         .where((Deal.status != "open") & (Deal.closed_at >= start) & (Deal.closed_at < until)
-                & (HealthScore.day >= first_day) & (HealthScore.day <= last_day)))
-    data.scores = {(c, d if isinstance(d, date) else date.fromisoformat(str(d))): int(s)
-                   for c, d, s in _team(q, Deal.team, team_id).tuples()}
+    # the health score of each closed deal's customer on the (local) day it closed, and no other
+    pairs = {(d.customer_id, close_day(d.closed_at, tz)) for d in data.deals
+             if d.status != "open" and d.closed_at is not None and start <= d.closed_at < until}
+    for terms in _score_batches(pairs):
+        cond = reduce(operator.or_, [(HealthScore.day == day) & HealthScore.customer.in_(cs) for day, cs in terms])
+        q = HealthScore.select(HealthScore.customer, HealthScore.day, HealthScore.score).where(cond)
+        data.scores.update({(c, d if isinstance(d, date) else date.fromisoformat(str(d))): int(s)
+                            for c, d, s in _rows(q)})
 
     if target_key:
         data.target_key = target_key
         t_until = min(until, target_end) if target_end else until
         data.target_amount, data.target_won = target_progress(team_id, target_key, target_start or start, t_until)
     return data
+
+
+def _score_batches(pairs: set[tuple[int, date]]):
+    """(day, [customers]) terms in batches of at most SCORE_BATCH parameters and 40 terms: every
+    database answers `(day = ? AND customer IN (...)) OR ...` from the (customer, day) index (SQLite
+    scans the table for a row-value IN list)."""
+    by_day: dict[date, list[int]] = {}
+    for customer, day in sorted(pairs, key=lambda p: (p[1], p[0])):
+        by_day.setdefault(day, []).append(customer)
+    batch, size = [], 0
+    for day, customers in by_day.items():
+        for i in range(0, len(customers), SCORE_BATCH):
+            part = customers[i:i + SCORE_BATCH]
+            if batch and (size + len(part) + 1 > SCORE_BATCH or len(batch) >= 40):
+                yield batch
+                batch, size = [], 0
+            batch.append((day, part))
+            size += len(part) + 1
+    if batch:
+        yield batch
 
 
 def target_progress(team_id: int | None, key: str, start: datetime, until: datetime) -> tuple[int | None, int]:

@@ -103,10 +103,26 @@ def _template_helpers():
             "demo_login_on": demo_login_on}
 
 
+@blueprint.errorhandler(400)
+@blueprint.errorhandler(403)
+@blueprint.errorhandler(404)
+def _error(e):
+    from flask import jsonify, render_template
+    message = getattr(e, "description", "") or ""
+    if request.path.startswith("/simulator/") or request.is_json:
+        return jsonify(error=message), e.code
+    titles = {400: "请求无效", 403: "无权访问", 404: "找不到页面"}
+    if e.code == 404 and "商机" not in message:
+        message = "页面不存在或未开启。"
+    return render_template("pages/error.html", title=titles.get(e.code, "出错了"), message=message), e.code
+
+
 @blueprint.record_once
 def _setup(state) -> None:
+    from ..render import format_yuan
     app = state.app
     rt = app.extensions["bot"]
+    app.jinja_env.filters.setdefault("yuan", format_yuan)
     hours = float(rt.config.get("BOT_SESSION_HOURS", "12") or 12)
     app.session_interface = SessionInterface()
     app.config.update(

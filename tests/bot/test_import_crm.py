@@ -224,24 +224,25 @@ def test_a_changed_amount_or_stage_updates_the_deal_and_the_move_is_recorded_onc
 
 def test_rejected_rows_are_reported_with_row_number_and_reason(rt, tmp_path):
     f = tmp_path / "customers.csv"
-    f.write_text("customer,owner,amount,stage,contact,title,created\n"
-                 "百联超市,wanglei,8万,需求确认,孙总,采购总监,2026-10-01\n"   # 2 ok
-                 "无主客户,nobody,1万,,,,\n"                                 # 3 unknown owner
-                 "火星超市,wanglei,1万,火星阶段,,,\n"                        # 4 unknown stage
-                 "坏金额,wanglei,很多钱,,,,\n"                                # 5 bad amount
-                 "坏日期,wanglei,1万,,,,2026-13-45\n"                         # 6 bad date
-                 ",wanglei,1万,,,,\n"                                         # 7 empty customer
-                 "未来客户,wanglei,1万,,,,2027-01-01\n"                       # 8 a date after now
-                 "成交客户,wanglei,1万,成交,,,\n"                             # 9 won, per 成交
-                 "关闭客户,wanglei,1万,关闭,,,\n"                             # 10 closing stage, no status
-                 "百联超市,wanglei,9万,需求确认,李四,经理,2026-10-01\n"       # 11 disagrees with row 2
-                 "百联超市,wanglei,,,王五,财务,\n"                             # 12 another contact, ok
-                 "\n"                                                          # 13 blank: skipped
-                 "同名销售,孙丽,1万,,,,\n",                                    # 14 owner by name, ok
+    f.write_text("customer,owner,amount,stage,contact,title,created,stage_entered\n"
+                 "百联超市,wanglei,8万,需求确认,孙总,采购总监,2026-10-01,\n"   # 2 ok
+                 "无主客户,nobody,1万,,,,,\n"                                 # 3 unknown owner
+                 "火星超市,wanglei,1万,火星阶段,,,,\n"                        # 4 unknown stage
+                 "坏金额,wanglei,很多钱,,,,,\n"                                # 5 bad amount
+                 "坏日期,wanglei,1万,,,,2026-13-45,\n"                         # 6 bad date
+                 ",wanglei,1万,,,,,\n"                                         # 7 empty customer
+                 "未来客户,wanglei,1万,,,,2027-01-01,\n"                       # 8 a date after now
+                 "成交客户,wanglei,1万,成交,,,,\n"                             # 9 won, per 成交
+                 "关闭客户,wanglei,1万,关闭,,,,\n"                             # 10 closing stage, no status
+                 "百联超市,wanglei,9万,需求确认,李四,经理,2026-10-01,\n"       # 11 disagrees with row 2
+                 "百联超市,wanglei,,,王五,财务,,\n"                             # 12 another contact, ok
+                 "\n"                                                           # 13 blank: skipped
+                 "同名销售,孙丽,1万,,,,,\n"                                     # 14 owner by name, ok
+                 "倒序客户,wanglei,1万,需求确认,,,2026-10-05,2026-10-01\n",     # 15 entered before created
                  encoding="utf-8")
     report = run(rt, f)
     reasons = dict(report.rejected)
-    assert sorted(reasons) == [3, 4, 5, 6, 7, 8, 10, 11]
+    assert sorted(reasons) == [3, 4, 5, 6, 7, 8, 10, 11, 15]
     assert "nobody" in reasons[3] and "不在花名册" in reasons[3]
     assert "火星阶段" in reasons[4] and "已知阶段: 初步接触, 需求确认" in reasons[4]
     assert "很多钱" in reasons[5] and "金额" in reasons[5]
@@ -250,6 +251,7 @@ def test_rejected_rows_are_reported_with_row_number_and_reason(rt, tmp_path):
     assert "晚于现在" in reasons[8]
     assert "结束阶段" in reasons[10] and "won" in reasons[10]
     assert "第 2 行" in reasons[11] and "金额" in reasons[11]
+    assert "日期顺序不对" in reasons[15] and "2026-10-05" in reasons[15]
     assert (report.created, report.updated) == (3, 1)  # 百联超市, 成交客户 (won), 同名销售; row 12 a contact
     assert "第 3 行: 负责人 'nobody'" in report.summary()
     assert deal_of(rt, "成交客户").status == "won"
@@ -261,7 +263,7 @@ def test_rejected_rows_are_reported_with_row_number_and_reason(rt, tmp_path):
     assert (again.created, again.updated, again.unchanged) == (0, 0, 4) and snapshot(rt) == before
     with open(report_csv, encoding="utf-8-sig") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["行号", "结果", "说明"] and [r[0] for r in rows[1:]] == ["3", "4", "5", "6", "7", "8", "10", "11"]
+    assert rows[0] == ["行号", "结果", "说明"] and [r[0] for r in rows[1:]] == ["3", "4", "5", "6", "7", "8", "10", "11", "15"]
     assert all(r[1] == "拒绝" for r in rows[1:])
 
 
@@ -324,19 +326,25 @@ def test_xlsx_with_date_cells_numbers_and_a_title_row(rt, tmp_path):
 def test_a_long_file_in_several_chunks_with_a_progress_bar(rt, tmp_path, capsys):
     f = tmp_path / "long.csv"
     lines = ["customer,owner,amount,stage,contact,title,created,stage_entered"]
-    for i in range(2100):
-        lines.append(f"客户{i:05d},{'wanglei' if i % 2 else '张敏'},{i + 1}万,{1 + i % 6},联系人{i},"
-                     f"{'总监' if i % 3 == 0 else '专员'},2026-09-01,2026-10-{1 + i % 28:02d}")
-    # the same customer again after the first chunk: a new contact, and a title for an existing one
+    for i in range(2100):  # rows 2..2101
+        title = "" if i == 5 else "总监" if i % 3 == 0 else "专员"
+        lines.append(f"客户{i:05d},{'wanglei' if i % 2 else '张敏'},{i + 1}万,{1 + i % 6},联系人{i},{title},"
+                     f"2026-09-01,2026-10-{1 + i % 28:02d}")
+    # customers of the first chunk again, after it was written: a title for a contact that had none, a
+    # title that disagrees with the customer's earlier row (rejected: a re-import could not be stable), and
+    # a new contact
+    lines.append("客户00005,wanglei,6万,,联系人5,采购总监,,")
     lines.append("客户00007,wanglei,8万,,联系人7,采购总监,,")
     lines.append("客户00008,张敏,,,小王,总经理,,")
     f.write_text("\n".join(lines) + "\n", encoding="utf-8")
     dry = run(rt, f, dry_run=True, progress=True)
     assert "试运行" in capsys.readouterr().err
     report = run(rt, f, progress=True)
-    assert "2102/2102" in capsys.readouterr().err
+    assert "2103/2103" in capsys.readouterr().err
     assert same(dry, report) and (report.created, report.updated) == (2100, 2)
-    assert contacts(rt, "客户00007") == {"联系人7": ("采购总监", True)}
+    assert [n for n, _ in report.rejected] == [2103] and "第 9 行" in report.errors[0]
+    assert contacts(rt, "客户00005") == {"联系人5": ("采购总监", True)}
+    assert contacts(rt, "客户00007") == {"联系人7": ("专员", False)}
     assert contacts(rt, "客户00008") == {"联系人8": ("专员", False), "小王": ("总经理", True)}
     counts, _ = snapshot(rt)
     assert counts == {"Customer": 2100, "Deal": 2100, "StageChange": 2100 + 2100 - 350, "Contact": 2101}

@@ -1,0 +1,227 @@
+"""Signed/encrypted chat callbacks end to end under gunicorn (2 workers), beside reference routes.
+
+WeCom (issue): decrypt, parse, command, database write, encrypted reply; distinct MsgIds; 8 concurrent
+connections; reference routes on the same server: a bare Flask route and wechatpy's
+decrypt + parse + encrypt only. Targets: p99 under 25 ms; throughput at least half the crypto-only route's.
+DingTalk (issue): signed callbacks at 100 requests a second (paced), p50/p99 beside the bare route.
+Target: p99 under 25 ms.
+
+    .venv/bin/python bench/callbacks.py [--db sqlite|postgres|both] [--seconds 10] [--quick]
+
+The load generator runs on the same 2 cores as the server; its CPU use lowers every figure alike.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import xmltodict
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TOKEN, AES_KEY, CORP_ID = "123456", "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR", "wx49f0ab532d5d035a"
+DT_KEY, DT_SECRET, DT_ROBOT = "dingbench", "bench-app-secret", "dingbench"
+PG_URL = "postgresql://postgres@127.0.0.1:5432/bench"
+CUSTOMERS = ["华联超市", "永辉超市", "物美超市"]
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def env_for(url: str) -> dict:
+    return {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT), "BOT_BENCH_ROUTES": "1",
+            "WECOM_CORP_ID": CORP_ID, "WECOM_AGENT_ID": "1000002", "WECOM_SECRET": "x", "WECOM_TOKEN": TOKEN,
+            "WECOM_AES_KEY": AES_KEY, "WECOM_API_BASE": "http://127.0.0.1:9/cgi-bin/",
+            "DINGTALK_APP_KEY": DT_KEY, "DINGTALK_APP_SECRET": DT_SECRET, "DINGTALK_ROBOT_CODE": DT_ROBOT,
+            "DINGTALK_API_BASE": "http://127.0.0.1:9"}
+
+
+def prepare(url: str) -> None:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1]
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+    else:
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c", "CREATE DATABASE bench"],
+                       capture_output=True)
+        from storage.database import open_database
+        from storage.models import ALL_MODELS
+        d = open_database(url)
+        d.drop_tables(ALL_MODELS, safe=True, cascade=True)
+        d.close()
+    env = env_for(url)
+    for verb in (["initdb"], ["demo"]):
+        subprocess.run([sys.executable, "-m", "bot", *verb], cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+def wecom_requests(n: int) -> list[tuple[str, bytes]]:
+    from wechatpy.enterprise.crypto import WeChatCrypto
+    crypto = WeChatCrypto(TOKEN, AES_KEY, CORP_ID)
+    out = []
+    for i in range(n):
+        user = f"rep{1 + i % 6}"
+        inner = (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{user}]]>"
+                 f"</FromUserName><CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+                 f"<Content><![CDATA[拜访 {CUSTOMERS[0] if user == 'rep1' else '我的'} 见了采购总监王总,下一步周五前发方案]]>"
+                 f"</Content><MsgId>{10 ** 12 + i}{uuid.uuid4().int % 1000}</MsgId><AgentID>1000002</AgentID></xml>")
+        if user != "rep1":
+            inner = inner.replace("拜访 我的 见了采购总监王总,下一步周五前发方案", "我的客户")
+        nonce, ts = uuid.uuid4().hex[:10], str(int(time.time()))
+        env = xmltodict.parse(crypto.encrypt_message(inner, nonce, ts))["xml"]
+        body = (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><AgentID>1000002</AgentID>"
+                f"<Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>").encode()
+        out.append((f"/wecom/callback?msg_signature={env['MsgSignature']}&timestamp={ts}&nonce={nonce}", body))
+    return out
+
+
+def dingtalk_bodies(n: int) -> list[bytes]:
+    now = int(time.time() * 1000)
+    out = []
+    for i in range(n):
+        staff = f"rep{1 + i % 6}"
+        text = f"拜访 {CUSTOMERS[0]} 见了王总" if staff == "rep1" else "我的客户"
+        out.append(json.dumps({
+            "msgtype": "text", "text": {"content": text}, "msgId": f"msg{uuid.uuid4().hex}", "createAt": now,
+            "conversationType": "1", "conversationId": f"cid{staff}", "senderStaffId": staff,
+            "senderNick": staff, "sessionWebhook": "http://127.0.0.1:9/session",
+            "sessionWebhookExpiredTime": now + 5_400_000, "robotCode": DT_ROBOT}, ensure_ascii=False).encode())
+    return out
+
+
+def load(port: int, make, seconds: float, conns: int, rate: float | None = None) -> dict:
+    """`conns` keep-alive connections send requests from make(i) for `seconds` (paced at `rate`/s total)."""
+    lat: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    counter = iter(range(10 ** 9))
+    stop = time.perf_counter() + seconds
+    start_at = time.perf_counter()
+
+    def worker(k: int):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        mine, n = [], 0
+        while True:
+            now = time.perf_counter()
+            if now >= stop:
+                break
+            if rate:
+                due = start_at + (n * conns + k) / rate
+                if due > now:
+                    time.sleep(due - now)
+                n += 1
+            method, path, body, headers = make(next(counter))
+            t0 = time.perf_counter()
+            try:
+                c.request(method, path, body=body, headers=headers)
+                r = c.getresponse()
+                r.read()
+                ok = r.status == 200
+            except OSError:
+                ok = False
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            mine.append(time.perf_counter() - t0)
+            if not ok:
+                with lock:
+                    errors[0] += 1
+        with lock:
+            lat.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lat.sort()
+    q = statistics.quantiles(lat, n=100) if len(lat) > 2 else [0] * 99
+    return {"n": len(lat), "rps": len(lat) / seconds, "p50": q[49] * 1000, "p99": q[98] * 1000, "errors": errors[0]}
+
+
+def fmt(name: str, r: dict) -> str:
+    return (f"  {name:28s} {r['rps']:8.0f} req/s   p50 {r['p50']:6.1f} ms   p99 {r['p99']:6.1f} ms   "
+            f"n={r['n']:<6d} errors={r['errors']}")
+
+
+def run(kind: str, seconds: float) -> None:
+    url = f"sqlite:///{ROOT}/bench/out/callbacks.db" if kind == "sqlite" else PG_URL
+    os.makedirs(ROOT / "bench" / "out", exist_ok=True)
+    prepare(url)
+    port = free_port()
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}",
+                             "--log-level", "warning", "bot:create_app()"], cwd=ROOT, env=env_for(url),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        for _ in range(100):
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                c.request("GET", "/healthz")
+                if c.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        n = int(seconds * 1500)
+        wecom = wecom_requests(n)
+        ding = dingtalk_bodies(n)
+        from bot.channels.dingtalk import sign
+        xml = {"Content-Type": "text/xml"}
+        results = {}
+        print(f"[{kind}] gunicorn -w 2, {seconds:g} s per run")
+        results["bare"] = load(port, lambda i: ("GET", "/bench/bare", None, {}), seconds, 8)
+        print(fmt("bare Flask route", results["bare"]))
+        results["crypto"] = load(port, lambda i: ("POST", "/bench/wecom-crypto" + wecom[i % n][0][15:], wecom[i % n][1],
+                                                  xml), seconds, 8)
+        print(fmt("wechatpy crypto only", results["crypto"]))
+        results["wecom"] = load(port, lambda i: ("POST", wecom[i][0], wecom[i][1], xml), seconds, 8)
+        print(fmt("WeCom callback (full)", results["wecom"]))
+        print(f"  ratios: full/crypto {results['wecom']['rps'] / results['crypto']['rps']:.2f} (target >= 0.5), "
+              f"full/bare {results['wecom']['rps'] / results['bare']['rps']:.2f}, crypto/bare "
+              f"{results['crypto']['rps'] / results['bare']['rps']:.2f}; p99 target < 25 ms: "
+              f"{'OK' if results['wecom']['p99'] < 25 else 'OVER'}")
+
+        def ding_req(i):
+            ts = str(int(time.time() * 1000))
+            return ("POST", "/dingtalk/callback", ding[i], {"Content-Type": "application/json", "timestamp": ts,
+                                                             "sign": sign(ts, DT_SECRET)})
+        results["bare100"] = load(port, lambda i: ("GET", "/bench/bare", None, {}), seconds, 4, rate=100)
+        print(fmt("bare route @100/s", results["bare100"]))
+        results["ding100"] = load(port, ding_req, seconds, 4, rate=100)
+        print(fmt("DingTalk callback @100/s", results["ding100"]))
+        results["ding"] = load(port, ding_req, seconds, 8)
+        print(fmt("DingTalk callback (max)", results["ding"]))
+        print(f"  DingTalk p99 at 100/s: {results['ding100']['p99']:.1f} ms "
+              f"({'OK' if results['ding100']['p99'] < 25 else 'OVER'} target < 25 ms); "
+              f"max-rate ratio to bare {results['ding']['rps'] / results['bare']['rps']:.2f}")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--db", default="both", choices=["sqlite", "postgres", "both"])
+    p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--quick", action="store_true")
+    a = p.parse_args()
+    for kind in (["sqlite", "postgres"] if a.db == "both" else [a.db]):
+        run(kind, 2 if a.quick else a.seconds)
+
+
+if __name__ == "__main__":
+    main()

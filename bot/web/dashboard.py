@@ -1,0 +1,317 @@
+"""The manager dashboard: the team's funnel, the warning board, high-intent customers, the health
+distribution, each rep's follow-up interval and open warnings, and a page per deal.
+
+Scope by role, always: a rep sees their own deals, a manager the team's, an admin every team's. The
+team / rep / period filters narrow that scope and never widen it (a filter asking for more is ignored
+and the page says so). Stale levels follow rules/stale.py, the KPIs rules/kpi.py (through the same
+functions as the chat's 周报), and every count is a GROUP BY query (storage/dashboard.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta, timezone
+
+from flask import abort, redirect, render_template, request, url_for
+
+from handlers import report
+from handlers.views import deal_row
+from rules.health import Part, Score
+from rules.stale import LEVEL_ICONS, LEVEL_NAMES, silence
+from storage import dashboard as q
+from storage import deals as deals_q
+
+from . import blueprint, runtime
+from . import numbers as N
+from .auth import ROLE_NAMES, current_user, login_required
+
+WARN_LIMIT = 12  # warning-board rows on the main page
+PAGE_SIZE = 50  # rows per page of the full warning list
+REP_LIMIT = 100  # rows of the reps table
+HIGH_INTENT_LIMIT = 10
+ACTIVITY_NAMES = {"stage": "阶段变更", "warning": "预警"}
+STATUS_NAMES = {"open": "进行中", "won": "赢单", "lost": "输单"}
+
+
+# -- scope ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Scope:
+    user: object  # the logged-in Rep
+    team_id: int | None  # None: every team (admin only)
+    owner_id: int | None  # None: the whole team
+    team_name: str
+    owner_name: str | None
+    notice: str | None = None  # a filter asked for more than the user may see
+
+    @property
+    def label(self) -> str:
+        return self.owner_name or self.team_name
+
+
+def role_scope(user) -> tuple[int | None, int | None]:
+    """What `user` may see at most: (team id or None, owner id or None)."""
+    if user.role == "admin":
+        return None, None
+    if user.role == "manager":
+        return user.team_id, None
+    return user.team_id, user.id
+
+
+def resolve_scope(user, args) -> Scope:
+    """The scope of the page: the role's, narrowed by the team and rep filters where they fit in it."""
+    max_team, max_owner = role_scope(user)
+    notice = None
+    team_arg, rep_arg = args.get("team", type=int), args.get("rep", type=int)
+    team_id = max_team
+    teams = dict(q.teams()) if max_team is None else {user.team_id: user.team.name}
+    if team_arg is not None:
+        if max_team is None and team_arg in teams:
+            team_id = team_arg
+        elif team_arg != max_team:
+            notice = "你只能查看自己权限内的数据，已显示你的范围。"
+    owner_id, owner_name = max_owner, (user.name if max_owner else None)
+    if rep_arg is not None and rep_arg != max_owner:
+        person = q.rep(rep_arg) if max_owner is None else None
+        if person is not None and (team_id is None or person.team_id == team_id):
+            owner_id, owner_name, team_id = person.id, person.name, person.team_id
+        else:
+            notice = "你只能查看自己权限内的数据，已显示你的范围。"
+    team_name = teams.get(team_id, "全部团队") if team_id is not None else "全部团队"
+    return Scope(user, team_id, owner_id, team_name, owner_name, notice)
+
+
+def level_rule(funnel, now) -> q.LevelRule:
+    """The stale thresholds of rules/funnel.toml as instants: a silence started at or before them is at the level."""
+    def cut(th) -> q.Cutoffs:
+        return q.Cutoffs(yellow=now - timedelta(hours=th.yellow_hours), orange=now - timedelta(hours=th.orange_hours),
+                         red=now - timedelta(hours=th.red_hours))
+    return q.LevelRule({s.key: cut(s.stale) for s in funnel.stages}, cut(funnel.default_stale),
+                       funnel.pause_while_next_step_ahead)
+
+
+def local(dt, tz, fmt: str = "%m-%d %H:%M") -> str:
+    if dt is None:
+        return ""
+    return dt.replace(tzinfo=timezone.utc).astimezone(tz).strftime(fmt)
+
+
+def warning_rows(rt, rows: list[q.WarnedDeal], now) -> list[dict]:
+    """The board's rows, each level and silence worked out by rules/stale.silence itself."""
+    funnel = rt.funnel
+    out = []
+    for d in rows:
+        try:
+            stage = funnel.stage(d.stage)
+            th, name = stage.stale, stage.name
+        except KeyError:
+            th, name = funnel.default_stale, d.stage
+        s = silence(d.last_movement_at, d.next_step_due, th, now, funnel.pause_while_next_step_ahead)
+        if s.level is None:
+            continue
+        out.append({"deal_id": d.id, "customer": d.customer, "owner": d.owner, "stage": name, "amount": d.amount,
+                    "level": s.level, "level_name": LEVEL_NAMES[s.level], "icon": LEVEL_ICONS[s.level],
+                    "days_silent": s.days, "hours_silent": round(s.hours),
+                    "since": local(s.since, rt.tz), "next_step": d.next_step or "",
+                    "snoozed": bool(d.snoozed_until and d.snoozed_until > now),
+                    "intervention": d.intervention_by is not None})
+    return out
+
+
+def filters_context(scope: Scope, period_key: str):
+    user = scope.user
+    teams = q.teams() if user.role == "admin" else []
+    people = []
+    if user.role != "rep" and scope.team_id is not None:
+        people = [(pid, name, role) for pid, _, name, role, _ in q.people(scope.team_id)]
+    return {"teams": teams, "people": people, "periods": N.PERIODS, "period_key": period_key,
+            "team_id": scope.team_id, "owner_id": scope.owner_id}
+
+
+# -- pages ---------------------------------------------------------------------------------------------
+
+@blueprint.get("/")
+def home():
+    return redirect(url_for("web.dashboard"))
+
+
+@blueprint.get("/dashboard")
+@login_required
+def dashboard():
+    rt, user = runtime(), current_user()
+    now = rt.now()
+    scope = resolve_scope(user, request.args)
+    today = now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()
+    period_key, period = N.parse(request.args.get("period"), today)
+    team_id, owner_id = scope.team_id, scope.owner_id
+    rule = level_rule(rt.funnel, now)
+
+    # the funnel now (open deals) and the period's flow between stages (rules/kpi, as 周报)
+    totals = q.stage_totals(team_id, owner_id)
+    reps = N.reps_of(team_id)
+    k, numbers = N.page_numbers(rt.funnel, rt.tz, team_id, owner_id, period, now, reps)
+    flows = {f.key: f for f in k.stages}
+    stages = []
+    for s in rt.funnel.open_stages:
+        n, amount = totals.get(s.key, (0, 0))
+        f = flows.get(s.key)
+        stages.append({"no": s.order, "key": s.key, "name": s.name, "count": n, "amount": amount,
+                       "conversion": report.pct(f.conversion) if f else "—",
+                       "advanced": f.advanced if f else 0, "present": f.present if f else 0,
+                       "avg_days": report.in_days(f.avg_days) if f else "—", "stalled": f.stalled if f else 0})
+    top = max([s["count"] for s in stages] + [1])
+    for s in stages:
+        s["width"] = round(100 * s["count"] / top, 1)
+
+    # the warning board
+    by_owner = q.level_counts(team_id, owner_id, rule)
+    level_totals = {lv: [0, 0] for lv in q.LEVELS}
+    for levels in by_owner.values():
+        for lv, (n, amount) in levels.items():
+            level_totals[lv][0] += n
+            level_totals[lv][1] += amount
+    warned = warning_rows(rt, q.warned_deals(team_id, owner_id, rule, limit=WARN_LIMIT), now)
+    warned_total = sum(n for n, _ in level_totals.values())
+
+    # customers
+    hi_count, hi_rows = q.high_intent(team_id, owner_id, limit=HIGH_INTENT_LIMIT)
+    for c in hi_rows:
+        c["stage_name"] = stage_name(rt.funnel, c["stage"])
+    buckets, tiers = q.health_distribution(team_id, owner_id)
+    scored = sum(n for b, n in buckets.items() if b is not None)
+    top_bucket = max(list(buckets.values()) + [1])
+    health = [{"label": f"{lo}-{hi}" if b else "未评分", "count": n, "high": bool(b and lo >= 75),
+               "width": round(100 * n / top_bucket, 1)}
+              for b, n in buckets.items() for lo, hi in [b or (0, 0)]]
+
+    # reps: open deals, warnings, follow-up interval (rules/kpi)
+    open_by = q.open_by_owner(team_id, owner_id)
+    people = q.people(team_id, owner_id, limit=REP_LIMIT + 1) if (team_id is not None or owner_id) else \
+        q.people(None, None, limit=REP_LIMIT + 1)
+    rep_rows = []
+    for pid, _, name, role, _ in people[:REP_LIMIT]:
+        if role != "rep" and pid not in open_by and pid not in k.followup.by_rep:
+            continue
+        levels = by_owner.get(pid, {})
+        gap = k.followup.by_rep.get(pid)
+        rep_rows.append({"id": pid, "name": name, "role": ROLE_NAMES.get(role, role),
+                         "open": open_by.get(pid, (0, 0))[0], "amount": open_by.get(pid, (0, 0))[1],
+                         "red": levels.get("red", (0, 0))[0], "orange": levels.get("orange", (0, 0))[0],
+                         "yellow": levels.get("yellow", (0, 0))[0],
+                         "followup": report.in_days(gap[0]) if gap else "—", "followup_customers": gap[1] if gap else 0})
+    rep_rows.sort(key=lambda r: (-r["red"], -r["orange"], -r["yellow"], r["name"]))
+
+    return render_template(
+        "pages/dashboard.html", scope=scope, role_name=ROLE_NAMES.get(user.role, user.role),
+        now_local=local(now, rt.tz, "%Y-%m-%d %H:%M"), period=period, numbers=numbers,
+        stages=stages, total_count=sum(s["count"] for s in stages), total_amount=sum(s["amount"] for s in stages),
+        level_totals=level_totals, warned=warned, warned_total=warned_total, warned_more=max(0, warned_total - len(warned)),
+        icons=LEVEL_ICONS, level_names=LEVEL_NAMES, hi_count=hi_count, hi_rows=hi_rows, health=health,
+        tiers=tiers, scored=scored, rep_rows=rep_rows, reps_more=max(0, len(people) - REP_LIMIT),
+        **filters_context(scope, period_key))
+
+
+@blueprint.get("/dashboard/warnings")
+@login_required
+def warnings():
+    """Every deal at a stale level (or at one level), the longest silence first, a page at a time."""
+    rt, user = runtime(), current_user()
+    now = rt.now()
+    scope = resolve_scope(user, request.args)
+    level = request.args.get("level")
+    level = level if level in q.LEVELS else None
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    rule = level_rule(rt.funnel, now)
+    rows = q.warned_deals(scope.team_id, scope.owner_id, rule, level=level, limit=PAGE_SIZE + 1,
+                          offset=(page - 1) * PAGE_SIZE)
+    period_key = request.args.get("period", N.DEFAULT_PERIOD)
+    return render_template("pages/warnings.html", scope=scope, level=level, page=page,
+                           rows=warning_rows(rt, rows[:PAGE_SIZE], now), has_next=len(rows) > PAGE_SIZE,
+                           icons=LEVEL_ICONS, level_names=LEVEL_NAMES, role_name=ROLE_NAMES.get(user.role, user.role),
+                           now_local=local(now, rt.tz, "%Y-%m-%d %H:%M"), **filters_context(scope, period_key))
+
+
+@blueprint.get("/dashboard/deal/<int:deal_id>")
+@login_required
+def deal_page(deal_id: int):
+    rt, user = runtime(), current_user()
+    now = rt.now()
+    team_id, owner_id = role_scope(user)
+    deal = q.deal(deal_id, team_id, owner_id)
+    if deal is None:  # not there, or not yours: the same answer
+        abort(404, description="没有这个商机，或你无权查看。")
+    funnel = rt.funnel
+    try:
+        stage = funnel.stage(deal.stage)
+    except KeyError:
+        stage = None
+    row = deal_row(rt.context_for(user, now), deal) if stage is not None and deal.status == "open" else None
+
+    # exit criteria of the current stage (what must be logged before the deal may move on)
+    criteria = []
+    if stage is not None and deal.status == "open":
+        following = [s for s in funnel.stages if s.order == stage.order + 1]
+        missing = set()
+        if following:
+            missing = {c.key for _, c in funnel.missing_criteria(deals_q.deal_facts(deal), stage.key, following[0].key)}
+        criteria = [{"label": funnel.criteria[c].label, "met": c not in missing} for c in stage.exit]
+
+    # the health score and what cost it points (rules/health)
+    history = q.score_history(deal.customer_id, 30)
+    breakdown, best, total = [], None, None
+    if history:
+        day, total, parts = history[0]
+        signals = rt.health_rules.signals
+        score = Score(total, tuple(Part(key, conf.get("name", key), float(parts.get(key, 0.0)), float(conf["weight"]),
+                                        conf.get("action", "")) for key, conf in signals.items()))
+        best = score.best_action
+        breakdown = [{"name": p.name, "points": round(p.points, 1), "weight": round(p.weight), "lost": round(p.lost, 1),
+                      "width": round(100 * p.points / p.weight, 1) if p.weight else 0, "action": p.action}
+                     for p in score.parts]
+    spark = sparkline([s for _, s, _ in reversed(history)])
+
+    timeline = []
+    for e in q.deal_timeline(deal):
+        item = {"at": local(e["at"], rt.tz, "%Y-%m-%d %H:%M"), "who": e["who"], "text": e["text"], "type": e["type"]}
+        if e["type"] == "activity":
+            kind = funnel.activities.get(e["kind"])
+            item["what"] = kind.name if kind else e["kind"]
+            if e["contact"]:
+                item["contact"] = e["contact"] + (f"（{e['title']}）" if e["title"] else "") + \
+                    (" · 决策人" if e["decision_maker"] else "")
+        elif e["type"] == "stage":
+            item["what"] = ACTIVITY_NAMES["stage"]
+            item["text"] = " → ".join(x for x in (stage_name(funnel, e["from"]), stage_name(funnel, e["to"])) if x) + \
+                (f"（{e['text']}）" if e["text"] else "")
+        else:
+            item["what"] = f"{LEVEL_ICONS.get(e['level'], '')} {LEVEL_NAMES.get(e['level'], e['level'])}预警"
+            item["level"] = e["level"]
+        timeline.append(item)
+
+    return render_template(
+        "pages/deal.html", deal=deal, row=row, stage=stage, stages=funnel.open_stages, criteria=criteria,
+        status_name=STATUS_NAMES.get(deal.status, deal.status), breakdown=breakdown, best=best, total=total,
+        spark=spark, history_days=len(history), timeline=timeline, contacts=q.contacts(deal.customer_id),
+        counts=q.deal_counts(deal), others=[(i, stage_name(funnel, s), STATUS_NAMES.get(st, st), a)
+                                            for i, s, st, a in q.other_deals(deal.customer_id, deal.id)],
+        role_name=ROLE_NAMES.get(user.role, user.role),
+        fmt=lambda dt, f="%Y-%m-%d %H:%M": local(dt, rt.tz, f),
+        now_local=local(now, rt.tz, "%Y-%m-%d %H:%M"))
+
+
+def stage_name(funnel, key: str | None) -> str:
+    if not key:
+        return ""
+    try:
+        return funnel.stage(key).name
+    except KeyError:
+        return key
+
+
+def sparkline(values: list[int], width: int = 240, height: int = 48) -> dict | None:
+    """An SVG polyline of daily scores (0-100), oldest first."""
+    if len(values) < 2:
+        return None
+    step = width / (len(values) - 1)
+    points = " ".join(f"{i * step:.1f},{height - v / 100 * height:.1f}" for i, v in enumerate(values))
+    return {"points": points, "width": width, "height": height, "min": min(values), "max": max(values),
+            "first": values[0], "last": values[-1], "days": len(values)}
