@@ -14,19 +14,21 @@ from rules import kpi as K
 from storage import kpi as store
 
 PERIODS = [  # (parameter, label): what the period filter offers; anything parse_period reads works too
-    ("this-week", "本周"), ("last-week", "上周"), ("this-month", "本月"), ("last-month", "上月"),
-    ("this-quarter", "本季度"), ("last-quarter", "上季度"),
+    ("last-30", "近30天"), ("this-week", "本周"), ("last-week", "上周"), ("this-month", "本月"),
+    ("last-month", "上月"), ("this-quarter", "本季度"), ("last-quarter", "上季度"),
 ]
 _PERIOD_TEXT = {key: label for key, label in PERIODS}
-DEFAULT_PERIOD = "this-week"  # as `周报` without arguments
+DEFAULT_PERIOD = "last-30"  # as `漏斗` without arguments (`周报` without arguments: this-week)
 
 
 def parse(value: str | None, today) -> tuple[str, K.Period]:
-    """(parameter, period) for the filter value; an unreadable one falls back to this week."""
+    """(parameter, period) for the filter value; an unreadable one falls back to the last 30 days."""
     value = (value or DEFAULT_PERIOD).strip()
+    if value == "last-30":
+        return value, K.last_days(today, 30)
     period = K.parse_period(_PERIOD_TEXT.get(value, value), today)
     if period is None:
-        value, period = DEFAULT_PERIOD, K.parse_period(_PERIOD_TEXT[DEFAULT_PERIOD], today)
+        return DEFAULT_PERIOD, K.last_days(today, 30)
     return value, period
 
 
