@@ -13,7 +13,8 @@ own schema `kpi_bench` so that other benchmarks using that database are left alo
            silence (48 / 72 / 120 h), a health score per customer per day, and a 2026-Q3 target.
   kpis     handlers.report.team_numbers(team, 2026-Q3): storage/kpi.py's queries + rules/kpi.compute,
            the first call (cold) and 5 more (median, max).
-  report   the same with its baseline quarter, as `周报 2026-Q3` does it (two periods).
+  report   the same with its baseline quarter, as `周报 2026-Q3` does it (handlers.report.team_numbers_vs:
+           both periods from one read of the history).
   chat     `周报 2026-Q3`, `周报` (this week vs last) and `漏斗` sent by the team's manager through
            Runtime.handle (dedup, identity, handler, rendering): the chat latency.
   weekly   bot.weekly.weekly at Monday 2026-10-05 09:30 local: the measured team's review card,
@@ -62,7 +63,7 @@ def build_data(rt, cfg: dict) -> dict:
     for t in range(1, cfg["teams"] + 1):
         teams.append((t, f"团队{t}"))
         groups.append((t, t, "manager", f"团队{t}主管群", f"mgr{t}"))
-        targets.append((t, t, "2026-Q3", 30_000_000))
+        targets.append((t, t, "2026-Q3", 125_000_000))
         reps.append((nid("rep"), t, f"主管{t}", "manager", f"boss{t}", True))
         for r in range(cfg["reps"]):
             rep = nid("rep")
@@ -198,7 +199,7 @@ def timed(fn, repeat: int = REPEAT) -> tuple[float, float, float, object]:
 def run(label: str, url: str, cfg: dict) -> list[list]:
     from bot.messages import Incoming
     from bot.weekly import weekly
-    from handlers.report import team_numbers
+    from handlers.report import team_numbers, team_numbers_vs
     from rules.kpi import parse_period
     from storage.models import Outbox
 
@@ -219,8 +220,7 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
         first, med, mx, k = timed(lambda: team_numbers(rt.funnel, rt.tz, 1, q3, END))
         rows.append(["KPIs, 2026-Q3 (one period)", first, med, mx])
         summary.append([label, "KPIs for a 50-rep team over a quarter", first, med, mx])
-        first, med, mx, _ = timed(lambda: (team_numbers(rt.funnel, rt.tz, 1, q3, END),
-                                           team_numbers(rt.funnel, rt.tz, 1, q3.previous(), END)))
+        first, med, mx, _ = timed(lambda: team_numbers_vs(rt.funnel, rt.tz, 1, [q3, q3.previous()], END))
         rows.append(["KPIs, 2026-Q3 and its baseline 2026-Q2", first, med, mx])
     n = iter(range(1_000_000))
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from handlers.report import numbers_data, team_numbers
+from handlers.report import numbers_data, team_numbers_vs
 from rules import kpi as K
 from storage import deals, kpi as store, outbox, people
 
@@ -53,7 +53,7 @@ def weekly(rt, now: datetime) -> dict:
         return {"job": "weekly", "date": day.isoformat(), "skipped": "before the review time"}
     period = K.week_of(day - timedelta(days=1))
     baseline = period.previous()
-    queued, charts = 0, []
+    queued, charts, failed = 0, [], []
     for team_id, team_name in store.team_ids():
         group = people.team_group(team_id, "manager")
         if group is None:
@@ -62,7 +62,12 @@ def weekly(rt, now: datetime) -> dict:
         key = f"weekly:{team_id}:{week}"
         if outbox.exists(key):
             continue
-        data = review_data(rt, team_id, team_name, period, baseline, now)
+        try:
+            data = review_data(rt, team_id, team_name, period, baseline, now)
+        except Exception:  # noqa: BLE001  one team's failure must not keep the other teams' cards back
+            log.exception("weekly review for team %s failed", team_id)
+            failed.append(team_id)
+            continue
         try:
             name = write_chart(rt, team_id, team_name, week, data)
             data.update(chart_url=chart_url(rt.config, name), chart_file=name,
@@ -72,13 +77,15 @@ def weekly(rt, now: datetime) -> dict:
             log.exception("weekly review chart for team %s failed", team_id)
         queued += outbox.enqueue(key, rt.config.primary_channel, group.local_id,
                                  Reply("weekly_review", data).to_dict(), now)
-    return {"job": "weekly", "date": day.isoformat(), "week": week, "period": period.key, "queued": queued,
-            "charts": charts}
+    result = {"job": "weekly", "date": day.isoformat(), "week": week, "period": period.key, "queued": queued,
+              "charts": charts}
+    if failed:
+        result["failed"] = failed  # tried again on the next run
+    return result
 
 
 def review_data(rt, team_id: int, team_name: str, period: K.Period, baseline: K.Period, now: datetime) -> dict:
-    k = team_numbers(rt.funnel, rt.tz, team_id, period, now)
-    before = team_numbers(rt.funnel, rt.tz, team_id, baseline, now)
+    k, before = team_numbers_vs(rt.funnel, rt.tz, team_id, [period, baseline], now)
     data = numbers_data(k, before, store.reps_of(team_id), period, baseline)
     totals = deals.funnel_totals(team_id)
     data.update(scope=team_name, chart_url=None, chart_file=None, chart_inline=False,

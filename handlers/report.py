@@ -20,13 +20,18 @@ REP_LIMIT = 10  # reps listed by follow-up interval on a card; the rest are coun
 
 def team_numbers(funnel, tz, team_id: int | None, period: K.Period, now: datetime) -> K.Kpis:
     """The KPIs of a team (None: every team) for a period, up to `now` when it has not ended yet."""
-    start, end = period.bounds(tz)
-    until = max(start, min(end, now))
-    target = K.parse_period(period.target_key, period.start)
-    t_start, t_end = target.bounds(tz)
-    data = store.load(team_id, start, until, tz, target_key=period.target_key, target_start=t_start,
-                      target_end=t_end)
-    return K.compute(data, funnel, tz)
+    return team_numbers_vs(funnel, tz, team_id, [period], now)[0]
+
+
+def team_numbers_vs(funnel, tz, team_id: int | None, periods: list[K.Period], now: datetime) -> list[K.Kpis]:
+    """The KPIs of several periods (a period and its baseline), the history read once for all."""
+    windows = []
+    for p in periods:
+        start, end = p.bounds(tz)
+        target = K.parse_period(p.target_key, p.start)
+        t_start, t_end = target.bounds(tz)
+        windows.append(store.Window(start, max(start, min(end, now)), p.target_key, t_start, t_end))
+    return [K.compute(data, funnel, tz) for data in store.load_windows(team_id, windows, tz)]
 
 
 def pct(v: float | None) -> str:
@@ -142,7 +147,6 @@ def report(ctx: Context, args: str) -> None:
         return
     period, baseline = periods
     team_id, scope = scope_of(ctx)
-    k = team_numbers(ctx.funnel, ctx.tz, team_id, period, ctx.now)
-    before = team_numbers(ctx.funnel, ctx.tz, team_id, baseline, ctx.now)
+    k, before = team_numbers_vs(ctx.funnel, ctx.tz, team_id, [period, baseline], ctx.now)
     ctx.understood["period"] = period.key
     ctx.say("report", scope=scope, **numbers_data(k, before, store.reps_of(team_id), period, baseline))

@@ -118,13 +118,14 @@ _MONTH = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})月?$")
 _WEEK = re.compile(r"^(\d{4})\s*-?\s*w(\d{1,2})$")
 _CN_DIGIT = {"一": 1, "二": 2, "三": 3, "四": 4}
 _RELATIVE = {
-    "this week": ("week", 0), "本周": ("week", 0), "这周": ("week", 0), "this-week": ("week", 0),
-    "last week": ("week", -1), "上周": ("week", -1), "last-week": ("week", -1),
+    "this week": ("week", 0), "本周": ("week", 0), "这周": ("week", 0),
+    "last week": ("week", -1), "上周": ("week", -1),
     "this month": ("month", 0), "本月": ("month", 0), "这个月": ("month", 0),
     "last month": ("month", -1), "上月": ("month", -1), "上个月": ("month", -1),
     "this quarter": ("quarter", 0), "本季度": ("quarter", 0), "这个季度": ("quarter", 0),
     "last quarter": ("quarter", -1), "上季度": ("quarter", -1), "上个季度": ("quarter", -1),
 }
+_RELATIVE.update({k.replace(" ", "-"): v for k, v in list(_RELATIVE.items()) if " " in k})
 
 
 def parse_period(text: str, today: date) -> Period | None:

@@ -17,7 +17,7 @@ from datetime import date, datetime
 
 from peewee import JOIN, Case, fn
 
-from .models import (Activity, ChatGroup, Contact, Customer, Deal, HealthScore, Rep, StageChange, Team,
+from .models import (Activity, ChatGroup, Contact, Customer, Deal, HealthScore, Rep, StageChange, Target, Team,
                      Warning)
 
 LEVELS = ("red", "orange", "yellow")  # most urgent first
@@ -74,7 +74,12 @@ def level_of(rule: LevelRule):
     return Case(Deal.stage, [(key, by(c)) for key, c in rule.by_stage.items()], by(rule.default))
 
 
-def _warned(rule: LevelRule):
+def _warned(rule: LevelRule, team_id: int | None, owner_id: int | None):
+    """Open deals that may be at a level. Without a team, or for one rep, the (status, last movement) and
+    (owner, status, last movement) indexes narrow the rows to the silent ones; for a team, its
+    (team, status, stage) index already holds just its open deals, and the planner does best with that."""
+    if team_id is not None and owner_id is None:
+        return Deal.status == "open"
     return (Deal.status == "open") & (Deal.last_movement_at <= rule.latest_yellow)
 
 
@@ -94,7 +99,7 @@ def level_counts(team_id: int | None, owner_id: int | None, rule: LevelRule) -> 
     """{owner id: {level: (deals, amount)}} of the open deals at a stale level, in scope."""
     level = level_of(rule)
     q = (Deal.select(Deal.owner, level.alias("level"), fn.COUNT(Deal.id), fn.COALESCE(fn.SUM(Deal.amount), 0))
-         .where(_warned(rule)).group_by(Deal.owner, level))
+         .where(_warned(rule, team_id, owner_id)).group_by(Deal.owner, level))
     q = _scoped(q, Deal.team, Deal.owner, team_id, owner_id)
     out: dict[int, dict[str, tuple[int, int]]] = {}
     for owner, lv, n, amount in q.tuples():
@@ -125,7 +130,7 @@ def warned_deals(team_id: int | None, owner_id: int | None, rule: LevelRule, lev
     q = (Deal.select(Deal.id, Customer.name, Rep.name, Deal.owner, Deal.stage, Deal.amount, Deal.last_movement_at,
                      Deal.next_step_due, Deal.next_step, Deal.snoozed_until, Deal.intervention_by)
          .join(Customer, on=(Deal.customer == Customer.id)).switch(Deal).join(Rep, on=(Deal.owner == Rep.id))
-         .where(_warned(rule) & (lv == level if level else lv.is_null(False)))
+         .where(_warned(rule, team_id, owner_id) & (lv == level if level else lv.is_null(False)))
          .order_by(start, Deal.id).limit(limit).offset(offset))
     q = _scoped(q, Deal.team, Deal.owner, team_id, owner_id)
     return [WarnedDeal(*row) for row in q.tuples()]
@@ -157,22 +162,26 @@ def high_intent(team_id: int | None, owner_id: int | None, limit: int = 20) -> t
     return int(count), rows
 
 
-HEALTH_BUCKETS = [(0, 24), (25, 49), (50, 74), (75, 89), (90, 100)]
+def health_counts(team_id: int | None, owner_id: int | None) -> tuple[dict, dict]:
+    """({latest score or None (not scored): customers}, {tier: customers}) in scope: one GROUP BY, at most
+    101 x 3 rows, whatever the number of customers."""
+    q = _scoped(Customer.select(Customer.health, Customer.tier, fn.COUNT(Customer.id))
+                .group_by(Customer.health, Customer.tier), Customer.team, Customer.owner, team_id, owner_id)
+    scores: dict = {}
+    tiers: dict[str, int] = {}
+    for health, tier, n in q.tuples():
+        scores[health] = scores.get(health, 0) + int(n)
+        tiers[tier] = tiers.get(tier, 0) + int(n)
+    return scores, tiers
 
 
-def health_distribution(team_id: int | None, owner_id: int | None,
-                        buckets: list[tuple[int, int]] = HEALTH_BUCKETS) -> tuple[dict, dict]:
-    """({(lo, hi) | None: customers}, {tier: customers}) of the latest scores in scope (None: not scored)."""
-    bucket = Case(None, [(Customer.health.between(lo, hi), i) for i, (lo, hi) in enumerate(buckets)], -1)
-    q = _scoped(Customer.select(bucket.alias("b"), fn.COUNT(Customer.id)).group_by(bucket),
-                Customer.team, Customer.owner, team_id, owner_id)
-    by_bucket: dict = {b: 0 for b in buckets}
-    by_bucket[None] = 0
-    for i, n in q.tuples():
-        by_bucket[buckets[int(i)] if int(i) >= 0 else None] += int(n)
-    q = _scoped(Customer.select(Customer.tier, fn.COUNT(Customer.id)).group_by(Customer.tier),
-                Customer.team, Customer.owner, team_id, owner_id)
-    return by_bucket, {tier: int(n) for tier, n in q.tuples()}
+def data_version() -> tuple:
+    """Changes when anything the manager's numbers are computed from changes: every such change adds a
+    row (an activity, a stage change, a warning, a health score, a deal) or touches a target. Each part
+    is an index lookup (MAX of a primary key), so asking costs next to nothing."""
+    parts = [m.select(fn.MAX(m.id)).scalar() or 0 for m in (Activity, StageChange, Warning, HealthScore, Deal)]
+    targets = Target.select(fn.COUNT(Target.id), fn.COALESCE(fn.SUM(Target.amount), 0)).tuples().first()
+    return tuple(parts) + tuple(int(x or 0) for x in (targets or (0, 0)))
 
 
 # -- reps ---------------------------------------------------------------------------------------------

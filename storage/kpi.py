@@ -6,6 +6,7 @@ or deals (never a query per customer or per deal). Times are naive UTC; `team_id
 from __future__ import annotations
 
 import operator
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import reduce
 
@@ -45,58 +46,84 @@ def _open_at(until: datetime):
     return (Deal.created_at < until) & ((Deal.status == "open") | (Deal.closed_at >= until))
 
 
+@dataclass(frozen=True)
+class Window:
+    """A period to load, [start, until) in naive UTC, and the team target it is measured against."""
+    start: datetime
+    until: datetime
+    target_key: str | None = None
+    target_start: datetime | None = None
+    target_end: datetime | None = None
+
+
 def load(team_id: int | None, start: datetime, until: datetime, tz, target_key: str | None = None,
          target_start: datetime | None = None, target_end: datetime | None = None) -> KpiInput:
-    """Everything rules.kpi.compute needs for [start, until): eight queries, one pass each."""
-    data = KpiInput(start=start, until=until)
-    alive = _alive(start, until)
+    """Everything rules.kpi.compute needs for [start, until)."""
+    return load_windows(team_id, [Window(start, until, target_key, target_start, target_end)], tz)[0]
+
+
+def load_windows(team_id: int | None, windows: list[Window], tz) -> list[KpiInput]:
+    """The inputs of several periods (a period and its baseline) at once: deals, stage changes, first
+    warnings and health scores are read once over the span of all of them (rules.kpi.compute picks each
+    period's own); the activity aggregates and targets once per period. 6 + 3 per period queries, plus
+    one per 400 closed deals for their health scores."""
+    lo, hi = min(w.start for w in windows), max(w.until for w in windows)
+    alive = _alive(lo, hi)
 
     q = (Deal.select(Deal.id, Deal.customer, Deal.owner, Deal.amount, Deal.status, Deal.stage, Deal.created_at,
                      Deal.closed_at, Deal.last_movement_at, Deal.next_step_due, Customer.high_intent)
          .join(Customer, on=(Deal.customer == Customer.id)).where(alive))
-    data.deals = [DealRow(i, c, o, int(a or 0), st, sg, _dt(cr), _dt(cl), _dt(lm), _dt(due), bool(hi))
-                  for i, c, o, a, st, sg, cr, cl, lm, due, hi in _rows(_team(q, Deal.team, team_id))]
+    deals = [DealRow(i, c, o, int(a or 0), st, sg, _dt(cr), _dt(cl), _dt(lm), _dt(due), bool(hi_))
+             for i, c, o, a, st, sg, cr, cl, lm, due, hi_ in _rows(_team(q, Deal.team, team_id))]
 
     q = (StageChange.select(StageChange.deal, StageChange.from_stage, StageChange.to_stage, StageChange.at)
-         .join(Deal, on=(StageChange.deal == Deal.id)).where(alive & (StageChange.at < until))
+         .join(Deal, on=(StageChange.deal == Deal.id)).where(alive & (StageChange.at < hi))
          .order_by(StageChange.deal, StageChange.at, StageChange.id))
-    data.moves = [StageMove(d, f, t, _dt(at)) for d, f, t, at in _rows(_team(q, Deal.team, team_id))]
+    moves = [StageMove(d, f, t, _dt(at)) for d, f, t, at in _rows(_team(q, Deal.team, team_id))]
 
-    q = (Activity.select(Activity.customer, Customer.owner, fn.COUNT(Activity.id), fn.MIN(Activity.at),
-                         fn.MAX(Activity.at))
-         .join(Customer, on=(Activity.customer == Customer.id))
-         .where((Activity.at >= start) & (Activity.at < until))
-         .group_by(Activity.customer, Customer.owner))
-    data.activity = [CustomerActivity(c, o, int(n), _dt(a), _dt(b))
-                     for c, o, n, a, b in _rows(_team(q, Customer.team, team_id))]
-
-    # deals open at the end that moved after it: their last movement back then is rebuilt
-    q = (Activity.select(Activity.deal, fn.MAX(Activity.at)).join(Deal, on=(Activity.deal == Deal.id))
-         .where(_open_at(until) & ((Deal.status != "open") | (Deal.last_movement_at > until))
-                & (Activity.at < until))
-         .group_by(Activity.deal))
-    data.last_activity = {d: _dt(at) for d, at in _rows(_team(q, Deal.team, team_id))}
-
-    risky = _open_at(until) | ((Deal.status == "lost") & (Deal.closed_at >= start) & (Deal.closed_at < until))
+    # the first orange/red warning of each deal lost in a period or open at a period's end: the earliest
+    # overall, so "before it was lost" / "before the period end" holds for every period alike
+    risky = reduce(operator.or_, [_open_at(w.until) | ((Deal.status == "lost") & (Deal.closed_at >= w.start)
+                                                       & (Deal.closed_at < w.until)) for w in windows])
     q = (Warning.select(Warning.deal, fn.MIN(Warning.at)).join(Deal, on=(Warning.deal == Deal.id))
-         .where(risky & Warning.level.in_(("orange", "red")) & (Warning.at < until))
+         .where(risky & Warning.level.in_(("orange", "red")) & (Warning.at < hi))
          .group_by(Warning.deal))
-    data.first_flag = {d: _dt(at) for d, at in _rows(_team(q, Deal.team, team_id))}
+    first_flag = {d: _dt(at) for d, at in _rows(_team(q, Deal.team, team_id))}
 
     # the health score of each closed deal's customer on the (local) day it closed, and no other
-    pairs = {(d.customer_id, close_day(d.closed_at, tz)) for d in data.deals
-             if d.status != "open" and d.closed_at is not None and start <= d.closed_at < until}
+    pairs = {(d.customer_id, close_day(d.closed_at, tz)) for d in deals
+             if d.status != "open" and d.closed_at is not None and lo <= d.closed_at < hi}
+    scores: dict = {}
     for terms in _score_batches(pairs):
         cond = reduce(operator.or_, [(HealthScore.day == day) & HealthScore.customer.in_(cs) for day, cs in terms])
         q = HealthScore.select(HealthScore.customer, HealthScore.day, HealthScore.score).where(cond)
-        data.scores.update({(c, d if isinstance(d, date) else date.fromisoformat(str(d))): int(s)
-                            for c, d, s in _rows(q)})
+        scores.update({(c, d if isinstance(d, date) else date.fromisoformat(str(d))): int(s)
+                       for c, d, s in _rows(q)})
 
-    if target_key:
-        data.target_key = target_key
-        t_until = min(until, target_end) if target_end else until
-        data.target_amount, data.target_won = target_progress(team_id, target_key, target_start or start, t_until)
-    return data
+    out = []
+    for w in windows:
+        data = KpiInput(start=w.start, until=w.until, deals=deals, moves=moves, first_flag=first_flag,
+                        scores=scores)
+        q = (Activity.select(Activity.customer, Customer.owner, fn.COUNT(Activity.id), fn.MIN(Activity.at),
+                             fn.MAX(Activity.at))
+             .join(Customer, on=(Activity.customer == Customer.id))
+             .where((Activity.at >= w.start) & (Activity.at < w.until))
+             .group_by(Activity.customer, Customer.owner))
+        data.activity = [CustomerActivity(c, o, int(n), _dt(a), _dt(b))
+                         for c, o, n, a, b in _rows(_team(q, Customer.team, team_id))]
+        # deals open at the end that moved after it: their last movement back then is rebuilt
+        q = (Activity.select(Activity.deal, fn.MAX(Activity.at)).join(Deal, on=(Activity.deal == Deal.id))
+             .where(_open_at(w.until) & ((Deal.status != "open") | (Deal.last_movement_at > w.until))
+                    & (Activity.at < w.until))
+             .group_by(Activity.deal))
+        data.last_activity = {d: _dt(at) for d, at in _rows(_team(q, Deal.team, team_id))}
+        if w.target_key:
+            data.target_key = w.target_key
+            t_until = min(w.until, w.target_end) if w.target_end else w.until
+            data.target_amount, data.target_won = target_progress(team_id, w.target_key, w.target_start or w.start,
+                                                                  t_until)
+        out.append(data)
+    return out
 
 
 def _score_batches(pairs: set[tuple[int, date]]):

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta, timezone
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, jsonify, redirect, render_template, request, url_for
 
 from handlers import report
 from handlers.views import deal_row
+from rules import kpi as K
 from rules.health import Part, Score
 from rules.stale import LEVEL_ICONS, LEVEL_NAMES, silence
 from storage import dashboard as q
@@ -134,30 +135,49 @@ def home():
     return redirect(url_for("web.dashboard"))
 
 
-@blueprint.get("/dashboard")
-@login_required
-def dashboard():
-    rt, user = runtime(), current_user()
+def kpi_view(rt, scope: Scope, period, now, compute: bool) -> dict | None:
+    """The manager's numbers of the scope and period, shaped for the page (JSON-safe): from the cache,
+    or computed (rules/kpi through handlers.report, as the chat's 周报) when `compute`."""
+    key = N.cache_key(scope.team_id, scope.owner_id, period, now, q.data_version())
+    hit = N.cached(key)
+    if hit is None and compute:
+        k, numbers = N.page_numbers(rt.funnel, rt.tz, scope.team_id, scope.owner_id, period, now,
+                                    N.reps_of(scope.team_id))
+        hit = {"numbers": numbers,
+               "stages": {f.key: {"conversion": report.pct(f.conversion) if f.present else "—",
+                                  "title": f"{f.advanced}/{f.present}，平均停留 {report.in_days(f.avg_days)}"
+                                           + (f"，{f.stalled} 个停滞" if f.stalled else ""),
+                                  "stalled": f.stalled} for f in k.stages},
+               "followup": {str(rid): {"days": report.in_days(d), "customers": n}
+                            for rid, (d, n) in k.followup.by_rep.items()},
+               "computed_at": local(now, rt.tz, "%H:%M")}
+        N.remember(key, hit)
+    return hit
+
+
+def page_scope(rt, user):
     now = rt.now()
     scope = resolve_scope(user, request.args)
     today = now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()
     period_key, period = N.parse(request.args.get("period"), today)
+    return now, scope, period_key, period
+
+
+@blueprint.get("/dashboard")
+@login_required
+def dashboard():
+    rt, user = runtime(), current_user()
+    now, scope, period_key, period = page_scope(rt, user)
     team_id, owner_id = scope.team_id, scope.owner_id
     rule = level_rule(rt.funnel, now)
+    kpi = kpi_view(rt, scope, period, now, compute=request.args.get("wait") == "1")
 
-    # the funnel now (open deals) and the period's flow between stages (rules/kpi, as 周报)
+    # the funnel now (open deals); the period's conversion between stages comes with the KPIs
     totals = q.stage_totals(team_id, owner_id)
-    reps = N.reps_of(team_id)
-    k, numbers = N.page_numbers(rt.funnel, rt.tz, team_id, owner_id, period, now, reps)
-    flows = {f.key: f for f in k.stages}
     stages = []
     for s in rt.funnel.open_stages:
         n, amount = totals.get(s.key, (0, 0))
-        f = flows.get(s.key)
-        stages.append({"no": s.order, "key": s.key, "name": s.name, "count": n, "amount": amount,
-                       "conversion": report.pct(f.conversion) if f else "—",
-                       "advanced": f.advanced if f else 0, "present": f.present if f else 0,
-                       "avg_days": report.in_days(f.avg_days) if f else "—", "stalled": f.stalled if f else 0})
+        stages.append({"no": s.order, "key": s.key, "name": s.name, "count": n, "amount": amount})
     top = max([s["count"] for s in stages] + [1])
     for s in stages:
         s["width"] = round(100 * s["count"] / top, 1)
@@ -176,38 +196,48 @@ def dashboard():
     hi_count, hi_rows = q.high_intent(team_id, owner_id, limit=HIGH_INTENT_LIMIT)
     for c in hi_rows:
         c["stage_name"] = stage_name(rt.funnel, c["stage"])
-    buckets, tiers = q.health_distribution(team_id, owner_id)
-    scored = sum(n for b, n in buckets.items() if b is not None)
-    top_bucket = max(list(buckets.values()) + [1])
-    health = [{"label": f"{lo}-{hi}" if b else "未评分", "count": n, "high": bool(b and lo >= 75),
-               "width": round(100 * n / top_bucket, 1)}
-              for b, n in buckets.items() for lo, hi in [b or (0, 0)]]
+    scores, tiers = q.health_counts(team_id, owner_id)
+    health = health_rows(scores)
+    scored = sum(n for h, n in scores.items() if h is not None)
 
-    # reps: open deals, warnings, follow-up interval (rules/kpi)
+    # reps: open deals and warnings (the follow-up interval comes with the KPIs)
     open_by = q.open_by_owner(team_id, owner_id)
-    people = q.people(team_id, owner_id, limit=REP_LIMIT + 1) if (team_id is not None or owner_id) else \
-        q.people(None, None, limit=REP_LIMIT + 1)
+    people = q.people(team_id, owner_id, limit=REP_LIMIT + 1)
     rep_rows = []
     for pid, _, name, role, _ in people[:REP_LIMIT]:
-        if role != "rep" and pid not in open_by and pid not in k.followup.by_rep:
+        if role != "rep" and pid not in open_by:
             continue
         levels = by_owner.get(pid, {})
-        gap = k.followup.by_rep.get(pid)
         rep_rows.append({"id": pid, "name": name, "role": ROLE_NAMES.get(role, role),
                          "open": open_by.get(pid, (0, 0))[0], "amount": open_by.get(pid, (0, 0))[1],
                          "red": levels.get("red", (0, 0))[0], "orange": levels.get("orange", (0, 0))[0],
-                         "yellow": levels.get("yellow", (0, 0))[0],
-                         "followup": report.in_days(gap[0]) if gap else "—", "followup_customers": gap[1] if gap else 0})
+                         "yellow": levels.get("yellow", (0, 0))[0]})
     rep_rows.sort(key=lambda r: (-r["red"], -r["orange"], -r["yellow"], r["name"]))
 
+    args = {k: v for k, v in request.args.items() if k in ("team", "rep", "period")}
     return render_template(
         "pages/dashboard.html", scope=scope, role_name=ROLE_NAMES.get(user.role, user.role),
-        now_local=local(now, rt.tz, "%Y-%m-%d %H:%M"), period=period, numbers=numbers,
+        now_local=local(now, rt.tz, "%Y-%m-%d %H:%M"), period=period, baseline=period.previous(), kpi=kpi,
+        numbers_url=url_for("web.dashboard_numbers", **args), wait_url=url_for("web.dashboard", wait="1", **args),
         stages=stages, total_count=sum(s["count"] for s in stages), total_amount=sum(s["amount"] for s in stages),
         level_totals=level_totals, warned=warned, warned_total=warned_total, warned_more=max(0, warned_total - len(warned)),
         icons=LEVEL_ICONS, level_names=LEVEL_NAMES, hi_count=hi_count, hi_rows=hi_rows, health=health,
         tiers=tiers, scored=scored, rep_rows=rep_rows, reps_more=max(0, len(people) - REP_LIMIT),
         **filters_context(scope, period_key))
+
+
+@blueprint.get("/dashboard/numbers")
+@login_required
+def dashboard_numbers():
+    """The manager's numbers of the dashboard's scope and period (the page fetches them when they were
+    not ready): the KPI cards and the stalls as HTML, stage conversions and follow-up intervals as data."""
+    rt, user = runtime(), current_user()
+    now, scope, period_key, period = page_scope(rt, user)
+    kpi = kpi_view(rt, scope, period, now, compute=True)
+    return jsonify(metrics_html=render_template("pages/_kpi.html", kpi=kpi, part="metrics"),
+                   stalls_html=render_template("pages/_kpi.html", kpi=kpi, part="stalls"),
+                   stages=kpi["stages"], followup=kpi["followup"], period=period.label,
+                   baseline=kpi["numbers"]["baseline"], computed_at=kpi["computed_at"])
 
 
 @blueprint.get("/dashboard/warnings")
@@ -296,6 +326,18 @@ def deal_page(deal_id: int):
         role_name=ROLE_NAMES.get(user.role, user.role),
         fmt=lambda dt, f="%Y-%m-%d %H:%M": local(dt, rt.tz, f),
         now_local=local(now, rt.tz, "%Y-%m-%d %H:%M"))
+
+
+def health_rows(scores: dict) -> list[dict]:
+    """Customers per health bucket, the buckets of the weekly review (rules.kpi.HEALTH_BUCKETS), and the
+    ones not scored yet."""
+    rows = [{"label": label, "count": sum(n for h, n in scores.items() if h is not None and lo <= h <= hi),
+             "high": lo >= K.HIGH_HEALTH} for lo, hi, label in K.HEALTH_BUCKETS]
+    rows.append({"label": "未评分", "count": scores.get(None, 0), "high": False})
+    top = max([r["count"] for r in rows] + [1])
+    for r in rows:
+        r["width"] = round(100 * r["count"] / top, 1)
+    return rows
 
 
 def stage_name(funnel, key: str | None) -> str:

@@ -1,5 +1,12 @@
 """The manager's numbers on the dashboard: the same computation as the chat's 漏斗 / 周报.
 
+Computing them reads the period's whole history (storage/kpi.load, then rules.kpi.compute): for a
+large team that takes seconds, so the dashboard page does not wait for it. The page shows the
+numbers at once when they are in this process's cache, else it renders without them and the browser
+fetches them from /dashboard/numbers (which computes and caches them). A cached entry is used only
+while the data it was computed from is unchanged (storage.dashboard.data_version), for the same
+5-minute slot of `now`, and for at most CACHE_SECONDS.
+
 A team's numbers (or every team's) come from `handlers.report.team_numbers`, the function behind
 `周报`, and are shaped by `handlers.report.numbers_data`, so the page shows the chat's figures and
 wording. For one rep, the same stored history (storage/kpi.load) is narrowed to that rep's deals,
@@ -7,6 +14,9 @@ customers and activities before `rules.kpi.compute` runs: one computation, a sma
 """
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import replace
 
 from handlers import report
@@ -45,22 +55,63 @@ def narrow(data: K.KpiInput, owner_id: int) -> K.KpiInput:
                    target_key=None, target_amount=None, target_won=0)
 
 
-def numbers(funnel, tz, team_id: int | None, owner_id: int | None, period: K.Period, now) -> K.Kpis:
+def numbers_vs(funnel, tz, team_id: int | None, owner_id: int | None, periods: list[K.Period], now) -> list[K.Kpis]:
+    """The Kpis of each period (a period and its baseline), the history read once for all."""
     if owner_id is None:
-        return report.team_numbers(funnel, tz, team_id, period, now)
-    start, end = period.bounds(tz)
-    until = max(start, min(end, now))
-    return K.compute(narrow(store.load(team_id, start, until, tz), owner_id), funnel, tz)
+        return report.team_numbers_vs(funnel, tz, team_id, periods, now)
+    # the windows of report.team_numbers_vs, without a target (a team has one, a rep does not)
+    windows = []
+    for p in periods:
+        start, end = p.bounds(tz)
+        windows.append(store.Window(start, max(start, min(end, now))))
+    return [K.compute(narrow(data, owner_id), funnel, tz) for data in store.load_windows(team_id, windows, tz)]
 
 
 def page_numbers(funnel, tz, team_id: int | None, owner_id: int | None, period: K.Period, now,
                  reps: dict) -> tuple[K.Kpis, dict]:
     """(the period's Kpis, the chat's template data of the period against the one before)."""
     baseline = period.previous()
-    k = numbers(funnel, tz, team_id, owner_id, period, now)
-    before = numbers(funnel, tz, team_id, owner_id, baseline, now)
+    k, before = numbers_vs(funnel, tz, team_id, owner_id, [period, baseline], now)
     return k, report.numbers_data(k, before, reps, period, baseline)
 
 
 def reps_of(team_id: int | None) -> dict:
     return store.reps_of(team_id)
+
+
+CACHE_SECONDS = 300.0
+CACHE_SIZE = 64
+_cache: OrderedDict = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def cache_key(team_id, owner_id, period: K.Period, now, version) -> tuple:
+    slot = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
+    return (team_id, owner_id, period.kind, period.start, period.end, slot, version)
+
+
+def cached(key) -> tuple | None:
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is None:
+            return None
+        at, value = hit
+        if time.monotonic() - at > CACHE_SECONDS:
+            del _cache[key]
+            return None
+        _cache.move_to_end(key)
+        return value
+
+
+def remember(key, value) -> None:
+    with _cache_lock:
+        _cache[key] = (time.monotonic(), value)
+        _cache.move_to_end(key)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+

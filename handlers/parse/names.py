@@ -19,8 +19,9 @@ PREFIX_WEIGHT = 0.95   # against the start of a longer name ("华连超市" ~ "�
 PARTIAL_WEIGHT = 0.85  # against any part of a longer name; weakest, so whole-name near misses win
 
 
+@lru_cache(maxsize=200_000)
 def _key(text: str) -> str:
-    """Comparable form: normalized, case-folded, letters and digits only (Han characters count as letters)."""
+    """Comparable form (cached: a rep's customer names come back with every message): normalized, case-folded, letters and digits only (Han characters count as letters)."""
     return "".join(ch for ch in normalize(text).casefold() if ch.isalnum())
 
 

@@ -207,7 +207,7 @@ def build_history(database) -> dict:
 
 
 def test_every_kpi_on_a_hand_built_history_on_each_database(db_url):
-    from handlers.report import team_numbers
+    from handlers.report import team_numbers, team_numbers_vs
     from storage import kpi as store
     from storage.database import migrate_database, open_database
     database = open_database(db_url)
@@ -217,6 +217,8 @@ def test_every_kpi_on_a_hand_built_history_on_each_database(db_url):
         nov = K.parse_period("2026-11", date(2026, 12, 2))
         k = team_numbers(FUNNEL, TZ, ids["team"], nov, at(12, 2))
         before = team_numbers(FUNNEL, TZ, ids["team"], nov.previous(), at(12, 2))
+        # a period and its baseline read together give the same numbers as read apart
+        assert team_numbers_vs(FUNNEL, TZ, ids["team"], [nov, nov.previous()], at(12, 2)) == [k, before]
         reps = store.reps_of(ids["team"])
 
     # follow-up interval: customers 3.0, 1.0 and 10.0 days; alice 2.0, bob 10.0
