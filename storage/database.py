@@ -151,3 +151,60 @@ class connected:
         if self.opened and not self.database.is_closed():
             self.database.close()
         return False
+
+
+_PG_CAST = {"INT": "integer", "BIGINT": "bigint", "AUTO": "integer", "VARCHAR": "varchar", "TEXT": "text",
+            "DATETIME": "timestamp", "DATE": "date", "BOOL": "boolean", "FLOAT": "double precision"}
+
+
+def bulk_update(model, fields: list, rows: list[tuple], page: int = 2000) -> None:
+    """UPDATE many rows by id, each with its own values: rows are (value per field..., id).
+
+    SQLite and MySQL: the driver's executemany of one UPDATE; PostgreSQL: UPDATE ... FROM (VALUES ...)
+    in pages. Much faster than the ORM's CASE expressions at tens of thousands of rows."""
+    if not rows:
+        return
+    database = model._meta.database.obj if hasattr(model._meta.database, "obj") else model._meta.database
+    table = model._meta.table_name
+    kind = database.__class__.__name__
+    cursor = database.cursor()
+    if kind.startswith("Postgres"):
+        from psycopg2.extras import execute_values
+        cols = [f.column_name for f in fields]
+        casts = [_PG_CAST.get(f.field_type, "text") for f in fields]
+        template = "(" + ", ".join(f"%s::{c}" for c in casts) + ", %s::integer)"
+        sets = ", ".join(f'"{c}" = v."{c}"' for c in cols)
+        names = ", ".join(f'"{c}"' for c in cols)
+        execute_values(cursor, f'UPDATE "{table}" AS t SET {sets} FROM (VALUES %s) AS v({names}, id) '
+                               f'WHERE t."id" = v.id', rows, template=template, page_size=page)
+        return
+    q = "`" if "MySQL" in kind else '"'
+    mark = "?" if isinstance(database, SqliteDatabase) else "%s"
+    sets = ", ".join(f"{q}{f.column_name}{q} = {mark}" for f in fields)
+    sql = f"UPDATE {q}{table}{q} SET {sets} WHERE {q}id{q} = {mark}"
+    for i in range(0, len(rows), page):
+        cursor.executemany(sql, rows[i:i + page])
+
+
+def bulk_insert_ignore(model, fields: list, rows: list[tuple], page: int = 5000) -> None:
+    """Insert many rows, skipping those that break a unique key (the dialect's INSERT ... IGNORE)."""
+    if not rows:
+        return
+    database = model._meta.database.obj if hasattr(model._meta.database, "obj") else model._meta.database
+    table = model._meta.table_name
+    kind = database.__class__.__name__
+    cursor = database.cursor()
+    if kind.startswith("Postgres"):
+        from psycopg2.extras import execute_values
+        cols = ", ".join(f'"{f.column_name}"' for f in fields)
+        execute_values(cursor, f'INSERT INTO "{table}" ({cols}) VALUES %s ON CONFLICT DO NOTHING', rows,
+                       page_size=page)
+        return
+    if isinstance(database, SqliteDatabase):
+        cols = ", ".join(f'"{f.column_name}"' for f in fields)
+        sql = f'INSERT OR IGNORE INTO "{table}" ({cols}) VALUES ({", ".join(["?"] * len(fields))})'
+    else:
+        cols = ", ".join(f"`{f.column_name}`" for f in fields)
+        sql = f"INSERT IGNORE INTO `{table}` ({cols}) VALUES ({', '.join(['%s'] * len(fields))})"
+    for i in range(0, len(rows), page):
+        cursor.executemany(sql, rows[i:i + page])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from peewee import Case, chunked
+from peewee import chunked
 
+from .database import bulk_insert_ignore, bulk_update
 from .models import Customer, Deal, Rep, Warning, db
 
 DUE_FIELDS = (Deal.id, Deal.owner, Deal.stage, Deal.last_movement_at, Deal.next_step_due, Deal.snoozed_until,
@@ -31,28 +32,19 @@ def record_warnings(fired: list[tuple[int, str, datetime]], scan_id: str, now: d
     """
     if not fired:
         return set()
-    for batch in chunked(fired, 500):
-        (Warning.insert_many([(d, lv, since, now, scan_id) for d, lv, since in batch],
-                             fields=[Warning.deal, Warning.level, Warning.since, Warning.at, Warning.scan])
-         .on_conflict_ignore().execute())
+    bulk_insert_ignore(Warning, [Warning.deal, Warning.level, Warning.since, Warning.at, Warning.scan],
+                       [(d, lv, since, now, scan_id) for d, lv, since in fired])
     mine: set[int] = set()
-    for batch in chunked([d for d, _, _ in fired], 500):
+    for batch in chunked([d for d, _, _ in fired], 1000):
         mine |= {d for (d,) in Warning.select(Warning.deal).where((Warning.scan == scan_id)
                                                                    & Warning.deal.in_(batch)).tuples()}
     return mine
 
 
 def save_scan_state(updates: list[tuple[int, str | None, datetime, datetime | None]]) -> None:
-    """Set (warn_level, warn_since, next_check_at) per deal id, in a few statements per batch."""
-    pg = db.obj.__class__.__name__.startswith("Postgres")
-    for batch in chunked(updates, 300):
-        ids = [u[0] for u in batch]
-        level = Case(Deal.id, [(u[0], u[1]) for u in batch])
-        since = Case(Deal.id, [(u[0], u[2]) for u in batch])
-        check = Case(Deal.id, [(u[0], u[3]) for u in batch])
-        if pg:  # a CASE of only NULLs is text to PostgreSQL
-            level, since, check = level.cast("varchar"), since.cast("timestamp"), check.cast("timestamp")
-        Deal.update(warn_level=level, warn_since=since, next_check_at=check).where(Deal.id.in_(ids)).execute()
+    """Set (warn_level, warn_since, next_check_at) per deal id."""
+    bulk_update(Deal, [Deal.warn_level, Deal.warn_since, Deal.next_check_at],
+                [(level, since, check, deal_id) for deal_id, level, since, check in updates])
 
 
 def deal_details(ids: list[int]) -> list[Deal]:
