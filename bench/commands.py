@@ -260,6 +260,26 @@ class Server:
             time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not answer /healthz within {timeout:.0f} s; see {self.log_path}")
 
+    def cpu_seconds(self) -> float:
+        """user + system CPU seconds used so far by the gunicorn workers (children of the master)."""
+        if self.proc is None:
+            return 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                pids = f.read().split()
+        except OSError:
+            return float("nan")
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+            except (OSError, IndexError, ValueError):
+                pass
+        return total
+
     def stop(self) -> None:
         if self.proc is None:
             return
@@ -370,14 +390,17 @@ def http_benchmark(label: str, url: str, cfg: dict, names: dict[str, list[str]])
         for kind, clients, count in cfg["runs"]:
             log(f"{label}: {kind} x {clients} client(s), {count} requests (at most {cfg['run_seconds']:.0f} s), "
                 f"{C.load()}")
+            cpu0 = server.cpu_seconds()
             out = drive(server.port, make_plan(kind, names), clients, count, cfg["run_seconds"],
                         f"{tag}-{kind}-{clients}")
+            cpu = server.cpu_seconds() - cpu0
             res = out["results"]
             ms = [m for _, m, _ in res]
             bad = sum(1 for _, _, ok in res if not ok) + out["failures"]
             name = f"{kind} ({clients} client{'s' if clients > 1 else ''})"
             rows.append([name, len(res), bad, len(res) / out["wall"], pct(ms, 50), pct(ms, 95), pct(ms, 99),
-                         max(ms) if ms else float("nan")])
+                         max(ms) if ms else float("nan"), cpu * 1000 / len(res) if res else float("nan"),
+                         os.getloadavg()[0]])
             for e in out["errors"][:3]:
                 log(f"  unexpected reply: {e}")
             by = {}
@@ -390,7 +413,7 @@ def http_benchmark(label: str, url: str, cfg: dict, names: dict[str, list[str]])
         server.stop()
         log(f"{label}: gunicorn stopped ({C.load()})")
     table(f"[{label}] POST /local/messages round trip, gunicorn -w 2 (sync workers), latency in ms",
-          ["run", "requests", "errors", "req/s", "p50", "p95", "p99", "max"], rows)
+          ["run", "requests", "errors", "req/s", "p50", "p95", "p99", "max", "worker CPU ms/req", "load 1m"], rows)
     table(f"[{label}] by command, ms", ["run: command", "n", "p50", "p95", "p99", "max"], detail)
     return rows
 
@@ -528,7 +551,11 @@ def main() -> None:
         matching_benchmark(label, url, cfg)
     if summary:
         table("Summary: POST /local/messages, latency in ms (target: p99 < 20 ms)",
-              ["db", "run", "requests", "errors", "req/s", "p50", "p95", "p99", "max"], summary)
+              ["db", "run", "requests", "errors", "req/s", "p50", "p95", "p99", "max", "worker CPU ms/req",
+               "load 1m"], summary)
+        print("worker CPU ms/req: user+system CPU of the two gunicorn workers per request (database server not "
+              "included);\nload 1m: the machine's 1-minute load average after the run (2 cores; other sessions "
+              "share them).")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ Run from the repo root:  .venv/bin/python bench/kpi.py [--db sqlite|postgres|bot
 from __future__ import annotations
 
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -219,7 +220,7 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
     with rt.database.connection_context():
         first, med, mx, k = timed(lambda: team_numbers(rt.funnel, rt.tz, 1, q3, END))
         rows.append(["KPIs, 2026-Q3 (one period)", first, med, mx])
-        summary.append([label, "KPIs for a 50-rep team over a quarter", first, med, mx])
+        summary.append([label, f"KPIs for a {cfg['reps']}-rep team over a quarter", first, med, mx])
         first, med, mx, _ = timed(lambda: team_numbers_vs(rt.funnel, rt.tz, 1, [q3, q3.previous()], END))
         rows.append(["KPIs, 2026-Q3 and its baseline 2026-Q2", first, med, mx])
     n = iter(range(1_000_000))
@@ -251,6 +252,7 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
           f"{k.cycle.mean_days or 0:.1f} d over {k.cycle.deals} won; attainment "
           f"{(k.attainment.rate or 0) if k.attainment else 0:.1%}; weekly card {len(card.payload):,} bytes of JSON")
     rt.database.close()
+    shutil.rmtree(charts, ignore_errors=True)
     return summary
 
 

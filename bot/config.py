@@ -21,6 +21,7 @@ DEFAULTS = {
     "BOT_LOCAL_CHANNEL": "1",
     "BOT_SECRET_KEY": "",
     "BOT_PUBLIC_URL": "http://127.0.0.1:8000",
+    "BOT_CHARTS_DIR": "",  # where the weekly review's chart images go (default data/charts)
     "BOT_BENCH_ROUTES": "0",  # 1: add /bench/bare and /bench/wecom-crypto, reference routes for bench/
     "BOT_DEMO_LOGIN": "0",  # 1: the login page offers a one-click login as any demo user (local mode only)
     "BOT_SIMULATOR": "0",  # 1: the chat simulator at /simulator (needs the local channel)

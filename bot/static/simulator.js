@@ -10,7 +10,12 @@
   var groups = document.getElementById("groups");
   var status = document.getElementById("sim-status");
   var nowOut = document.getElementById("sim-now");
-  var busy = false;
+  var queue = Promise.resolve();  // one request at a time, in the order asked for
+
+  function serial(fn) {
+    queue = queue.then(fn, fn);
+    return queue;
+  }
 
   function user() { return userSel.value; }
   function key() { return "sim-chat:" + user(); }
@@ -132,34 +137,34 @@
   }
 
   function send(body, shown) {
-    if (busy) return Promise.resolve();
-    busy = true;
-    body.user = user();
-    remember({who: "me", text: shown || body.text});
-    renderChat();
-    return post(root.dataset.send, body).then(function (data) {
-      if (data.error) {
-        remember({who: "bot error", text: "⚠️ " + data.error});
-      } else {
-        (data.replies || []).forEach(function (r) {
-          remember({who: "bot", text: r.text, buttons: r.buttons, urgent: r.urgent});
-        });
-      }
+    return serial(function () {
+      body.user = user();
+      remember({who: "me", text: shown || body.text});
       renderChat();
-      return refresh();
-    }).finally(function () { busy = false; });
+      return post(root.dataset.send, body).then(function (data) {
+        if (data.error) {
+          remember({who: "bot error", text: "⚠️ " + data.error});
+        } else {
+          (data.replies || []).forEach(function (r) {
+            remember({who: "bot", text: r.text, buttons: r.buttons, urgent: r.urgent});
+          });
+        }
+        renderChat();
+        return refresh();
+      });
+    });
   }
 
   function advance(body) {
-    if (busy) return;
-    busy = true;
-    status.textContent = "正在运行调度任务……";
-    post(root.dataset.advance, body).then(function (data) {
-      if (data.error) { status.textContent = "⚠️ " + data.error; return; }
-      setNow(data.now);
-      status.textContent = "⏩ " + data.now.label + "：" + data.summary;
-      return refresh();
-    }).finally(function () { busy = false; });
+    return serial(function () {
+      status.textContent = "正在运行调度任务……";
+      return post(root.dataset.advance, body).then(function (data) {
+        if (data.error) { status.textContent = "⚠️ " + data.error; return; }
+        setNow(data.now);
+        status.textContent = "⏩ " + data.now.label + "：" + data.summary;
+        return refresh();
+      });
+    });
   }
 
   document.getElementById("say").addEventListener("submit", function (e) {

@@ -73,7 +73,8 @@ def test_previous_periods_and_bounds():
     assert K.week_of(date(2026, 1, 1)).previous().key == "2025-W52"
     assert K.last_days(date(2026, 11, 27), 30).previous().end == date(2026, 10, 29)
     # local midnight in Shanghai is 16:00 UTC the day before
-    assert K.parse_period("2026-11", date.today()).bounds(TZ) == (datetime(2026, 10, 31, 16), datetime(2026, 11, 30, 16))
+    nov = K.parse_period("2026-11", date.today())
+    assert nov.bounds(TZ) == (datetime(2026, 10, 31, 16), datetime(2026, 11, 30, 16))
     assert K.week_of(date(2026, 11, 27)).target_key == "2026-Q4"
     assert K.parse_period("2026-11", date.today()).target_key == "2026-11"
 

@@ -76,8 +76,16 @@ def browser(server):
 
 
 def wait(driver, condition, timeout: float = WAIT):
+    """Wait for `condition`; on a timeout keep a screenshot and say what the page showed."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
-    return WebDriverWait(driver, timeout).until(condition)
+    try:
+        return WebDriverWait(driver, timeout).until(condition)
+    except TimeoutException:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(SHOTS / "failed-wait.png"))
+        shown = driver.execute_script("return document.body ? document.body.innerText : ''") or ""
+        raise AssertionError(f"timed out at {driver.current_url}; the page showed:\n{shown[:3000]}") from None
 
 
 def css(driver, selector: str):
@@ -88,6 +96,12 @@ def css(driver, selector: str):
 def all_css(driver, selector: str):
     from selenium.webdriver.common.by import By
     return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def texts(driver, selector: str) -> list[str]:
+    """The text of every match, read in one go (the simulator re-renders its panes while we look)."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.innerText)", selector)
 
 
 def shoot(driver, name: str) -> None:
@@ -101,6 +115,23 @@ def shoot(driver, name: str) -> None:
         driver.save_screenshot(str(path))
         assert path.stat().st_size > 10_000
     driver.set_window_size(DESKTOP, 900)
+
+
+def press_card_button(driver, card_text: str, label_end: str) -> str:
+    """Click the first button ending in `label_end` on the newest pushed card containing `card_text`;
+    returns the customer the button is about (labels read "客户:已跟进")."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    for _ in range(5):  # the pane may be re-rendered between finding and clicking
+        try:
+            card = [el for el in all_css(driver, "#inbox .msg") if card_text in el.text][-1]
+            button = next(b for b in card.find_elements("css selector", ".card-buttons button")
+                          if b.text.endswith(label_end))
+            customer = button.text.split(":")[0]
+            button.click()
+            return customer
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError(f"no stable card with {card_text!r}")
 
 
 def login_as(driver, base: str, local_id: str) -> None:
@@ -175,17 +206,14 @@ def test_simulator_message_and_card_button(server, browser):
     Select(css(browser, "#sim-user")).select_by_value("rep1")
     box = css(browser, "#say-text")
     box.send_keys("今日任务", Keys.ENTER)  # the keyboard alone sends it
-    wait(browser, lambda d: any("今日任务" in el.text for el in all_css(d, "#chat-log .msg.bot")))
+    wait(browser, lambda d: any("今日任务" in t for t in texts(d, "#chat-log .msg.bot")))
     # move the simulated now to Monday 09:00: the task card arrives, with buttons
     css(browser, "#next-card").click()
-    wait(browser, lambda d: "2026-11-30" in css(d, "#sim-now").text and "任务卡" in css(d, "#sim-status").text)
-    wait(browser, lambda d: any("11月30日 今日任务" in el.text for el in all_css(d, "#inbox .msg")))
-    card = [el for el in all_css(browser, "#inbox .msg") if "11月30日 今日任务" in el.text][-1]
-    button = next(b for b in card.find_elements("css selector", ".card-buttons button") if b.text.endswith("已跟进"))
-    customer = button.text.split(":")[0]
-    button.click()
-    wait(browser, lambda d: any("已记录" in el.text and customer in el.text for el in all_css(d, "#chat-log .msg.bot")))
+    wait(browser, lambda d: "2026-11-30" in "".join(texts(d, "#sim-now")) and "任务卡" in "".join(texts(d, "#sim-status")))
+    wait(browser, lambda d: any("11月30日 今日任务" in t for t in texts(d, "#inbox .msg")))
+    customer = press_card_button(browser, "11月30日 今日任务", "已跟进")
+    wait(browser, lambda d: any("已记录" in t and customer in t for t in texts(d, "#chat-log .msg.bot")))
     # the manager group's feed shows the red cards
-    wait(browser, lambda d: any("红色" in el.text for el in all_css(d, "#groups .msg")))
+    wait(browser, lambda d: any("红色" in t for t in texts(d, "#groups .msg")))
     assert rt.clock.now() == real_now  # the shared clock was only borrowed
     shoot(browser, "simulator")
