@@ -88,5 +88,5 @@ def funnel(ctx: Context, args: str) -> None:
 @router.command("帮助", "help", "?", "菜单", "menu")
 def help_(ctx: Context, args: str) -> None:
     ctx.say("help", stages=[s.name for s in ctx.funnel.stages],
-            activities=[(k.name, k.words[0]) for k in ctx.funnel.activities.values()],
+            activities=[(k.name, k.words[0]) for k in ctx.funnel.activities.values() if k.in_help],
             manager=ctx.rep.role != "rep")

@@ -32,6 +32,7 @@ class ActivityKind:
     key: str
     name: str
     words: tuple[str, ...]
+    in_help: bool = True  # false for kinds that come from other systems (/api/events)
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ def parse_funnel(raw: dict, p: str = "<rules>") -> Funnel:
                 raise RulesError(f"{p}: activity '{key}': word '{w}' is already used by activity "
                                  f"'{seen_words[w.lower()]}'. Fix: remove it from one of them")
             seen_words[w.lower()] = key
-        activities[key] = ActivityKind(key, a.get("name", key), words)
+        activities[key] = ActivityKind(key, a.get("name", key), words, bool(a.get("in_help", True)))
     if not activities:
         raise RulesError(f"{p}: no [activities.*] defined. Fix: define at least one, e.g. [activities.visit]")
 
