@@ -1,16 +1,16 @@
 """The manager's numbers on the dashboard: the same computation as the chat's 漏斗 / 周报.
 
-Computing them reads the period's whole history (storage/kpi.load, then rules.kpi.compute): for a
-large team that takes seconds, so the dashboard page does not wait for it. The page shows the
+Computing them reads the period's whole history (storage/kpi.load_windows, then rules.kpi.compute):
+for a large team that takes seconds, so the dashboard page does not wait for it. The page shows the
 numbers at once when they are in this process's cache, else it renders without them and the browser
 fetches them from /dashboard/numbers (which computes and caches them). A cached entry is used only
 while the data it was computed from is unchanged (storage.dashboard.data_version), for the same
 5-minute slot of `now`, and for at most CACHE_SECONDS.
 
-A team's numbers (or every team's) come from `handlers.report.team_numbers`, the function behind
-`周报`, and are shaped by `handlers.report.numbers_data`, so the page shows the chat's figures and
-wording. For one rep, the same stored history (storage/kpi.load) is narrowed to that rep's deals,
-customers and activities before `rules.kpi.compute` runs: one computation, a smaller input.
+A team's numbers (or every team's) come from `handlers.report.team_numbers_vs`, the function behind
+`周报` and `漏斗`, and are shaped by `handlers.report.numbers_data`, so the page shows the chat's figures
+and wording. For one rep, the same stored history (storage/kpi.load_windows) is narrowed to that rep's
+deals, customers and activities before `rules.kpi.compute` runs: one computation, a smaller input.
 """
 from __future__ import annotations
 
