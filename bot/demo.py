@@ -63,7 +63,54 @@ def load_demo(funnel: Funnel, now: datetime, customers: int = 127, seed: int = 7
                                        tier=rnd.choice("ABCC"), created_at=created_at)
             _history(funnel, customer, owner, stages, stage_idx, created_at, last, rnd)
             created += 1
-    return {"team": TEAM, "reps": len(reps), "customers": created}
+        closed = _closed_history(funnel, team, now, random.Random(seed + 1)) if created else 0
+    return {"team": TEAM, "reps": len(reps), "customers": created, "closed": closed}
+
+
+LOST_REASONS = ["价格", "预算取消", "选了竞品", "决策人变动", "需求变化"]
+
+
+def _closed_history(funnel, team, now, rnd, share: float = 0.35) -> int:
+    """Earlier deals of some customers, won or lost in the last ~80 days, with their stage history and
+    the warnings they got, so the manager's numbers (cycle, conversion, intervention rate) have data."""
+    from storage.models import Warning
+    stages = funnel.open_stages
+    closing = funnel.closing.key
+    n = 0
+    for customer in Customer.select().where(Customer.team == team).order_by(Customer.id):
+        if rnd.random() > share:
+            continue
+        won = rnd.random() < 0.45
+        closed_at = now - timedelta(days=rnd.uniform(2, 80))
+        created_at = closed_at - timedelta(days=rnd.uniform(12, 40))
+        reach = len(stages) - 1 if won else rnd.randrange(len(stages))
+        deal = Deal.create(customer=customer, owner=customer.owner_id, team=team, status="won" if won else "lost",
+                           amount=rnd.choice([3, 5, 8, 12, 20, 30]) * 10000, stage=closing, created_at=created_at,
+                           stage_entered_at=closed_at, last_movement_at=closed_at, closed_at=closed_at,
+                           lost_reason=None if won else rnd.choice(LOST_REASONS))
+        step = (closed_at - created_at) / (reach + 2)
+        t = created_at
+        StageChange.create(deal=deal, from_stage=None, to_stage=stages[0].key, rep=customer.owner_id, at=t)
+        for k in range(reach):
+            t += step
+            StageChange.create(deal=deal, from_stage=stages[k].key, to_stage=stages[k + 1].key,
+                               rep=customer.owner_id, at=t)
+            Activity.create(deal=deal, customer=customer, rep=customer.owner_id, kind="visit", text="跟进记录",
+                            at=t - step / 2)
+        StageChange.create(deal=deal, from_stage=stages[reach].key, to_stage=closing, rep=customer.owner_id,
+                           at=closed_at, note="won" if won else f"lost: {deal.lost_reason}")
+        flagged = rnd.random() < (0.3 if won else 0.7)
+        if flagged:
+            since = closed_at - timedelta(days=rnd.uniform(6, 10))
+            for level, hours in (("orange", 72), ("red", 120)):
+                if level == "red" and won:
+                    break
+                Warning.create(deal=deal, level=level, since=since, at=since + timedelta(hours=hours), scan="demo")
+        if created_at < customer.created_at:
+            customer.created_at = created_at
+            customer.save()
+        n += 1
+    return n
 
 
 def _history(funnel, customer, owner, stages, stage_idx, created_at, last, rnd) -> None:
