@@ -530,6 +530,8 @@ def main() -> None:
     args = p.parse_args()
     cfg = QUICK if args.quick else FULL
     summary = []
+    stamp = C.code_stamp()
+    log(f"product code: newest file {stamp}")
     for label, url in C.db_targets(args.db, "commands"):
         C.wait_quiet(max_wait=0 if args.quick else 60)
         log(f"{label}: fresh database {url}")
@@ -553,6 +555,10 @@ def main() -> None:
         table("Summary: POST /local/messages, latency in ms (target: p99 < 20 ms)",
               ["db", "run", "requests", "errors", "req/s", "p50", "p95", "p99", "max", "worker CPU ms/req",
                "load 1m"], summary)
+    if C.code_stamp() != stamp:
+        log(f"WARNING: the product code changed during the run (newest file now {C.code_stamp()}); "
+            f"figures may mix versions")
+    if summary:
         print("worker CPU ms/req: user+system CPU of the two gunicorn workers per request (database server not "
               "included);\nload 1m: the machine's 1-minute load average after the run (2 cores; other sessions "
               "share them).")

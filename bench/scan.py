@@ -292,6 +292,9 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
         for name, now in (("a cold (next_check_at = last movement)", T0),
                           ("b steady (+5 min)", T0 + timedelta(minutes=5)),
                           ("c right after b (no crossings)", T0 + timedelta(minutes=5))):
+            if not name.startswith("a"):
+                with rt.database.connection_context():
+                    C.vacuum(rt.database, label)
             log(f"{label}: scan {name} at {now:%Y-%m-%d %H:%M} UTC, {C.load()}")
             result, secs, state, prow = run_scan(rt, now, probe)
             fired = result["fired"]
@@ -320,6 +323,8 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
     p.wrap(hq, "task_card_data", "handlers.queries.task_card_data (per person)")
     p.wrap(soutbox, "enqueue", "outbox.enqueue (1 insert)")
     now_d = T0 + timedelta(minutes=5)
+    with rt.database.connection_context():
+        C.vacuum(rt.database, label)
     try:
         with rt.database.connection_context():
             ob0 = Outbox.select().order_by(Outbox.id.desc()).first()
@@ -362,6 +367,7 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
     dp.wrap(bdel, "rate_wait", "delivery.rate_wait")
     now_x = T0 + timedelta(minutes=6)
     with rt.database.connection_context():
+        C.vacuum(rt.database, label)
         pending0 = Outbox.select().where(Outbox.status == "pending").count()
     drows, dprobe = [], []
     sink = Sink()
@@ -374,6 +380,7 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
         with rt.database.connection_context():  # the same rows again for the HTTP run
             Outbox.update(status="pending", sent_at=None, next_attempt_at=now_x, attempts=0, claimed_at=None,
                           claimed_by=None).where(Outbox.status == "sent").execute()
+            C.vacuum(rt.database, label)
         rt._adapters = {"local": LoopbackAdapter(sink.port)}
         log(f"{label}: deliver, loopback HTTP adapter, no rate limit, at most {cfg['http_seconds']:.0f} s")
         r = deliver_loop(rt, now_x, cfg["http_seconds"], dp)
@@ -399,6 +406,7 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
         with rt.database.connection_context():
             Outbox.update(status="failed", last_error="bench: left over, cleared before the rate-limit test").where(
                 Outbox.status.in_(["pending", "sending"])).execute()
+            C.vacuum(rt.database, label)
             template = json.loads(Outbox.select(Outbox.payload).where(Outbox.key.startswith("task:")).scalar())
             for i in range(cfg["rl_messages"]):
                 payload = {**template, "data": {**template["data"], "n": i}}
@@ -463,12 +471,17 @@ def main() -> None:
     if args.deals:
         cfg["deals"] = args.deals
     results = []
+    stamp = C.code_stamp()
+    log(f"product code: newest file {stamp}")
     for label, url in C.db_targets(args.db, "scan"):
         sw = C.Stopwatch()
         results += [[label, *r] for r in run(label, url, cfg)]
         log(f"{label}: finished in {sw.s:.0f} s, {C.load()}")
     table("Summary (targets: one scan < 2 s; a scan without crossings much faster; cards < 10 s)",
           ["db", "step", "seconds", "what"], results)
+    if C.code_stamp() != stamp:
+        log(f"WARNING: the product code changed during the run (newest file now {C.code_stamp()}); "
+            f"figures may mix versions")
 
 
 if __name__ == "__main__":

@@ -35,11 +35,10 @@ def warning_reply(ctx, items, period_of) -> Reply:
                               "deal_ids": [r["deal_id"] for r in rows]}, buttons, urgent=urgent)
 
 
-def red_card_reply(ctx, deal, stage, since, period: int) -> Reply:
-    """The intervention card for the manager group: who, what, how long, and what to do."""
-    from storage.deals import last_activity
+def red_card_reply(ctx, deal, stage, since, period: int, last=None) -> Reply:
+    """The intervention card for the manager group: who, what, how long, and what to do.
+    `last` is the deal's latest activity (the scan loads them for all red deals at once)."""
     row = deal_row(ctx, deal)
-    last = last_activity(deal.id)
     data = {**row, "suggestion": stage.suggestion or "主管与销售沟通, 明确下一步",
             "last_activity": ({"at": ctx.to_local(last.at).strftime("%m-%d"), "text": last.text[:60],
                                "kind": ctx.funnel.activities[last.kind].name

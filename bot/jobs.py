@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from rules.calendar import is_workday
 from rules.stale import evaluate
 from handlers.views import period_of
-from storage import outbox, people, scan as scan_q
+from storage import deals as deals_q, outbox, people, scan as scan_q
 from storage.database import in_transaction
 
 from .cards import MAX_BUTTON_DEALS, red_card_reply, rep_buttons, warning_reply
@@ -60,31 +60,36 @@ def _queue_warnings(rt, fired: list[tuple[int, str, datetime]], scan_id: str, no
     if not fired:
         return 0
     details = {d.id: d for d in scan_q.deal_details([f[0] for f in fired])}
+    reds = [deal_id for deal_id, level, _ in fired if level == "red"]
+    last = deals_q.last_activities(reds) if reds else {}
+    groups: dict[tuple[int, str], object] = {}
     by_rep: dict[int, list] = {}
-    queued = 0
-    ctx_cache: dict[int, object] = {}
+    rows = []
+    channel = rt.config.primary_channel
     for deal_id, level, since in fired:
         deal = details[deal_id]
         by_rep.setdefault(deal.owner_id, []).append((deal, level, since))
     for owner_id, items in by_rep.items():
         owner = items[0][0].owner
-        ctx = ctx_cache.setdefault(owner_id, rt.context_for(owner, now))
+        ctx = rt.context_for(owner, now)
         reply = warning_reply(ctx, items, period_of)
         # one scan may meet a rep in several batches: the first deal of this batch keeps keys apart
-        key = f"warn:{owner.local_id}:{scan_id}:{min(d.id for d, _, _ in items)}"
-        queued += outbox.enqueue(key, rt.config.primary_channel, owner.local_id, reply.to_dict(), now)
+        rows.append((f"warn:{owner.local_id}:{scan_id}:{min(d.id for d, _, _ in items)}", channel, owner.local_id,
+                     reply.to_dict()))
         for deal, level, since in items:
             if level != "red":
                 continue
             stage = rt.funnel.stage(deal.stage)
-            group = people.team_group(deal.team_id, stage.escalate_to)
+            target = (deal.team_id, stage.escalate_to)
+            if target not in groups:
+                groups[target] = people.team_group(*target)
+            group = groups[target]
             if group is None:
                 log.warning("team %s has no manager group: red card for deal %s not sent", deal.team_id, deal.id)
                 continue
-            card = red_card_reply(ctx, deal, stage, since, period_of(since))
-            queued += outbox.enqueue(f"red:{deal.id}:{period_of(since)}", rt.config.primary_channel,
-                                     group.local_id, card.to_dict(), now)
-    return queued
+            card = red_card_reply(ctx, deal, stage, since, period_of(since), last.get(deal.id))
+            rows.append((f"red:{deal.id}:{period_of(since)}", channel, group.local_id, card.to_dict()))
+    return outbox.enqueue_many(rows, now)
 
 
 def daily(rt, now: datetime) -> dict:
@@ -101,24 +106,31 @@ def daily(rt, now: datetime) -> dict:
     if not (sched.task_card_at <= local.time() < sched.task_card_until):
         return {"job": "daily", "date": day.isoformat(), "skipped": "outside the task-card window"}
     from handlers.queries import task_card_data
-    by_owner = scan_q.open_deals_by_owner()
+    by_owner = scan_q.open_deal_rows()  # one query for every card
+    intent = scan_q.high_intent_by_owner()
     by_team: dict[int, list] = {}
+    intent_by_team: dict[int, list] = {}
     for deals in by_owner.values():
         for d in deals:
             by_team.setdefault(d.team_id, []).append(d)
-    queued = 0
-    with rt.database.atomic():
-        for rep in scan_q.active_reps():
-            ctx = rt.context_for(rep, now)
-            mine = by_team.get(rep.team_id, []) if rep.role != "rep" else by_owner.get(rep.id, [])
-            data = task_card_data(ctx, mine)
-            buttons = []
-            if rep.role == "rep":
-                for r in data["warned"][:MAX_BUTTON_DEALS]:
-                    buttons += rep_buttons(r["deal_id"], r["period"], r["customer"], prefix=True)
-            reply = Reply("task_card", data, buttons)
-            queued += outbox.enqueue(f"task:{rep.local_id}:{day.isoformat()}", rt.config.primary_channel,
-                                     rep.local_id, reply.to_dict(), now)
+    for items in intent.values():
+        for team, name in items:
+            intent_by_team.setdefault(team, []).append(name)
+    rows = []
+    for rep in scan_q.active_reps():
+        ctx = rt.context_for(rep, now)
+        if rep.role == "rep":
+            mine, hot = by_owner.get(rep.id, []), [n for _, n in intent.get(rep.id, [])][:10]
+        else:
+            mine, hot = by_team.get(rep.team_id, []), intent_by_team.get(rep.team_id, [])[:10]
+        data = task_card_data(ctx, mine, hot)
+        buttons = []
+        if rep.role == "rep":
+            for r in data["warned"][:MAX_BUTTON_DEALS]:
+                buttons += rep_buttons(r["deal_id"], r["period"], r["customer"], prefix=True)
+        rows.append((f"task:{rep.local_id}:{day.isoformat()}", rt.config.primary_channel, rep.local_id,
+                     Reply("task_card", data, buttons).to_dict()))
+    queued = in_transaction(rt.database, lambda: outbox.enqueue_many(rows, now))
     return {"job": "daily", "date": day.isoformat(), "queued": queued}
 
 

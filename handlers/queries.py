@@ -7,7 +7,7 @@ from storage import deals, health
 
 from .context import Context
 from .router import router
-from .views import deal_row, rank
+from .views import LEVEL_RANK, deal_row, deal_silence
 
 TASK_LIMIT = 15
 
@@ -21,20 +21,24 @@ def task_card_data(ctx: Context, open_deals: list | None = None, high_intent: li
     manager = ctx.rep.role != "rep"
     if open_deals is None:
         open_deals = deals.open_deals_for(ctx.rep, limit=100000)
-    rows = rank([deal_row(ctx, d) for d in open_deals])
-    warned = [r for r in rows if r["level"] and (not manager or r["level"] in ("red", "orange"))]
+    # the level of every deal is cheap; the full row only for the deals the card shows
+    levels = [(d, deal_silence(ctx, d)) for d in open_deals]
+    counts = {lv: sum(1 for _, s in levels if s.level == lv) for lv in ("red", "orange", "yellow")}
+    shown = [(d, s) for d, s in levels if s.level and (not manager or s.level in ("red", "orange"))]
+    shown.sort(key=lambda ds: (LEVEL_RANK[ds[1].level], -ds[0].amount, -ds[1].hours))
+    warned = [deal_row(ctx, d) for d, _ in shown[:TASK_LIMIT]]
     start, end = ctx.local_day_bounds(ctx.today)
-    mine = [d for d in open_deals if d.next_step_due is not None and (not manager or d.owner_id == ctx.rep.id)]
-    due = [deal_row(ctx, d) for d in sorted(mine, key=lambda d: d.next_step_due) if start <= d.next_step_due < end]
-    overdue = [deal_row(ctx, d) for d in sorted(mine, key=lambda d: d.next_step_due)
-               if start - timedelta(days=30) <= d.next_step_due < start]
+    mine = sorted((d for d in open_deals if d.next_step_due is not None and (not manager or d.owner_id == ctx.rep.id)),
+                  key=lambda d: d.next_step_due)
+    due = [deal_row(ctx, d) for d in mine if start <= d.next_step_due < end]
+    overdue = [deal_row(ctx, d) for d in mine if start - timedelta(days=30) <= d.next_step_due < start]
     return {
         "rep": ctx.rep.name,
         "manager": manager,
         "date": ctx.today.strftime("%m月%d日"),
-        "counts": {lv: sum(1 for r in rows if r["level"] == lv) for lv in ("red", "orange", "yellow")},
-        "warned": warned[:TASK_LIMIT],
-        "more": max(0, len(warned) - TASK_LIMIT),
+        "counts": counts,
+        "warned": warned,
+        "more": max(0, len(shown) - TASK_LIMIT),
         "due": due,
         "overdue": overdue[:TASK_LIMIT],
         "high_intent": high_intent if high_intent is not None else health.high_intent_names(

@@ -185,3 +185,17 @@ def set_activity_text(activity_id: int, text: str) -> str:
     activity.text = text
     activity.save()
     return activity.customer.name
+
+
+def last_activities(deal_ids: list[int]) -> dict[int, Activity]:
+    """The latest activity of each deal, in one query per 500 deals."""
+    out: dict[int, Activity] = {}
+    for i in range(0, len(deal_ids), 500):
+        batch = deal_ids[i:i + 500]
+        latest = (Activity.select(Activity.deal.alias("d"), fn.MAX(Activity.at).alias("m"))
+                  .where(Activity.deal.in_(batch)).group_by(Activity.deal).alias("latest"))
+        q = (Activity.select(Activity).join(latest, on=((Activity.deal == latest.c.d) & (Activity.at == latest.c.m)))
+             .order_by(Activity.id))
+        for a in q:
+            out[a.deal_id] = a
+    return out

@@ -100,3 +100,20 @@ def sent_times(recipient: str, since: datetime) -> list[datetime]:
 
 def exists(key: str) -> bool:
     return Outbox.select().where(Outbox.key == key[:190]).exists()
+
+
+def enqueue_many(rows: list[tuple[str, str, str, dict]], now: datetime) -> int:
+    """Queue (key, channel, recipient, payload) rows at once; a key already there is skipped.
+    Returns how many were new."""
+    if not rows:
+        return 0
+    from .database import bulk_insert_ignore
+    keys = [r[0][:190] for r in rows]
+    existing = set()
+    for i in range(0, len(keys), 1000):
+        existing |= {k for (k,) in Outbox.select(Outbox.key).where(Outbox.key.in_(keys[i:i + 1000])).tuples()}
+    bulk_insert_ignore(Outbox, [Outbox.key, Outbox.channel, Outbox.recipient, Outbox.payload, Outbox.status,
+                                Outbox.attempts, Outbox.next_attempt_at, Outbox.created_at],
+                       [(k[:190], ch, to, json.dumps(p, ensure_ascii=False), "pending", 0, now, now)
+                        for k, ch, to, p in rows if k[:190] not in existing])
+    return len(set(keys) - existing)

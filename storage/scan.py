@@ -76,3 +76,45 @@ def active_reps() -> list[Rep]:
 
 def in_transaction():
     return db.atomic()
+
+
+class Named:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+class LiteDeal:
+    """An open deal as the daily cards read it: plain attributes, no ORM instance (500k of them load fast)."""
+    __slots__ = ("id", "owner_id", "team_id", "stage", "amount", "last_movement_at", "next_step", "next_step_due",
+                 "status", "customer", "owner")
+
+    def __init__(self, row):
+        (self.id, self.owner_id, self.team_id, self.stage, self.amount, self.last_movement_at, self.next_step,
+         self.next_step_due, customer, owner) = row
+        self.status = "open"
+        self.customer, self.owner = Named(customer), Named(owner)
+
+
+def open_deal_rows() -> dict[int, list[LiteDeal]]:
+    """Every open deal of an active rep, grouped by owner id: one query for all the daily cards."""
+    q = (Deal.select(Deal.id, Deal.owner, Deal.team, Deal.stage, Deal.amount, Deal.last_movement_at, Deal.next_step,
+                     Deal.next_step_due, Customer.name, Rep.name)
+         .join(Customer).switch(Deal).join(Rep, on=Deal.owner)
+         .where((Deal.status == "open") & (Rep.active == True)).tuples())  # noqa: E712
+    out: dict[int, list[LiteDeal]] = {}
+    for row in q.iterator():
+        d = LiteDeal(row)
+        out.setdefault(d.owner_id, []).append(d)
+    return out
+
+
+def high_intent_by_owner() -> dict[int, list[tuple[int, str]]]:
+    """{owner id: [(team id, customer name)]} of high-intent customers, best score first."""
+    out: dict[int, list[tuple[int, str]]] = {}
+    q = (Customer.select(Customer.owner, Customer.team, Customer.name).where(Customer.high_intent == True)  # noqa: E712
+         .order_by(Customer.health.desc()).tuples())
+    for owner, team, name in q:
+        out.setdefault(owner, []).append((team, name))
+    return out
