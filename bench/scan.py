@@ -23,6 +23,7 @@ Per database (SQLite file bench/out/scan.db, PostgreSQL database `bench_scan`), 
   limit    an adapter with limits [30 per 60 s, 1000 per 3600 s] POSTing to the loopback server;
            200 messages for one recipient, deliver called once per simulated second for 10 simulated
            minutes; the busiest 60-second window, from the rows' sent_at and from the server's log.
+           Then the same with two delivery processes (forked) calling deliver in step.
 
 Run from the repo root:  .venv/bin/python bench/scan.py [--db sqlite|postgres|both] [--quick]
 """
@@ -44,7 +45,7 @@ T0 = datetime(2026, 11, 30, 1, 0)  # naive UTC: Monday 09:00 in Asia/Shanghai
 FULL = dict(teams=200, reps_per_team=50, deals=500_000, render_seconds=60.0, local_seconds=60.0,
             http_seconds=30.0, rl_messages=200, rl_steps=600, rl_seconds=180.0, quiet_wait=60)
 QUICK = dict(teams=4, reps_per_team=10, deals=2000, render_seconds=5.0, local_seconds=3.0,
-             http_seconds=2.0, rl_messages=100, rl_steps=240, rl_seconds=60.0, quiet_wait=0)
+             http_seconds=2.0, rl_messages=200, rl_steps=400, rl_seconds=60.0, quiet_wait=0)
 STAGE_WEIGHTS = [30, 26, 22, 18, 17, 14]
 
 
@@ -129,7 +130,9 @@ def scan_probe() -> C.Probe:
     p.wrap(jobs, "red_card_reply", "  cards.red_card_reply (per red deal)")
     p.wrap(sdeals, "last_activity", "    deals.last_activity (1 query)")
     p.wrap(speople, "team_group", "  people.team_group (1 query)")
+    p.wrap(sdeals, "last_activities", "  deals.last_activities (batch)")
     p.wrap(soutbox, "enqueue", "  outbox.enqueue (1 insert)")
+    p.wrap(soutbox, "enqueue_many", "  outbox.enqueue_many (batch insert)")
     return p
 
 
@@ -264,6 +267,121 @@ def max_per_window(times: list[datetime], seconds: int, closed: bool = False) ->
     return best
 
 
+
+# -- the rate-limit test ----------------------------------------------------------------------------
+
+def _rl_loop(rt, adapter, start: datetime, steps: int, max_seconds: float, barrier=None) -> dict:
+    """deliver() once per simulated second; with a barrier, in step with the other processes."""
+    import bot.delivery as bdel
+    tot = {"sent": 0, "deferred": 0, "failed": 0, "steps": 0}
+    t = time.perf_counter()
+    with rt.database.connection_context():
+        for step in range(steps):
+            if barrier is not None:
+                try:
+                    barrier.wait(timeout=30)
+                except threading.BrokenBarrierError:
+                    break
+            now = start + timedelta(seconds=step)
+            adapter.sim_now = now
+            r = bdel.deliver(rt, now)
+            for k in ("sent", "deferred", "failed"):
+                tot[k] += r[k]
+            tot["steps"] += 1
+            if time.perf_counter() - t > max_seconds:
+                if barrier is not None:
+                    barrier.abort()
+                break
+    return tot
+
+
+def _rl_child(url: str, port: int, start: datetime, steps: int, max_seconds: float, barrier, results) -> None:
+    from bot.channels import RateLimit
+    rt = C.make_runtime(url, start)
+    adapter = LoopbackAdapter(port, [RateLimit(30, 60), RateLimit(1000, 3600)])
+    rt._adapters = {"local": adapter}
+    try:
+        results.put(_rl_loop(rt, adapter, start, steps, max_seconds, barrier))
+    finally:
+        adapter.close()
+        rt.database.close()
+
+
+def rate_limit_test(label: str, url: str, rt, sink, cfg: dict, recipient: str, start: datetime,
+                    processes: int) -> tuple[list[list], bool, float]:
+    """Queue cfg['rl_messages'] messages for `recipient`, deliver for cfg['rl_steps'] simulated seconds
+    from `processes` delivery processes, and check every 60-second window."""
+    import multiprocessing
+    from bot.channels import RateLimit
+    import storage.outbox as soutbox
+    from storage.models import Outbox
+    with rt.database.connection_context():
+        C.vacuum(rt.database, label)
+        template = json.loads(Outbox.select(Outbox.payload).where(Outbox.key.startswith("task:")).scalar())
+        for i in range(cfg["rl_messages"]):
+            payload = {**template, "data": {**template["data"], "n": i}}
+            soutbox.enqueue(f"{recipient}:{i}", "local", recipient, payload, start)
+    log(f"{label}: rate limit: {cfg['rl_messages']} messages, 30/60 s and 1000/3600 s, "
+        f"{cfg['rl_steps']} simulated seconds, {processes} delivery process(es)")
+    t = time.perf_counter()
+    if processes == 1:
+        adapter = LoopbackAdapter(sink.port, [RateLimit(30, 60), RateLimit(1000, 3600)])
+        rt._adapters = {"local": adapter}
+        tots = [_rl_loop(rt, adapter, start, cfg["rl_steps"], cfg["rl_seconds"])]
+        adapter.close()
+    else:
+        mp = multiprocessing.get_context("fork")
+        rt.database.close()  # no connection shared across fork
+        barrier, results = mp.Barrier(processes), mp.Queue()
+        procs = [mp.Process(target=_rl_child, args=(url, sink.port, start, cfg["rl_steps"], cfg["rl_seconds"],
+                                                    barrier, results), daemon=True) for _ in range(processes)]
+        for p in procs:
+            p.start()
+        tots = []
+        for _ in procs:
+            try:
+                tots.append(results.get(timeout=cfg["rl_seconds"] + 90))
+            except Exception:  # noqa: BLE001  a child died: report what the others did
+                break
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=5)
+    secs = time.perf_counter() - t
+    with rt.database.connection_context():
+        rows_ = list(Outbox.select().where(Outbox.recipient == recipient))
+    tot = {k: sum(x[k] for x in tots) for k in ("sent", "deferred", "failed")}
+    steps = min((x["steps"] for x in tots), default=0)
+    sent_at = [r.sent_at for r in rows_ if r.sent_at is not None]
+    status: dict[str, int] = {}
+    for r in rows_:
+        status[r.status] = status.get(r.status, 0) + 1
+    srv = [rec for _, rec in list(sink.records) if rec["to"] == recipient]
+    srv_times = [datetime.fromisoformat(rec["sim_now"]) for rec in srv]
+    srv_n = [rec["n"] for rec in srv]
+    last = max(sent_at) if sent_at else None
+    w_rows, w_closed, w_srv = max_per_window(sent_at, 60), max_per_window(sent_at, 60, True), \
+        max_per_window(srv_times, 60)
+    rows = [
+        ["messages queued / sent (rows) / received (server)", f"{len(rows_)} / {len(sent_at)} / {len(srv)}"],
+        ["row statuses", " ".join(f"{k}:{v}" for k, v in sorted(status.items()))],
+        ["distinct messages received / duplicates", f"{len(set(srv_n))} / {len(srv_n) - len(set(srv_n))}"],
+        ["max sends in any 60 s window [t, t+60s), rows' sent_at", w_rows],
+        ["max sends in any 60 s window [t, t+60s], rows' sent_at", w_closed],
+        ["max sends in any 60 s window [t, t+60s), server log", w_srv],
+        ["max sends in any 3600 s window, rows' sent_at (limit 1000)", max_per_window(sent_at, 3600)],
+        ["deliver() results: sent / deferred / failed", f"{tot['sent']} / {tot['deferred']} / {tot['failed']}"],
+        ["simulated seconds run (per process)", steps],
+        ["last send, simulated seconds after the first", (last - start).total_seconds() if last else "-"],
+        ["max attempts on a row (claims, incl. rate-limit deferrals)", max((r.attempts for r in rows_), default=0)],
+        ["real seconds for the simulated run", secs],
+    ]
+    ok = w_rows <= 30 and w_srv <= 30 and len(srv_n) == len(set(srv_n)) == len(sent_at)
+    rows.append(["limit respected (<= 30 per 60 s, no duplicates)", "YES" if ok else "NO"])
+    return rows, ok, secs
+
+
 # -- the run per database ---------------------------------------------------------------------------
 
 def run(label: str, url: str, cfg: dict) -> list[list]:
@@ -319,9 +437,12 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
     import storage.scan as sscan
     p = C.Probe()
     p.wrap(sscan, "open_deals_by_owner", "scan_q.open_deals_by_owner (1 query, all open deals)")
+    p.wrap(sscan, "open_deal_rows", "scan_q.open_deal_rows (1 query, all open deals)")
+    p.wrap(sscan, "high_intent_by_owner", "scan_q.high_intent_by_owner")
     p.wrap(sscan, "active_reps", "scan_q.active_reps")
     p.wrap(hq, "task_card_data", "handlers.queries.task_card_data (per person)")
     p.wrap(soutbox, "enqueue", "outbox.enqueue (1 insert)")
+    p.wrap(soutbox, "enqueue_many", "outbox.enqueue_many (batch insert)")
     now_d = T0 + timedelta(minutes=5)
     with rt.database.connection_context():
         C.vacuum(rt.database, label)
@@ -398,67 +519,22 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
     table(f"[{label}] where delivery spends its time", ["function", "calls", "seconds", "ms/call"], dprobe, digits=3)
     summary += [[f"delivery: {d[0]}", d[4], f"{d[5]:,.0f} msg/s"] for d in drows]
 
-    # -- the rate-limit proof
+    # -- the rate-limit proof: one delivery process, then two at once (the delivery module says it
+    # is safe with several delivery processes)
     try:
-        sink.records.clear()
-        start = T0 + timedelta(hours=1)
-        recipient = "rl-target"
         with rt.database.connection_context():
             Outbox.update(status="failed", last_error="bench: left over, cleared before the rate-limit test").where(
                 Outbox.status.in_(["pending", "sending"])).execute()
-            C.vacuum(rt.database, label)
-            template = json.loads(Outbox.select(Outbox.payload).where(Outbox.key.startswith("task:")).scalar())
-            for i in range(cfg["rl_messages"]):
-                payload = {**template, "data": {**template["data"], "n": i}}
-                soutbox.enqueue(f"rl:{i}", "local", recipient, payload, start)
-        adapter = LoopbackAdapter(sink.port, [RateLimit(30, 60), RateLimit(1000, 3600)])
-        rt._adapters = {"local": adapter}
-        log(f"{label}: rate limit: {cfg['rl_messages']} messages, 30/60 s and 1000/3600 s, "
-            f"{cfg['rl_steps']} simulated seconds")
-        tot = {"sent": 0, "deferred": 0, "failed": 0}
-        t = time.perf_counter()
-        with rt.database.connection_context():
-            for step in range(cfg["rl_steps"]):
-                now = start + timedelta(seconds=step)
-                adapter.sim_now = now
-                r = bdel.deliver(rt, now)
-                for k in tot:
-                    tot[k] += r[k]
-                if time.perf_counter() - t > cfg["rl_seconds"]:
-                    log(f"{label}: rate-limit run stopped at its real-time limit after {step + 1} steps")
-                    break
-            rl_s = time.perf_counter() - t
-            rows_ = list(Outbox.select().where(Outbox.recipient == recipient))
-        adapter.close()
+        for n, offset in ((1, 1), (2, 2)):
+            rows_, ok, secs = rate_limit_test(label, url, rt, sink, cfg, f"rl-target-{n}",
+                                              T0 + timedelta(hours=offset), processes=n)
+            table(f"[{label}] rate-limited recipient, limits [30 per 60 s, 1000 per 3600 s], "
+                  f"{n} delivery process{'es' if n > 1 else ''} calling deliver() every simulated second",
+                  ["check", "value"], rows_)
+            summary.append([f"rate-limit proof, {n} delivery process{'es' if n > 1 else ''}", secs,
+                            "limit respected" if ok else "LIMIT EXCEEDED"])
     finally:
         sink.stop()
-    sent_at = [r.sent_at for r in rows_ if r.sent_at is not None]
-    status = {}
-    for r in rows_:
-        status[r.status] = status.get(r.status, 0) + 1
-    srv = [rec for _, rec in sink.records if rec["to"] == recipient]
-    srv_times = [datetime.fromisoformat(rec["sim_now"]) for rec in srv]
-    srv_n = [rec["n"] for rec in srv]
-    last = max(sent_at) if sent_at else None
-    rl_rows = [
-        ["messages queued / sent (rows) / received (server)", f"{len(rows_)} / {len(sent_at)} / {len(srv)}"],
-        ["row statuses", " ".join(f"{k}:{v}" for k, v in sorted(status.items()))],
-        ["distinct messages received / duplicates", f"{len(set(srv_n))} / {len(srv_n) - len(set(srv_n))}"],
-        ["max sends in any 60 s window [t, t+60s), rows' sent_at", max_per_window(sent_at, 60)],
-        ["max sends in any 60 s window [t, t+60s], rows' sent_at", max_per_window(sent_at, 60, closed=True)],
-        ["max sends in any 60 s window [t, t+60s), server log", max_per_window(srv_times, 60)],
-        ["max sends in any 3600 s window, rows' sent_at (limit 1000)", max_per_window(sent_at, 3600)],
-        ["deliver() calls: sent / deferred by the limit / failed",
-         f"{tot['sent']} / {tot['deferred']} / {tot['failed']}"],
-        ["last send, simulated seconds after the first", (last - start).total_seconds() if last else "-"],
-        ["max attempts on a row (claims, incl. rate-limit deferrals)", max((r.attempts for r in rows_), default=0)],
-        ["real seconds for the simulated run", rl_s],
-    ]
-    ok = (max_per_window(sent_at, 60) <= 30 and max_per_window(srv_times, 60) <= 30
-          and len(srv_n) == len(set(srv_n)) == len(sent_at))
-    rl_rows.append(["limit respected (<= 30 per 60 s, no duplicates)", "YES" if ok else "NO"])
-    table(f"[{label}] rate-limited recipient, limits [30 per 60 s, 1000 per 3600 s]", ["check", "value"], rl_rows)
-    summary.append(["rate-limit proof", rl_s, "limit respected" if ok else "LIMIT EXCEEDED"])
     rt.database.close()
     return summary
 

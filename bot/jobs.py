@@ -117,13 +117,14 @@ def daily(rt, now: datetime) -> dict:
         for team, name in items:
             intent_by_team.setdefault(team, []).append(name)
     rows = []
+    silences: dict = {}
     for rep in scan_q.active_reps():
         ctx = rt.context_for(rep, now)
         if rep.role == "rep":
             mine, hot = by_owner.get(rep.id, []), [n for _, n in intent.get(rep.id, [])][:10]
         else:
             mine, hot = by_team.get(rep.team_id, []), intent_by_team.get(rep.team_id, [])[:10]
-        data = task_card_data(ctx, mine, hot)
+        data = task_card_data(ctx, mine, hot, silences)
         buttons = []
         if rep.role == "rep":
             for r in data["warned"][:MAX_BUTTON_DEALS]:

@@ -12,17 +12,27 @@ from .views import LEVEL_RANK, deal_row, deal_silence
 TASK_LIMIT = 15
 
 
-def task_card_data(ctx: Context, open_deals: list | None = None, high_intent: list | None = None) -> dict:
+def task_card_data(ctx: Context, open_deals: list | None = None, high_intent: list | None = None,
+                   silences: dict | None = None) -> dict:
     """The daily task card: warned deals ranked by level then amount, next steps due today or overdue.
 
     A rep's card lists their own deals; a manager's (the digest) the team's orange and red deals.
-    `open_deals` lets the daily job pass deals it loaded for many reps at once.
+    `open_deals` lets the daily job pass deals it loaded for many reps at once, and `silences` share
+    each deal's silence between a rep's card and the manager's digest.
     """
     manager = ctx.rep.role != "rep"
     if open_deals is None:
         open_deals = deals.open_deals_for(ctx.rep, limit=100000)
     # the level of every deal is cheap; the full row only for the deals the card shows
-    levels = [(d, deal_silence(ctx, d)) for d in open_deals]
+    if silences is None:
+        levels = [(d, deal_silence(ctx, d)) for d in open_deals]
+    else:
+        levels = []
+        for d in open_deals:
+            s = silences.get(d.id)
+            if s is None:
+                s = silences[d.id] = deal_silence(ctx, d)
+            levels.append((d, s))
     counts = {lv: sum(1 for _, s in levels if s.level == lv) for lv in ("red", "orange", "yellow")}
     shown = [(d, s) for d, s in levels if s.level and (not manager or s.level in ("red", "orange"))]
     shown.sort(key=lambda ds: (LEVEL_RANK[ds[1].level], -ds[0].amount, -ds[1].hours))

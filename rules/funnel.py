@@ -92,10 +92,10 @@ class Funnel:
         return [s.stale for s in self.stages]
 
     def stage(self, key: str) -> Stage:
-        for s in self.stages:
-            if s.key == key:
-                return s
-        raise KeyError(key)
+        by_key = self.__dict__.get("_by_key")
+        if by_key is None:
+            by_key = self.__dict__["_by_key"] = {s.key: s for s in self.stages}
+        return by_key[key]
 
     @property
     def first(self) -> Stage:

@@ -32,10 +32,8 @@ def silence(last_movement_at: datetime, next_step_due: datetime | None, threshol
             now: datetime, pause: bool = True) -> Silence:
     since = silence_start(last_movement_at, next_step_due, pause)
     hours = max(0.0, (now - since).total_seconds() / 3600)
-    level = None
-    for lv in LEVELS:
-        if hours >= thresholds.hours(lv):
-            level = lv
+    level = ("red" if hours >= thresholds.red_hours else "orange" if hours >= thresholds.orange_hours
+             else "yellow" if hours >= thresholds.yellow_hours else None)
     return Silence(since=since, hours=hours, level=level)
 
 
