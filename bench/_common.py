@@ -190,8 +190,8 @@ def vacuum(database, label: str = "") -> None:
     standing in for the autovacuum a production server runs. Not counted in any figure."""
     if not is_pg(database):
         return
-    if database.execute_sql("SHOW autovacuum").fetchone()[0] == "on":
-        database.execute_sql("ANALYZE")
+    if database.in_transaction() or database.execute_sql("SHOW autovacuum").fetchone()[0] == "on":
+        database.execute_sql("ANALYZE")  # VACUUM cannot run inside a transaction
         return
     t = time.perf_counter()
     database.execute_sql("VACUUM ANALYZE")

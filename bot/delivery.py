@@ -12,7 +12,7 @@ import random
 import socket
 from datetime import datetime, timedelta
 
-from storage import outbox
+from storage import kv, outbox
 
 from .channels import SendResult, adapter_for
 from .messages import Reply
@@ -44,8 +44,8 @@ def deliver(rt, now: datetime, limit: int = 100) -> dict:
         except Exception as e:  # noqa: BLE001  a network error is a passing failure
             log.exception("sending outbox row %s failed", batch[0].id)
             result = SendResult(ok=False, error=f"{type(e).__name__}: {e}", retry=True)
-        for row in batch:
-            settle(row, result, now, tally)
+        for i, row in enumerate(batch):
+            settle(row, result, now, tally, merged_into=batch[0].id if i else None)
     return {"job": "deliver", "claimed": len(rows), **tally}
 
 
@@ -64,25 +64,27 @@ def plan(rt, rows, now: datetime, tally: dict):
                 tally["failed"] += 1
             continue
         for row in group:
-            wait = rate_wait(adapter, recipient, now)
-            if wait is not None:
-                outbox.mark_retry(row, "rate limit: deferred", wait)
-                tally["deferred"] += 1
-                continue
             rest = group[group.index(row):]
             quota = remaining(adapter, recipient, now)
             if len(rest) > quota and getattr(adapter, "merge_to", lambda r: False)(recipient):
                 # more waiting than the limit lets through: merged messages instead of a burst
                 chunks = merge_chunks([(r, render_text(Reply.from_dict(outbox.payload_of(r)), channel))
                                        for r in rest])
-                for chunk in chunks[:quota]:
-                    yield adapter, [r for r, _ in chunk], Reply("merged", {"parts": [t for _, t in chunk],
-                                                                           "count": len(chunk)})
-                for chunk in chunks[quota:]:
-                    for r, _ in chunk:
-                        outbox.mark_retry(r, "rate limit: deferred", now + timedelta(seconds=60))
-                        tally["deferred"] += 1
+                for chunk in chunks:
+                    rows_ = [r for r, _ in chunk]
+                    wait = reserve(adapter, channel, recipient, rows_[0], now)
+                    if wait is not None:
+                        for r in rows_:
+                            outbox.mark_retry(r, "rate limit: deferred", wait)
+                            tally["deferred"] += 1
+                        continue
+                    yield adapter, rows_, Reply("merged", {"parts": [t for _, t in chunk], "count": len(chunk)})
                 break
+            wait = reserve(adapter, channel, recipient, row, now)
+            if wait is not None:
+                outbox.mark_retry(row, "rate limit: deferred", wait)
+                tally["deferred"] += 1
+                continue
             yield adapter, [row], Reply.from_dict(outbox.payload_of(row))
 
 
@@ -101,9 +103,9 @@ def merge_chunks(items: list) -> list[list]:
     return chunks
 
 
-def settle(row, result: SendResult, now: datetime, tally: dict) -> None:
+def settle(row, result: SendResult, now: datetime, tally: dict, merged_into: int | None = None) -> None:
     if result.ok:
-        outbox.mark_sent(row, now)
+        outbox.mark_sent(row, now, merged_into)
         tally["sent"] += 1
     elif result.retry and row.attempts < MAX_ATTEMPTS:
         delay = result.retry_after if result.retry_after is not None else backoff(row.attempts)
@@ -121,6 +123,19 @@ def remaining(adapter, recipient: str, now: datetime) -> int:
     for limit in adapter.limits(recipient):
         left = min(left, limit.count - len(outbox.sent_times(recipient, now - timedelta(seconds=limit.seconds))))
     return max(0, left)
+
+
+def reserve(adapter, channel: str, recipient: str, row, now: datetime) -> datetime | None:
+    """Take one of the recipient's send slots for `row` (its sent_at marks the slot), or say when to
+    try again. Under a per-recipient database lock, so two delivery processes never both take the
+    last slot of a window."""
+    if not adapter.limits(recipient):
+        return None
+    with kv.locked(f"rate:{channel}:{recipient}", now):
+        wait = rate_wait(adapter, recipient, now)
+        if wait is None:
+            outbox.reserve_slot(row, now)
+        return wait
 
 
 def rate_wait(adapter, recipient: str, now: datetime) -> datetime | None:

@@ -78,24 +78,33 @@ def claim(worker: str, now: datetime, limit: int = 50, lease: timedelta = timede
                                       & (Outbox.status == "sending") & (Outbox.claimed_at == now)))
 
 
-def mark_sent(row: Outbox, now: datetime) -> None:
-    Outbox.update(status="sent", sent_at=now, last_error=None).where(Outbox.id == row.id).execute()
+def mark_sent(row: Outbox, now: datetime, merged_into: int | None = None) -> None:
+    """Sent; a row that went out inside another row's merged message says so (and does not count
+    again against the recipient's rate limit)."""
+    note = f"merged:{merged_into}" if merged_into else None
+    Outbox.update(status="sent", sent_at=now, last_error=note).where(Outbox.id == row.id).execute()
 
 
 def mark_retry(row: Outbox, error: str, at: datetime) -> None:
     Outbox.update(status="pending", next_attempt_at=at, last_error=error[:2000], claimed_at=None,
-                  claimed_by=None).where(Outbox.id == row.id).execute()
+                  claimed_by=None, sent_at=None).where(Outbox.id == row.id).execute()
 
 
 def mark_failed(row: Outbox, error: str) -> None:
-    Outbox.update(status="failed", last_error=error[:2000]).where(Outbox.id == row.id).execute()
+    Outbox.update(status="failed", last_error=error[:2000], sent_at=None).where(Outbox.id == row.id).execute()
+
+
+def reserve_slot(row: Outbox, now: datetime) -> None:
+    """Count a message about to be sent against its recipient's rate limit (sent_at, still `sending`)."""
+    Outbox.update(sent_at=now).where(Outbox.id == row.id).execute()
 
 
 def sent_times(recipient: str, since: datetime) -> list[datetime]:
     """When messages to `recipient` were sent since `since`, oldest first (for rate limits)."""
-    return [t for (t,) in Outbox.select(Outbox.sent_at).where((Outbox.recipient == recipient)
-                                                             & (Outbox.sent_at >= since))
-            .order_by(Outbox.sent_at).tuples()]
+    return [t for (t,) in Outbox.select(Outbox.sent_at).where(
+        (Outbox.recipient == recipient) & (Outbox.sent_at >= since)
+        & (Outbox.last_error.is_null() | ~Outbox.last_error.startswith("merged:")))
+        .order_by(Outbox.sent_at).tuples()]
 
 
 def exists(key: str) -> bool:

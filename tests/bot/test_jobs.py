@@ -301,3 +301,50 @@ def test_failing_delivery_backs_off_then_fails_visibly(rt):
     with rt.database.connection_context():
         from storage.outbox import retry
         assert retry(row.id, now) is True and Outbox.get().status == "pending"
+
+
+def test_two_delivery_workers_together_respect_the_rate_limit(db_url):
+    """Two delivery processes (threads with their own connections here) never take the same slot."""
+    import threading
+
+    from bot.channels import RateLimit, SendResult
+    from storage import outbox
+
+    rt = make_runtime(db_url, FixedClock(local(2026, 11, 2, 10, 0)))
+    small_team(rt)
+    sent, lock = [], threading.Lock()
+
+    class Limited:
+        name = "local"
+
+        def limits(self, recipient):
+            return [RateLimit(7, 60)]
+
+        def send(self, recipient, reply, key=""):
+            import time
+            time.sleep(0.01)  # a real API call takes a while: the window the other worker could race into
+            with lock:
+                sent.append(current[0])
+            return SendResult(ok=True)
+
+    rt._adapters = {"local": Limited()}
+    t = local(2026, 11, 2, 10, 0)
+    with rt.database.connection_context():
+        for i in range(30):
+            outbox.enqueue(f"bulk:{i}", "local", "alice", {"template": "help", "data": {}}, t)
+    current = [t]
+    for second in range(0, 330, 3):
+        now = t + timedelta(seconds=second)
+        current[0] = now
+
+        def work():
+            with rt.database.connection_context():
+                deliver(rt, now, limit=5)
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(30)
+    assert len(sent) == 30
+    worst = max(sum(1 for x in sent if s <= x < s + timedelta(seconds=60)) for s in sent)
+    assert worst <= 7
