@@ -75,14 +75,14 @@ def plan(rt, rows, now: datetime, tally: dict):
                     wait = reserve(adapter, channel, recipient, rows_[0], now)
                     if wait is not None:
                         for r in rows_:
-                            outbox.mark_retry(r, "rate limit: deferred", wait)
+                            outbox.mark_retry(r, "rate limit: deferred", wait, attempted=False)
                             tally["deferred"] += 1
                         continue
                     yield adapter, rows_, Reply("merged", {"parts": [t for _, t in chunk], "count": len(chunk)})
                 break
             wait = reserve(adapter, channel, recipient, row, now)
             if wait is not None:
-                outbox.mark_retry(row, "rate limit: deferred", wait)
+                outbox.mark_retry(row, "rate limit: deferred", wait, attempted=False)
                 tally["deferred"] += 1
                 continue
             yield adapter, [row], Reply.from_dict(outbox.payload_of(row))

@@ -20,6 +20,8 @@ from .messages import Reply
 
 log = logging.getLogger(__name__)
 BATCH = 2000
+RED_CARDS_ONE_BY_ONE = 5  # more red deals for one group in one batch become one digest card
+RED_DIGEST_ROWS = 12
 
 
 def scan(rt, now: datetime) -> dict:
@@ -65,6 +67,7 @@ def _queue_warnings(rt, fired: list[tuple[int, str, datetime]], scan_id: str, no
     groups: dict[tuple[int, str], object] = {}
     by_rep: dict[int, list] = {}
     rows = []
+    red_cards: dict[str, list] = {}  # group local id -> [(key, reply)]
     channel = rt.config.primary_channel
     for deal_id, level, since in fired:
         deal = details[deal_id]
@@ -88,7 +91,16 @@ def _queue_warnings(rt, fired: list[tuple[int, str, datetime]], scan_id: str, no
                 log.warning("team %s has no manager group: red card for deal %s not sent", deal.team_id, deal.id)
                 continue
             card = red_card_reply(ctx, deal, stage, since, period_of(since), last.get(deal.id))
-            rows.append((f"red:{deal.id}:{period_of(since)}", channel, group.local_id, card.to_dict()))
+            red_cards.setdefault(group.local_id, []).append((f"red:{deal.id}:{period_of(since)}", card))
+    for group_id, cards in red_cards.items():
+        if len(cards) <= RED_CARDS_ONE_BY_ONE:
+            rows += [(key, channel, group_id, card.to_dict()) for key, card in cards]
+        else:  # many at once (the first scan, or after downtime): one digest instead of a flood
+            cards.sort(key=lambda kc: (-kc[1].data["days_silent"], -kc[1].data["amount"]))
+            rows.append((f"reddigest:{group_id}:{scan_id}:{cards[0][0]}", channel, group_id,
+                         Reply("red_digest", {"rows": [c.data for _, c in cards[:RED_DIGEST_ROWS]],
+                                              "count": len(cards), "more": max(0, len(cards) - RED_DIGEST_ROWS)},
+                               urgent=True).to_dict()))
     return outbox.enqueue_many(rows, now)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from peewee import JOIN, fn
+from peewee import JOIN, IntegrityError, fn
 
 from rules.funnel import DealFacts
 
@@ -64,8 +64,12 @@ def latest_deal(customer_id: int) -> Deal | None:
 def upsert_contact(customer: Customer, name: str, title: str, decision_maker: bool, now: datetime) -> Contact:
     contact = Contact.get_or_none((Contact.customer == customer) & (Contact.name == name))
     if contact is None:
-        return Contact.create(customer=customer, name=name, title=title or "",
-                              is_decision_maker=decision_maker, created_at=now)
+        try:
+            with Contact._meta.database.atomic():  # two messages naming the same new contact at once
+                return Contact.create(customer=customer, name=name, title=title or "",
+                                      is_decision_maker=decision_maker, created_at=now)
+        except IntegrityError:
+            contact = Contact.get((Contact.customer == customer) & (Contact.name == name))
     changed = False
     if title and title != contact.title:
         contact.title, changed = title, True

@@ -140,7 +140,7 @@ class Warning(BaseModel):
     scan = CharField(max_length=32)  # the scan run that fired it
 
     class Meta:
-        indexes = ((("deal", "level", "since"), True), (("scan",), False))
+        indexes = ((("deal", "level", "since"), True), (("scan", "deal"), False))
 
 
 class Ticket(BaseModel):

@@ -62,10 +62,18 @@ def claim(worker: str, now: datetime, limit: int = 50, lease: timedelta = timede
            | ((Outbox.status == "sending") & (Outbox.claimed_at < stale)))
 
     def take() -> list[int]:
-        q = Outbox.select(Outbox.id).where(due).order_by(Outbox.next_attempt_at, Outbox.id).limit(limit)
-        if db.obj.__class__.__name__ != "SqliteDatabase":
-            q = q.for_update("FOR UPDATE SKIP LOCKED")
-        ids = [r.id for r in q]
+        # two simple queries (each on the (status, next_attempt_at) index) rather than one OR,
+        # which makes the databases sort every due row on each claim
+        pending = (Outbox.select(Outbox.id).where((Outbox.status == "pending") & (Outbox.next_attempt_at <= now))
+                   .order_by(Outbox.status, Outbox.next_attempt_at).limit(limit))
+        expired = (Outbox.select(Outbox.id).where((Outbox.status == "sending") & (Outbox.claimed_at < stale))
+                   .limit(limit))
+        ids = []
+        for q in (expired, pending):
+            if db.obj.__class__.__name__ != "SqliteDatabase":
+                q = q.for_update("FOR UPDATE SKIP LOCKED")
+            ids += [r.id for r in q]
+        ids = ids[:limit]
         if ids:
             (Outbox.update(status="sending", claimed_at=now, claimed_by=worker, attempts=Outbox.attempts + 1)
              .where(Outbox.id.in_(ids) & due).execute())
@@ -85,9 +93,12 @@ def mark_sent(row: Outbox, now: datetime, merged_into: int | None = None) -> Non
     Outbox.update(status="sent", sent_at=now, last_error=note).where(Outbox.id == row.id).execute()
 
 
-def mark_retry(row: Outbox, error: str, at: datetime) -> None:
+def mark_retry(row: Outbox, error: str, at: datetime, attempted: bool = True) -> None:
+    """Back to pending until `at`. A row deferred before any send was tried (a rate limit) gives
+    back the attempt its claim counted, so waiting never uses up its retries."""
+    attempts = Outbox.attempts if attempted else Outbox.attempts - 1
     Outbox.update(status="pending", next_attempt_at=at, last_error=error[:2000], claimed_at=None,
-                  claimed_by=None, sent_at=None).where(Outbox.id == row.id).execute()
+                  claimed_by=None, sent_at=None, attempts=attempts).where(Outbox.id == row.id).execute()
 
 
 def mark_failed(row: Outbox, error: str) -> None:

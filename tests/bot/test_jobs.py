@@ -265,6 +265,8 @@ def test_delivery_respects_a_recipients_rate_limit(rt):
     assert len(times) == 100
     worst = max(sum(1 for x in times if s <= x < s + timedelta(seconds=60)) for s in times)
     assert worst <= 30
+    with rt.database.connection_context():  # waiting for the limit used up no retries
+        assert {r.attempts for r in Outbox.select()} == {1}
 
 
 def test_failing_delivery_backs_off_then_fails_visibly(rt):
