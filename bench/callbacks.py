@@ -30,10 +30,13 @@ import xmltodict
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import _common as C  # noqa: E402
 
 TOKEN, AES_KEY, CORP_ID = "123456", "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR", "wx49f0ab532d5d035a"
 DT_KEY, DT_SECRET, DT_ROBOT = "dingbench", "bench-app-secret", "dingbench"
-PG_URL = "postgresql://postgres@127.0.0.1:5432/bench"
+PG_URL = "postgresql://postgres@127.0.0.1:5432/bench_callbacks"
 CUSTOMERS = ["华联超市", "永辉超市", "物美超市"]
 
 
@@ -54,19 +57,7 @@ def env_for(url: str) -> dict:
 
 
 def prepare(url: str) -> None:
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[1]
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(path + suffix):
-                os.remove(path + suffix)
-    else:
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c", "CREATE DATABASE bench"],
-                       capture_output=True)
-        from storage.database import open_database
-        from storage.models import ALL_MODELS
-        d = open_database(url)
-        d.drop_tables(ALL_MODELS, safe=True, cascade=True)
-        d.close()
+    C.fresh_database(url)
     env = env_for(url)
     for verb in (["initdb"], ["demo"]):
         subprocess.run([sys.executable, "-m", "bot", *verb], cwd=ROOT, env=env, check=True, capture_output=True)

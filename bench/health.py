@@ -16,30 +16,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import _common as C  # noqa: E402
 
 from bot.clock import FixedClock  # noqa: E402
 from bot.config import load_config  # noqa: E402
 
 NOW = datetime(2026, 11, 27, 0, 0)  # 08:00 Shanghai
-PG_URL = "postgresql://postgres@127.0.0.1:5432/bench"
+PG_URL = "postgresql://postgres@127.0.0.1:5432/bench_health"
 KINDS = ["visit", "call", "meeting", "note", "doc_open", "competitor", "feedback"]
 
 
-def fresh(url: str):
-    from storage.database import open_database
-    from storage.models import ALL_MODELS
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[1]
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(path + suffix):
-                os.remove(path + suffix)
-    else:
-        import subprocess
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c", "CREATE DATABASE bench"],
-                       capture_output=True)
-        database = open_database(url)
-        database.drop_tables(ALL_MODELS, safe=True, cascade=True)
-        database.close()
+def fresh(url: str) -> None:
+    C.fresh_database(url)
 
 
 def seed(rt, customers: int, per_customer: int) -> float:

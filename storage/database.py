@@ -110,17 +110,20 @@ def in_transaction(database: Database, fn: Callable, attempts: int = 5):
             time.sleep(0.05 * attempt)
 
 
+def _driver(model):
+    """(database, table name, database class name, a raw cursor) for the bulk helpers below."""
+    database = model._meta.database.obj if hasattr(model._meta.database, "obj") else model._meta.database
+    return database, model._meta.table_name, database.__class__.__name__, database.cursor()
+
+
 def bulk_insert(model, fields: list, rows: list[tuple], page: int = 5000) -> None:
     """Insert many rows through the driver's own batch call: the ORM's per-value SQL building is the
     bottleneck at hundreds of thousands of rows (psycopg2 execute_values, executemany elsewhere)."""
     if not rows:
         return
-    database = model._meta.database.obj if hasattr(model._meta.database, "obj") else model._meta.database
-    table = model._meta.table_name
-    kind = database.__class__.__name__
+    database, table, kind, cursor = _driver(model)
     q = "`" if "MySQL" in kind else '"'
     cols = ", ".join(f"{q}{f.column_name}{q}" for f in fields)
-    cursor = database.cursor()
     if kind.startswith("Postgres"):
         from psycopg2.extras import execute_values
         execute_values(cursor, f'INSERT INTO {q}{table}{q} ({cols}) VALUES %s', rows, page_size=page)
@@ -164,10 +167,7 @@ def bulk_update(model, fields: list, rows: list[tuple], page: int = 2000) -> Non
     in pages. Much faster than the ORM's CASE expressions at tens of thousands of rows."""
     if not rows:
         return
-    database = model._meta.database.obj if hasattr(model._meta.database, "obj") else model._meta.database
-    table = model._meta.table_name
-    kind = database.__class__.__name__
-    cursor = database.cursor()
+    database, table, kind, cursor = _driver(model)
     if kind.startswith("Postgres"):
         from psycopg2.extras import execute_values
         cols = [f.column_name for f in fields]
@@ -190,10 +190,7 @@ def bulk_insert_ignore(model, fields: list, rows: list[tuple], page: int = 5000)
     """Insert many rows, skipping those that break a unique key (the dialect's INSERT ... IGNORE)."""
     if not rows:
         return
-    database = model._meta.database.obj if hasattr(model._meta.database, "obj") else model._meta.database
-    table = model._meta.table_name
-    kind = database.__class__.__name__
-    cursor = database.cursor()
+    database, table, kind, cursor = _driver(model)
     if kind.startswith("Postgres"):
         from psycopg2.extras import execute_values
         cols = ", ".join(f'"{f.column_name}"' for f in fields)
