@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from storage.database import connected
 from storage import kv, outbox
 from storage.people import rep_for_sender
 
@@ -184,21 +185,19 @@ def handle_callback(runtime, data) -> Handled | None:
     data (nothing written). Returns only after the message is recorded and its replies are queued."""
     cb = parse_callback(data)
     now = runtime.now()
-    with runtime.database.connection_context():
-        remember_session(runtime, cb, now)
+    with connected(runtime.database):
         if cb.text is None:  # a picture or voice message: say what the bot understands, record nothing
-            outbox.enqueue(f"{REPLY_PREFIX}{cb.msg_id}:0", "dingtalk", recipient_of(cb),
-                           Reply("text_only", {}).to_dict(), now)
+            with runtime.database.atomic():
+                remember_session(runtime, cb, now)
+                outbox.enqueue(f"{REPLY_PREFIX}{cb.msg_id}:0", "dingtalk", recipient_of(cb),
+                               Reply("text_only", {}).to_dict(), now)
             return None
-    handled = runtime.handle(to_incoming(cb))
-    if not handled.duplicate:
-        with runtime.database.connection_context():
-            recipient = recipient_of(cb)
-            if recipient.startswith("dingtalk:"):
-                # someone the bot does not know: the runtime answered ("not registered") but had no rep
-                # to queue the answer for; the keys are the runtime's, so nothing is queued twice
-                for i, r in enumerate(handled.replies):
-                    outbox.enqueue(f"{REPLY_PREFIX}{cb.msg_id}:{i}", "dingtalk", recipient, r.to_dict(), now)
+        # where to answer and the message itself: one transaction, one commit
+        with runtime.database.atomic():
+            remember_session(runtime, cb, now)
+            # (someone the bot does not know is answered too: the runtime queues that reply to
+            # "dingtalk:<staffId>")
+            handled = runtime.handle(to_incoming(cb))
     return handled
 
 
