@@ -7,6 +7,8 @@ from flask import Flask, jsonify
 
 from .clock import FixedClock
 from .config import load_config
+from storage.database import ping
+
 from .runtime import Runtime
 
 MAX_BODY = 64 * 1024
@@ -38,7 +40,7 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
-        runtime.database.execute_sql("SELECT 1")
+        ping(runtime.database)
         return jsonify(ok=True, channels=[c for c in ("local", "wecom", "dingtalk") if cfg.channel_on(c)])
 
     @app.errorhandler(413)

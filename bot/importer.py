@@ -34,11 +34,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from peewee import MySQLDatabase, PostgresqlDatabase
+from peewee import MySQLDatabase
 
 from handlers.parse import find_amount, initials_of, parse_amount
 from rules.funnel import Funnel, Stage
 from storage import people
+from storage.database import bulk_insert
 from storage.models import Contact, Customer, Deal, Rep, StageChange, db
 
 ROLES = {"rep", "manager", "admin", "group"}
@@ -46,7 +47,7 @@ DM_TITLES_FALLBACK = ("总", "经理", "总监", "董事长", "CEO")
 
 PROGRESS_MIN_ROWS = 2000  # a progress bar (stderr, a terminal only) for files longer than this
 CHUNK_ROWS = 2000  # customer rows planned, then written in one transaction
-INSERT_ROWS = 500  # rows per multi-row INSERT
+INSERT_ROWS = 500  # names per IN (...) look-up
 HEADER_SEARCH_ROWS = 10  # an export may have a title line or two above its header
 
 # The fields a mapping file can name, and the headers recognised without one (first match wins).
@@ -81,22 +82,6 @@ class MappingError(ValueError):
 
 class _Reject(Exception):
     """A row that cannot be imported; str() is the reason shown with its row number."""
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(value) -> str:
-    """A value in PostgreSQL COPY text format."""
-    if value is None:
-        return "\\N"
-    if value is True or value is False:
-        return "t" if value else "f"
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
-    return str(value)
 
 
 def _label(value) -> str:
@@ -1021,34 +1006,13 @@ class CustomerImport:
         self.contact_updates: dict[_Contact, bool] = {}
         self.customer_updates: dict[_Cust, bool] = {}
 
-    def _insert(self, model, fields, rows: list[tuple]) -> None:
-        """Many rows at once without building SQL per row (peewee's insert_many spends about half a
-        millisecond a row on that): PostgreSQL COPY, SQLite executemany, MySQL executemany (which PyMySQL
-        sends as multi-row INSERTs). The values are already of the fields' Python types (int, str, bool,
-        naive UTC datetime, None), which the drivers adapt as they do for peewee's own inserts."""
-        database = db.obj
-        q = database.quote  # the quote characters: "" or ``
-        table = f"{q[0]}{model._meta.table_name}{q[1]}"
-        columns = ", ".join(f"{q[0]}{f.column_name}{q[1]}" for f in fields)
-        cursor = database.cursor()
-        if isinstance(database, PostgresqlDatabase):
-            buf = io.StringIO()
-            buf.writelines("\t".join(map(_copy_text, row)) + "\n" for row in rows)
-            buf.seek(0)
-            cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", buf)
-            return
-        marks = ", ".join([database.param] * len(fields))
-        sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"
-        for i in range(0, len(rows), INSERT_ROWS):
-            cursor.executemany(sql, rows[i:i + INSERT_ROWS])
-
     def _flush(self) -> None:
         if self.dry_run:
             self._pending_clear()
             return
         with db.atomic():
             if self.new_customers:
-                self._insert(Customer, [Customer.team, Customer.owner, Customer.name, Customer.initials,
+                bulk_insert(Customer, [Customer.team, Customer.owner, Customer.name, Customer.initials,
                                         Customer.tier, Customer.created_at, Customer.high_intent],
                              [(c.team_id, c.owner_id, c.name, initials_of(c.name)[:100], "C", at, False)
                               for c, at in self.new_customers])
@@ -1068,7 +1032,7 @@ class CustomerImport:
                 for c, _ in self.new_customers:
                     c.new = False
             if self.new_deals:
-                self._insert(Deal, [Deal.customer, Deal.owner, Deal.team, Deal.amount, Deal.stage, Deal.status,
+                bulk_insert(Deal, [Deal.customer, Deal.owner, Deal.team, Deal.amount, Deal.stage, Deal.status,
                                     Deal.lost_reason, Deal.created_at, Deal.stage_entered_at, Deal.last_movement_at,
                                     Deal.next_check_at, Deal.closed_at],
                              [(d.cust.id, d.owner_id, d.cust.team_id, d.amount, d.stage, d.status, d.lost_reason,
@@ -1081,11 +1045,11 @@ class CustomerImport:
                                      .where(Deal.customer.in_(ids[i:i + INSERT_ROWS])).order_by(Deal.id).tuples()):
                         wanted[cid].id = did  # the customer's newest deal is the one just inserted
             if self.new_changes:
-                self._insert(StageChange, [StageChange.deal, StageChange.from_stage, StageChange.to_stage,
+                bulk_insert(StageChange, [StageChange.deal, StageChange.from_stage, StageChange.to_stage,
                                            StageChange.rep, StageChange.at, StageChange.note],
                              [(d.id, a, b, rep, at, note) for d, a, b, rep, at, note in self.new_changes])
             if self.new_contacts:
-                self._insert(Contact, [Contact.customer, Contact.name, Contact.title, Contact.is_decision_maker,
+                bulk_insert(Contact, [Contact.customer, Contact.name, Contact.title, Contact.is_decision_maker,
                                        Contact.created_at],
                              [(c.cust.id, c.name, c.title, c.dm, c.created_at) for c in self.new_contacts])
                 for c in self.new_contacts:
