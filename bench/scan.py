@@ -128,7 +128,6 @@ def scan_probe() -> C.Probe:
     p.wrap(sscan, "deal_details", "  scan_q.deal_details")
     p.wrap(jobs, "warning_reply", "  cards.warning_reply (per rep)")
     p.wrap(jobs, "red_card_reply", "  cards.red_card_reply (per red deal)")
-    p.wrap(sdeals, "last_activity", "    deals.last_activity (1 query)")
     p.wrap(speople, "team_group", "  people.team_group (1 query)")
     p.wrap(sdeals, "last_activities", "  deals.last_activities (batch)")
     p.wrap(soutbox, "enqueue", "  outbox.enqueue (1 insert)")
@@ -436,7 +435,6 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
     import handlers.queries as hq
     import storage.scan as sscan
     p = C.Probe()
-    p.wrap(sscan, "open_deals_by_owner", "scan_q.open_deals_by_owner (1 query, all open deals)")
     p.wrap(sscan, "open_deal_rows", "scan_q.open_deal_rows (1 query, all open deals)")
     p.wrap(sscan, "high_intent_by_owner", "scan_q.high_intent_by_owner")
     p.wrap(sscan, "active_reps", "scan_q.active_reps")

@@ -70,8 +70,3 @@ def evaluate(last_movement_at: datetime, next_step_due: datetime | None, snoozed
     following = [lv for lv in LEVELS if RANK[lv] > reached]
     next_check = crossing_time(s.since, thresholds, following[0]) if following else None
     return Evaluation(fire, level, s.since, next_check)
-
-
-def first_check(moved_at: datetime, thresholds: list[Thresholds]) -> datetime:
-    """The earliest time any stage's yellow level could be crossed after a movement at `moved_at`."""
-    return moved_at + timedelta(hours=min(t.yellow_hours for t in thresholds))

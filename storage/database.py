@@ -71,21 +71,13 @@ def migrate_database(database: Database, migrations=None) -> int:
         return row.version
 
 
-def is_sqlite(database: Database | None = None) -> bool:
-    return isinstance(database or db.obj, SqliteDatabase)
-
 def to_db(dt: datetime | None) -> datetime | None:
+    """A datetime as the database stores it: naive UTC, whole seconds."""
     if dt is None:
         return None
     if dt.tzinfo is not None:
         dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
     return dt.replace(microsecond=0)
-
-
-def from_db(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=timezone.utc)
 
 
 def is_deadlock(error: Exception) -> bool:

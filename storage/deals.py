@@ -168,10 +168,6 @@ def closed_totals(team_id: int | None, since: datetime) -> dict[str, tuple[int, 
     return {status: (int(n), int(total)) for status, n, total in q.tuples()}
 
 
-def last_activity(deal_id: int) -> Activity | None:
-    return Activity.select().where(Activity.deal == deal_id).order_by(Activity.at.desc(), Activity.id.desc()).first()
-
-
 def snooze(deal: Deal, until: datetime, reason: str) -> None:
     deal.snoozed_until, deal.snooze_reason = until, reason
     deal.next_check_at = until

@@ -187,8 +187,3 @@ def set_target(team_name: str, period: str, amount: int) -> tuple[Team, bool] | 
         row.amount = amount
         row.save()
     return team, False
-
-
-def target_of(team_id: int, period: str) -> int | None:
-    row = Target.get_or_none((Target.team == team_id) & (Target.period == period))
-    return row.amount if row else None

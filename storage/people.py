@@ -56,7 +56,3 @@ def team_group(team_id: int, purpose: str) -> ChatGroup | None:
     if group is None and purpose != "manager":
         group = ChatGroup.get_or_none((ChatGroup.team == team_id) & (ChatGroup.purpose == "manager"))
     return group
-
-
-def team_managers(team_id: int) -> list[Rep]:
-    return list(Rep.select().where((Rep.team == team_id) & (Rep.role == "manager") & (Rep.active == True)))  # noqa: E712

@@ -58,24 +58,8 @@ def deal_details(ids: list[int]) -> list[Deal]:
     return out
 
 
-def open_deals_by_owner(team_ids: list[int] | None = None) -> dict[int, list[Deal]]:
-    """Every open deal (with customer and owner), grouped by owner id: one query for the daily cards."""
-    q = (Deal.select(Deal, Customer, Rep).join(Customer).switch(Deal).join(Rep, on=Deal.owner)
-         .where((Deal.status == "open") & (Rep.active == True)))  # noqa: E712
-    if team_ids is not None:
-        q = q.where(Deal.team.in_(team_ids))
-    out: dict[int, list[Deal]] = {}
-    for d in q.iterator():
-        out.setdefault(d.owner_id, []).append(d)
-    return out
-
-
 def active_reps() -> list[Rep]:
     return list(Rep.select().where(Rep.active == True).order_by(Rep.id))  # noqa: E712
-
-
-def in_transaction():
-    return db.atomic()
 
 
 class Named:
