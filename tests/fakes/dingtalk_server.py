@@ -25,8 +25,9 @@ import json
 import threading
 from collections import defaultdict, deque
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+from tests.fakes.loopback import JsonHandler, LoopbackServer
 
 
 class _SystemClock:
@@ -39,7 +40,7 @@ def dingtalk_sign(timestamp: str, secret: str) -> str:
                                      hashlib.sha256).digest()).decode()
 
 
-class FakeDingTalk:
+class FakeDingTalk(LoopbackServer):
     def __init__(self, app_key: str, app_secret: str, robot_code: str, clock=None):
         self.app_key, self.app_secret, self.robot_code = app_key, app_secret, robot_code
         self.clock = clock or _SystemClock()
@@ -60,9 +61,7 @@ class FakeDingTalk:
         self._robot_blocked: dict[str, float] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.handle_error = lambda request, address: None
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._listen()
         # Stream mode (start_stream): frames to push, acks received
         self.ws_port: int | None = None
         self.ws_frames: asyncio.Queue | None = None
@@ -76,15 +75,11 @@ class FakeDingTalk:
     # --- life cycle -----------------------------------------------------------------------------
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
+        return self.origin
 
-    def start(self) -> "FakeDingTalk":
-        self.thread.start()
-        return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().stop()
         if self._ws_thread is not None:
             self._ws_loop.call_soon_threadsafe(self._ws_stop.set_result, None)
             self._ws_thread.join(timeout=5)
@@ -179,18 +174,7 @@ class FakeDingTalk:
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _json(self, body: dict, status: int = 200):
-                data = json.dumps(body, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_POST(self):
                 url = urlparse(self.path)
                 q = {k: v[0] for k, v in parse_qs(url.query).items()}

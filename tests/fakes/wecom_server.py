@@ -10,11 +10,12 @@ import json
 import threading
 import time
 from collections import defaultdict, deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+from tests.fakes.loopback import JsonHandler, LoopbackServer
 
-class FakeWeCom:
+
+class FakeWeCom(LoopbackServer):
     def __init__(self, corp_id: str, secret: str, robot_keys=("robot-key",)):
         self.corp_id, self.secret = corp_id, secret
         self.robot_keys = set(robot_keys)
@@ -33,21 +34,13 @@ class FakeWeCom:
         self._seen: dict[str, float] = {}
         self._windows: dict[str, deque] = defaultdict(deque)
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.handle_error = lambda request, address: None  # a client killed mid-request
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._listen()
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}/cgi-bin/"
+        return f"{self.origin}/cgi-bin/"
 
-    def start(self) -> "FakeWeCom":
-        self.thread.start()
-        return self
 
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def expire_tokens(self) -> None:
         with self._lock:
@@ -66,18 +59,7 @@ class FakeWeCom:
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _json(self, body: dict, status: int = 200):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self):
                 url = urlparse(self.path)
                 q = {k: v[0] for k, v in parse_qs(url.query).items()}

@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+from tests.fakes.loopback import JsonHandler, LoopbackServer
 
-class FakeAuth:
+
+class FakeAuth(LoopbackServer):
     def __init__(self, corp_id="corp1", corp_secret="s3cret", app_key="dtkey", app_secret="dtsecret"):
         self.corp_id, self.corp_secret = corp_id, corp_secret
         self.app_key, self.app_secret = app_key, app_secret
@@ -29,20 +30,13 @@ class FakeAuth:
         self.dt_users: dict[str, dict] = {}  # unionId -> getbyunionid "result" (or None: not in the org)
         self.requests: list[tuple[str, str, dict]] = []  # (method, path, query or body)
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._listen()
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
+        return self.origin
 
-    def start(self) -> "FakeAuth":
-        self.thread.start()
-        return self
 
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     # what the identity providers know
     def wecom_code(self, userid: str | None, openid: str | None = None) -> str:
@@ -63,18 +57,7 @@ class FakeAuth:
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _json(self, body: dict, status: int = 200):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self):
                 url = urlparse(self.path)
                 q = {k: v[0] for k, v in parse_qs(url.query).items()}
