@@ -176,16 +176,19 @@ def _thresholds(raw: dict, where: str, path: str, base: Thresholds | None) -> Th
     return t
 
 
+def read_rules_file(path: Path, error: type[ValueError], key: str) -> dict:
+    """A rules file's TOML; a missing or malformed file is `error` naming the file and the fix."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path}: file not found. Fix: set {key} to an existing rules file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise error(f"{path}: not valid TOML ({e}). Fix: correct the syntax at that line") from None
+
+
 def load_funnel(path: str | Path | None = None) -> Funnel:
     path = Path(path or DEFAULT_RULES)
-    p = str(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RulesError(f"{p}: file not found. Fix: set BOT_RULES to an existing rules file") from None
-    except tomllib.TOMLDecodeError as e:
-        raise RulesError(f"{p}: not valid TOML ({e}). Fix: correct the syntax at that line") from None
-    return parse_funnel(raw, p)
+    return parse_funnel(read_rules_file(path, RulesError, "BOT_RULES"), str(path))
 
 
 def parse_funnel(raw: dict, p: str = "<rules>") -> Funnel:

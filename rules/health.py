@@ -5,9 +5,10 @@ and names the one action that would raise it most.
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .funnel import read_rules_file
 
 DEFAULT_HEALTH_RULES = Path(__file__).with_name("health.toml")
 SIGNALS = ("recency", "doc_opens", "decision_maker", "competitor", "collaboration")
@@ -78,12 +79,7 @@ class HealthRules:
 def load_health_rules(path: str | Path | None = None) -> HealthRules:
     path = Path(path or DEFAULT_HEALTH_RULES)
     p = str(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise HealthRulesError(f"{p}: file not found") from None
-    except tomllib.TOMLDecodeError as e:
-        raise HealthRulesError(f"{p}: not valid TOML ({e}). Fix: correct the syntax at that line") from None
+    raw = read_rules_file(path, HealthRulesError, "BOT_HEALTH_RULES")
     signals = raw.get("signals", {})
     unknown = set(signals) - set(SIGNALS)
     if unknown:
