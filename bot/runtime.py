@@ -50,21 +50,22 @@ class Runtime:
     def handle(self, msg: Incoming) -> Handled:
         """Run one inbound message exactly once; a repeat of it gets the recorded answer."""
         with connected(self.database):
-            seen = inbound.find(msg.channel, msg.message_id)
+            seen = inbound.answered(msg.channel, msg.message_id)
             if seen is not None:
-                return Handled([Reply.from_dict(r) for r in inbound.replies_of(seen)], duplicate=True)
+                return Handled([Reply.from_dict(r) for r in seen], duplicate=True)
             try:
                 return self._run(msg)
             except IntegrityError:
-                seen = inbound.find(msg.channel, msg.message_id)
+                # the same message, delivered twice at once, was recorded by the other delivery:
+                # this one's transaction (the command's effects included) was rolled back
+                seen = inbound.answered(msg.channel, msg.message_id)
                 if seen is None:
                     raise
-                return Handled([Reply.from_dict(r) for r in inbound.replies_of(seen)], duplicate=True)
+                return Handled([Reply.from_dict(r) for r in seen], duplicate=True)
 
     def _run(self, msg: Incoming) -> Handled:
         now = self.now()
         with self.database.atomic():
-            row = inbound.record(msg.channel, msg.message_id, msg.sender, msg.text or msg.action or "", now)
             rep = people.rep_for_sender(msg.channel, msg.sender)
             if rep is None:
                 log.info("message from unknown %s user %r", msg.channel, msg.sender)
@@ -75,7 +76,9 @@ class Runtime:
                                        f"{msg.channel}:{msg.sender[:48]}", r.to_dict(), now)
             else:
                 handled = self._dispatch(rep, msg, now)
-            inbound.save_replies(row, [r.to_dict() for r in handled.replies])
+            # recorded last, in the same transaction: a concurrent duplicate breaks the unique key here
+            inbound.record_answered(msg.channel, msg.message_id, msg.sender, msg.text or msg.action or "", now,
+                                    [r.to_dict() for r in handled.replies])
         return handled
 
     def _dispatch(self, rep, msg: Incoming, now) -> Handled:

@@ -1,8 +1,10 @@
 """The database from one URL (SQLite, PostgreSQL or MySQL/MariaDB), schema versions and migrations."""
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import threading
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -23,6 +25,64 @@ def latest_version() -> int:
     return max([1] + [v for v, _, _ in MIGRATIONS])
 
 
+class QueuedSqliteDatabase(SqliteDatabase):
+    """SQLite whose write transactions queue on a file lock beside the database (`bot.db.lock`).
+
+    Every transaction here begins IMMEDIATE (it takes SQLite's write lock at BEGIN). When another
+    process holds that lock, SQLite's busy handler polls it with sleeps that grow to 100 ms, so under
+    load from several web processes a writer waits many times longer than the lock is held: a 1 ms
+    transaction gets a 100 ms tail. Waiting on flock() instead wakes the next writer the moment the
+    lock is released. Only writers of this class queue; anything else still meets the busy timeout.
+    """
+
+    def init(self, database, *args, **kwargs):
+        super().init(database, *args, **kwargs)
+        self._queue_path = None if not database or database == ":memory:" or database.startswith("file:") \
+            else os.path.abspath(database) + ".lock"
+        self._queue = threading.local()  # per thread: an open lock file (flock locks are per open file)
+
+    def _lock_file(self):
+        fd = getattr(self._queue, "fd", None)
+        if fd is None or self._queue.pid != os.getpid():  # a forked worker opens its own
+            fd = self._queue.fd = os.open(self._queue_path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._queue.pid = os.getpid()
+        return fd
+
+    def begin(self, lock_type=None):
+        if self._queue_path is None or (lock_type or self._lock_type or "").upper() not in ("IMMEDIATE", "EXCLUSIVE"):
+            return super().begin(lock_type)
+        fd = self._lock_file()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._queue.held = True
+        try:
+            super().begin(lock_type)
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self):
+        if getattr(self._queue, "held", False):
+            self._queue.held = False
+            fcntl.flock(self._queue.fd, fcntl.LOCK_UN)
+
+    def commit(self):
+        try:
+            super().commit()
+        finally:
+            self._release()
+
+    def rollback(self):
+        try:
+            super().rollback()
+        finally:
+            self._release()
+
+    def _close(self, conn):
+        self._release()
+        super()._close(conn)
+
+
+
 def open_database(url: str) -> Database:
     """Connect the models to the database named by `url` and return it (not yet migrated)."""
     kwargs: dict = {}
@@ -34,11 +94,14 @@ def open_database(url: str) -> Database:
                              "synchronous": "normal"}
         kwargs["check_same_thread"] = False
         # a transaction that reads then writes must take the write lock at BEGIN, or two of them
-        # deadlock and SQLite answers "database is locked" without waiting
+        # deadlock and SQLite answers "database is locked" without waiting; writers queue on a file
+        # lock (QueuedSqliteDatabase)
         kwargs["lock_type"] = "IMMEDIATE"
-    elif url.startswith("mysql"):
-        kwargs["charset"] = "utf8mb4"
-    database = connect(url, **kwargs)
+        database = QueuedSqliteDatabase(**{**parse(url), **kwargs})
+    else:
+        if url.startswith("mysql"):
+            kwargs["charset"] = "utf8mb4"
+        database = connect(url, **kwargs)
     db.initialize(database)
     return database
 

@@ -8,6 +8,12 @@ from peewee import JOIN, IntegrityError, fn
 from rules.funnel import DealFacts
 
 from .models import Activity, Contact, Customer, Deal, Rep, StageChange
+from .prepared import instance, prepared
+from .scan import LiteDeal
+
+CUSTOMER_FIELDS = tuple(Customer._meta.sorted_fields)
+DEAL_FIELDS = tuple(Deal._meta.sorted_fields)
+REP_FIELDS = tuple(Rep._meta.sorted_fields)
 
 
 def scope(query, rep: Rep, owner_field):
@@ -19,18 +25,37 @@ def scope(query, rep: Rep, owner_field):
     return query.where(owner_field == rep.id)
 
 
+_candidates = {
+    "admin": prepared(lambda: Customer.select(Customer.id, Customer.name, Customer.initials)),
+    "team": prepared(lambda team: Customer.select(Customer.id, Customer.name, Customer.initials)
+                     .where(Customer.team == team)),
+    "own": prepared(lambda owner: Customer.select(Customer.id, Customer.name, Customer.initials)
+                    .where(Customer.owner == owner)),
+}
+
+
 def customer_candidates(rep: Rep, whole_team: bool = False) -> list[tuple[int, str, str]]:
     """(id, name, initials) of the customers `rep` may act on (or the whole team's)."""
-    q = Customer.select(Customer.id, Customer.name, Customer.initials)
-    if whole_team:
-        q = q.where(Customer.team == rep.team_id)
-    else:
-        q = scope(q, rep, Customer.owner)
-    return list(q.tuples())
+    if whole_team or rep.role == "manager":
+        return _candidates["team"].rows(rep.team_id)
+    if rep.role == "admin":
+        return _candidates["admin"].rows()
+    return _candidates["own"].rows(rep.id)
+
+
+_customer = prepared(lambda customer_id: Customer.select(*CUSTOMER_FIELDS, *REP_FIELDS).join(Rep)
+                     .where(Customer.id == customer_id))
 
 
 def get_customer(customer_id: int) -> Customer:
-    return Customer.select(Customer, Rep).join(Rep).where(Customer.id == customer_id).get()
+    """The customer with its owner loaded; raises Customer.DoesNotExist."""
+    row = _customer.first(customer_id)
+    if row is None:
+        raise Customer.DoesNotExist(f"customer {customer_id}")
+    n = len(CUSTOMER_FIELDS)
+    customer = instance(Customer, CUSTOMER_FIELDS, row[:n])
+    customer.__rel__["owner"] = instance(Rep, REP_FIELDS, row[n:])
+    return customer
 
 
 def customer_by_name(team_id: int, name: str) -> Customer | None:
@@ -51,18 +76,29 @@ def create_deal(customer: Customer, owner: Rep, amount: int, stage: str, now: da
     return deal
 
 
+_open_deal = prepared(lambda customer_id: Deal.select(*DEAL_FIELDS)
+                      .where((Deal.customer == customer_id) & (Deal.status == "open"))
+                      .order_by(Deal.created_at.desc(), Deal.id.desc()).limit(1))
+
+
 def open_deal(customer_id: int) -> Deal | None:
     """The customer's open deal (the newest, if there are several)."""
-    return (Deal.select().where((Deal.customer == customer_id) & (Deal.status == "open"))
-            .order_by(Deal.created_at.desc(), Deal.id.desc()).first())
+    row = _open_deal.first(customer_id)
+    return None if row is None else instance(Deal, DEAL_FIELDS, row)
 
 
 def latest_deal(customer_id: int) -> Deal | None:
     return Deal.select().where(Deal.customer == customer_id).order_by(Deal.id.desc()).first()
 
 
+CONTACT_FIELDS = tuple(Contact._meta.sorted_fields)
+_contact = prepared(lambda customer_id, name: Contact.select(*CONTACT_FIELDS)
+                    .where((Contact.customer == customer_id) & (Contact.name == name)).limit(1))
+
+
 def upsert_contact(customer: Customer, name: str, title: str, decision_maker: bool, now: datetime) -> Contact:
-    contact = Contact.get_or_none((Contact.customer == customer) & (Contact.name == name))
+    row = _contact.first(customer.id, name)
+    contact = None if row is None else instance(Contact, CONTACT_FIELDS, row)
     if contact is None:
         try:
             with Contact._meta.database.atomic():  # two messages naming the same new contact at once
@@ -80,20 +116,37 @@ def upsert_contact(customer: Customer, name: str, title: str, decision_maker: bo
     return contact
 
 
+_insert_activity = prepared(lambda deal, customer, rep, contact, kind, text, at: Activity.insert(
+    deal=deal, customer=customer, rep=rep, contact=contact, kind=kind, text=text, at=at))
+_deal_moved = prepared(lambda deal_id, last_activity_at, last_movement_at, next_step, next_step_due, next_check_at:
+                       Deal.update({Deal.last_activity_at: last_activity_at, Deal.last_movement_at: last_movement_at,
+                                    Deal.next_step: next_step, Deal.next_step_due: next_step_due,
+                                    Deal.next_check_at: next_check_at}).where(Deal.id == deal_id))
+
+
+def _id(obj) -> int | None:
+    return None if obj is None else obj.id
+
+
 def add_activity(deal: Deal | None, customer: Customer, rep: Rep, kind: str, text: str, now: datetime,
                  contact: Contact | None = None, next_step: str | None = None,
                  next_step_due: datetime | None = None, movement: bool = True) -> Activity:
     """Log an activity; on an open deal it is movement (resets the silence clock) unless `movement`
     is False (a signal from another system, such as the customer opening a document)."""
-    activity = Activity.create(deal=deal, customer=customer, rep=rep, contact=contact, kind=kind, text=text,
-                               at=now)
+    values = {"deal": _id(deal), "customer": customer.id, "rep": _id(rep), "contact": _id(contact), "kind": kind,
+              "text": text, "at": now}
+    activity = Activity(**values)
+    activity.id = _insert_activity.insert(*values.values())
+    activity._dirty = set()
     if movement and deal is not None and deal.status == "open" and now >= (deal.last_activity_at or now):
         deal.last_activity_at = now
         deal.last_movement_at = max(now, deal.stage_entered_at)
         if next_step:
             deal.next_step, deal.next_step_due = next_step, next_step_due
         deal.next_check_at = now  # the stale scan looks again: a new silence period begins
-        deal.save()
+        _deal_moved.execute(deal.id, deal.last_activity_at, deal.last_movement_at, deal.next_step, deal.next_step_due,
+                            deal.next_check_at)
+        deal._dirty = set()
     return activity
 
 
@@ -120,15 +173,29 @@ def close_deal(deal: Deal, status: str, reason: str | None, rep: Rep, closing_st
     deal.save()
 
 
-def open_deals_for(rep: Rep, limit: int = 200) -> list[Deal]:
-    """Open deals `rep` may see, oldest movement first, with customer and owner loaded."""
-    q = (Deal.select(Deal, Customer, Rep).join(Customer).switch(Deal).join(Rep, on=Deal.owner)
-         .where(Deal.status == "open"))
-    if rep.role == "manager":
-        q = q.where(Deal.team == rep.team_id)
-    elif rep.role != "admin":
-        q = q.where(Deal.owner == rep.id)
-    return list(q.order_by(Deal.last_movement_at, Deal.id).limit(limit))
+def _open_deals():
+    return (Deal.select(Deal.id, Deal.owner, Deal.team, Deal.stage, Deal.amount, Deal.last_movement_at, Deal.next_step,
+                        Deal.next_step_due, Customer.name, Rep.name)
+            .join(Customer).switch(Deal).join(Rep, on=Deal.owner).order_by(Deal.last_movement_at, Deal.id))
+
+
+_open_deals_of = {
+    "admin": prepared(lambda limit: _open_deals().where(Deal.status == "open").limit(limit)),
+    "manager": prepared(lambda team, limit: _open_deals().where((Deal.status == "open") & (Deal.team == team))
+                        .limit(limit)),
+    "rep": prepared(lambda owner, limit: _open_deals().where((Deal.status == "open") & (Deal.owner == owner))
+                    .limit(limit)),
+}
+
+
+def open_deals_for(rep: Rep, limit: int = 200) -> list[LiteDeal]:
+    """Open deals `rep` may see, oldest movement first, with customer and owner names."""
+    if rep.role == "admin":
+        rows = _open_deals_of["admin"].rows(limit)
+    else:
+        rows = _open_deals_of["manager" if rep.role == "manager" else "rep"].rows(
+            rep.team_id if rep.role == "manager" else rep.id, limit)
+    return [LiteDeal(row) for row in rows]
 
 
 def timeline(customer: Customer, limit: int = 8) -> list[tuple[datetime, str, str, str]]:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from peewee import SqliteDatabase
+
 from .models import KeyValue, db
 
 
@@ -45,7 +47,7 @@ class _Locked:
         self.tx.__enter__()
         KeyValue.insert(key=self.key, value="", expires_at=self.now, updated_at=self.now).on_conflict_ignore().execute()
         q = KeyValue.select().where(KeyValue.key == self.key)
-        if db.obj.__class__.__name__ != "SqliteDatabase":
+        if not isinstance(db.obj, SqliteDatabase):
             q = q.for_update()
         return q.get()
 

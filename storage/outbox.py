@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from peewee import IntegrityError
+from peewee import IntegrityError, SqliteDatabase
 
 from .database import in_transaction
 from .models import Outbox, db
@@ -70,7 +70,7 @@ def claim(worker: str, now: datetime, limit: int = 50, lease: timedelta = timede
                    .limit(limit))
         ids = []
         for q in (expired, pending):
-            if db.obj.__class__.__name__ != "SqliteDatabase":
+            if not isinstance(db.obj, SqliteDatabase):
                 q = q.for_update("FOR UPDATE SKIP LOCKED")
             ids += [r.id for r in q]
         ids = ids[:limit]

@@ -2,17 +2,31 @@
 from __future__ import annotations
 
 from .models import ChatGroup, Rep, Team
+from .prepared import prepared
 
 CHANNEL_ID_FIELD = {"local": Rep.local_id, "wecom": Rep.wecom_userid, "dingtalk": Rep.dingtalk_staffid,
                     "link": Rep.local_id}  # "link": signed action links (bot/links.py) carry the local id
 
+REP_COLUMNS = (Rep.id, Rep.team, Rep.name, Rep.role, Rep.local_id, Rep.wecom_userid, Rep.dingtalk_staffid,
+               Rep.active)
+_by_channel_id = {channel: prepared(lambda sender, field=field: Rep.select(*REP_COLUMNS, Team.name).join(Team)
+                                    .where((field == sender) & (Rep.active == True)).limit(1))  # noqa: E712
+                  for channel, field in CHANNEL_ID_FIELD.items()}
+
 
 def rep_for_sender(channel: str, sender: str) -> Rep | None:
-    """The active rep behind a channel's user id, or None when unknown."""
-    field = CHANNEL_ID_FIELD.get(channel)
-    if field is None or not sender:
+    """The active rep behind a channel's user id (with its team loaded), or None when unknown."""
+    query = _by_channel_id.get(channel)
+    if query is None or not sender:
         return None
-    return Rep.select(Rep, Team).join(Team).where((field == sender) & (Rep.active == True)).first()  # noqa: E712
+    row = query.first(sender)
+    if row is None:
+        return None
+    rep = Rep(__no_default__=True)
+    rep.__data__ = {f.name: v for f, v in zip(REP_COLUMNS, row)}
+    rep.__rel__["team"] = Team(id=rep.__data__["team"], name=row[-1])
+    rep._dirty = set()
+    return rep
 
 
 def rep_by_local_id(local_id: str) -> Rep | None:

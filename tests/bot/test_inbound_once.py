@@ -1,0 +1,46 @@
+"""The same chat message delivered several times at once (a retry racing the first delivery) is
+executed once on every database: the others get the first one's answer and write nothing."""
+from __future__ import annotations
+
+import threading
+
+from bot.messages import Incoming
+from storage.models import Activity, Contact, InboundMessage
+from tests.conftest import make_runtime
+from tests.helpers import counts, small_team
+
+
+def test_concurrent_deliveries_of_one_message_run_it_once(db_url, clock):
+    rt = make_runtime(db_url, clock)
+    small_team(rt)
+    before = counts(rt)
+    msg = Incoming("wecom", "msg:7001", "alice", text="拜访 华联超市 见了采购总监王总,下一步周五前发方案")
+    start = threading.Barrier(4)
+    results, errors = [], []
+
+    def deliver():
+        try:
+            start.wait(5)
+            with rt.database.connection_context():
+                handled = rt.handle(msg)
+            results.append(handled)
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert len(results) == 4
+    assert sum(1 for h in results if not h.duplicate) == 1
+    first = next(h for h in results if not h.duplicate)
+    assert first.replies[0].template == "activity_logged"
+    assert all([r.to_dict() for r in h.replies] == [r.to_dict() for r in first.replies] for h in results)
+    after = counts(rt)
+    assert after["Activity"] == before["Activity"] + 1
+    with rt.database.connection_context():
+        assert InboundMessage.select().count() == 1
+        assert Contact.select().where(Contact.name == "王总").count() == 1
+        assert Activity.select().where(Activity.kind == "visit").count() == 1
