@@ -36,8 +36,14 @@ def format_yuan(amount) -> str:
     return f"{amount}元"
 
 
+@lru_cache(maxsize=512)
+def text_template(channel: str, template: str):
+    """The channel's own template when it has one, else the common text one (looked up once: the
+    templates ship with the code)."""
+    return text_env().select_template([f"{channel}/{template}.j2", f"text/{template}.j2"])
+
+
 def render_text(reply: Reply, channel: str = "local") -> str:
     """The reply as plain text (markdown-light), using a channel-specific template when one exists."""
-    env = text_env()
-    name = env.select_template([f"{channel}/{reply.template}.j2", f"text/{reply.template}.j2"])
-    return name.render(**reply.data, buttons=reply.buttons, urgent=reply.urgent).strip()
+    return text_template(channel, reply.template).render(**reply.data, buttons=reply.buttons,
+                                                         urgent=reply.urgent).strip()

@@ -22,6 +22,14 @@ from .messages import Incoming, Reply
 log = logging.getLogger(__name__)
 
 
+class _Refused(Exception):
+    """A command's Refusal on its way out of the message's transaction (which it rolls back)."""
+
+    def __init__(self, ctx: Context, refusal: Refusal):
+        super().__init__(refusal.code)
+        self.ctx, self.refusal = ctx, refusal
+
+
 @dataclass
 class Handled:
     replies: list[Reply]
@@ -65,41 +73,58 @@ class Runtime:
 
     def _run(self, msg: Incoming) -> Handled:
         now = self.now()
-        with self.database.atomic():
-            rep = people.rep_for_sender(msg.channel, msg.sender)
-            if rep is None:
-                log.info("message from unknown %s user %r", msg.channel, msg.sender)
-                handled = Handled([Reply("not_registered", {"sender": msg.sender[:64]})])
-                if msg.extra.get("reply_via_outbox"):  # answered by message, to the channel's user id
-                    for i, r in enumerate(handled.replies):
-                        outbox.enqueue(f"reply:{msg.channel}:{msg.message_id}:{i}", msg.channel,
-                                       f"{msg.channel}:{msg.sender[:48]}", r.to_dict(), now)
-            else:
-                handled = self._dispatch(rep, msg, now)
-            # recorded last, in the same transaction: a concurrent duplicate breaks the unique key here
-            inbound.record_answered(msg.channel, msg.message_id, msg.sender, msg.text or msg.action or "", now,
-                                    [r.to_dict() for r in handled.replies])
-        return handled
+        try:
+            with self.database.atomic():
+                handled = self._execute(msg, now)
+                self._record(msg, handled, now)
+            return handled
+        except _Refused as refused:
+            # the refusal left the transaction above, rolling back all the command wrote; what is kept
+            # of a refused message (its record, a numbered question, a reply by message) is written anew
+            with self.database.atomic():
+                handled = self._refused(refused.ctx, refused.refusal, msg, now)
+                self._record(msg, handled, now)
+            return handled
 
-    def _dispatch(self, rep, msg: Incoming, now) -> Handled:
+    def _record(self, msg: Incoming, handled: Handled, now) -> None:
+        # last, in the message's transaction: a concurrent duplicate breaks the unique key here
+        inbound.record_answered(msg.channel, msg.message_id, msg.sender, msg.text or msg.action or "", now,
+                                [r.to_dict() for r in handled.replies])
+
+    def _execute(self, msg: Incoming, now) -> Handled:
+        rep = people.rep_for_sender(msg.channel, msg.sender)
+        if rep is None:
+            log.info("message from unknown %s user %r", msg.channel, msg.sender)
+            handled = Handled([Reply("not_registered", {"sender": msg.sender[:64]})])
+            if msg.extra.get("reply_via_outbox"):  # answered by message, to the channel's user id
+                for i, r in enumerate(handled.replies):
+                    outbox.enqueue(f"reply:{msg.channel}:{msg.message_id}:{i}", msg.channel,
+                                   f"{msg.channel}:{msg.sender[:48]}", r.to_dict(), now)
+            return handled
         ctx = Context(rep=rep, funnel=self.funnel, now=now, tz=self.tz, incoming=msg,
                       channel=self.config.primary_channel, health_rules=self.health_rules)
         try:
-            with self.database.atomic():  # a savepoint: a refusal keeps nothing the command wrote
-                dispatch(ctx)
+            dispatch(ctx)
         except Refusal as refusal:
-            ctx.replies, ctx.outgoing = [refusal.reply()], []
-            ctx.understood["refused"] = refusal.code
+            raise _Refused(ctx, refusal) from None
+        return self._finish(ctx, msg, now)
+
+    def _refused(self, ctx: Context, refusal: Refusal, msg: Incoming, now) -> Handled:
+        ctx.replies, ctx.outgoing = [refusal.reply()], []
+        ctx.understood["refused"] = refusal.code
+        return self._finish(ctx, msg, now)
+
+    def _finish(self, ctx: Context, msg: Incoming, now) -> Handled:
         if ctx.pending_choice:
             text, options, expires = ctx.pending_choice
-            choices.save(rep.id, text, options, expires)
+            choices.save(ctx.rep.id, text, options, expires)
         for out in ctx.outgoing:
             outbox.enqueue(out.key, ctx.channel, out.recipient, out.reply.to_dict(), now)
         if msg.extra.get("reply_via_outbox"):
             # the channel cannot answer in the request (a card click, an expired session webhook):
             # the replies go out as messages, queued in the same transaction
             for i, r in enumerate(ctx.replies):
-                outbox.enqueue(f"reply:{msg.channel}:{msg.message_id}:{i}", msg.channel, rep.local_id,
+                outbox.enqueue(f"reply:{msg.channel}:{msg.message_id}:{i}", msg.channel, ctx.rep.local_id,
                                r.to_dict(), now)
         return Handled(ctx.replies, ctx.understood)
 

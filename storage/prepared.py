@@ -17,13 +17,28 @@ query for `IS NULL`. Selected date, time and boolean columns come back converted
 from __future__ import annotations
 
 import inspect
+import itertools
+import re
 import weakref
+from datetime import datetime
 
-from peewee import BooleanField, DateField, DateTimeField, Field, Insert, Node, SelectQuery
+from peewee import BooleanField, DateField, DateTimeField, Field, Insert, Node, PostgresqlDatabase, SelectQuery
 
 from .models import db
 
 _CONVERTED = (DateTimeField, DateField, BooleanField)
+_names = itertools.count(1)
+_server_prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> names prepared there
+
+
+def _datetime(value):
+    """SQLite hands datetimes back as text; fromisoformat reads peewee's format many times faster."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return DateTimeField().python_value(value)
+    return value
 
 
 class _Arg:
@@ -44,7 +59,7 @@ class Slot(Node):
 
 
 class _Compiled:
-    __slots__ = ("sql", "params", "slots", "converters", "returning")
+    __slots__ = ("sql", "params", "slots", "converters", "returning", "server_name", "server_sql")
 
     def __init__(self, query, database):
         self.sql, params = query.sql()
@@ -54,9 +69,18 @@ class _Compiled:
         if isinstance(query, SelectQuery):
             for i, column in enumerate(query._returning):
                 field = getattr(column, "unwrap", lambda: column)()
-                if isinstance(field, Field) and isinstance(field, _CONVERTED):
+                if isinstance(field, DateTimeField):
+                    self.converters.append((i, _datetime))
+                elif isinstance(field, Field) and isinstance(field, _CONVERTED):
                     self.converters.append((i, field.python_value))
         self.returning = isinstance(query, Insert) and bool(database.returning_clause)
+        self.server_name = self.server_sql = None
+        if isinstance(database, PostgresqlDatabase) and "%%" not in self.sql:
+            numbers = itertools.count(1)
+            self.server_name = f"bot_q{next(_names)}"
+            self.server_sql = re.sub(r"%s", lambda m: f"${next(numbers)}", self.sql)
+            marks = ", ".join(["%s"] * len(self.params))
+            self.sql = f"EXECUTE {self.server_name}" + (f" ({marks})" if self.params else "")
 
     def bind(self, args) -> list:
         params = self.params[:]
@@ -82,6 +106,15 @@ class Prepared:
         if compiled is None:
             compiled = _Compiled(self.build(*(Slot(i) for i in range(self.arity))), database)
             self._compiled[database] = compiled
+        if compiled.server_name is not None:
+            conn = database.connection()
+            names = _server_prepared.get(conn)
+            if names is None:
+                names = _server_prepared[conn] = set()
+            if compiled.server_name not in names:
+                # a prepared statement belongs to the session, and outlives a rolled-back transaction
+                database.execute_sql(f"PREPARE {compiled.server_name} AS {compiled.server_sql}")
+                names.add(compiled.server_name)
         return compiled, database.execute_sql(compiled.sql, compiled.bind(args))
 
     def rows(self, *args) -> list[tuple]:

@@ -13,7 +13,6 @@ import uuid
 
 import xmltodict
 from flask import Blueprint, Response, current_app, g, request
-from wechatpy.enterprise import parse_message
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.utils import to_text
@@ -104,7 +103,7 @@ def callback():
         fields = parse_xml(inner_text)
     except Rejected as e:
         return reject(e)
-    incoming, card_click = to_incoming(fields, inner_text)
+    incoming, card_click = to_incoming(fields)
     g.bot_now = int(runtime.clock.now().timestamp())
     if incoming is None:
         return passive(cfg, fields, Reply("text_only", {}))
@@ -131,14 +130,16 @@ def _local_id(incoming: Incoming) -> str:
     return rep.local_id if rep else f"wecom:{incoming.sender}"
 
 
-def to_incoming(fields: dict, raw: str) -> tuple[Incoming | None, bool]:
+def to_incoming(fields: dict) -> tuple[Incoming | None, bool]:
     """(the Incoming, whether it is a card click); None for what the bot does not act on."""
     sender = str(fields.get("FromUserName") or "")
     msg_type = str(fields.get("MsgType") or "").lower()
     created = str(fields.get("CreateTime") or "")
     if msg_type == "text":
-        msg = parse_message(raw)
-        return Incoming("wecom", f"msg:{msg.id}", sender, text=msg.content or ""), False
+        msg_id = str(fields.get("MsgId") or "").strip()
+        # no MsgId (WeCom always sends one): the sender and second still name one delivery
+        key = f"msg:{msg_id}" if msg_id else f"msg:{sender}:{created}"
+        return Incoming("wecom", key, sender, text=str(fields.get("Content") or "")), False
     if msg_type == "event":
         event = str(fields.get("Event") or "").lower()
         if event == "template_card_event":
