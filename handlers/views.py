@@ -11,16 +11,16 @@ from .context import Context
 LEVEL_RANK = {"red": 0, "orange": 1, "yellow": 2, None: 3}
 
 
-def deal_silence(ctx: Context, deal: Deal):
-    stage = ctx.funnel.stage(deal.stage)
+def deal_silence(ctx: Context, deal: Deal, stage=None):
+    stage = stage or ctx.funnel.stage(deal.stage)
     return silence(deal.last_movement_at, deal.next_step_due, stage.stale, ctx.now,
                    ctx.funnel.pause_while_next_step_ahead)
 
 
 def deal_row(ctx: Context, deal: Deal) -> dict:
-    s = deal_silence(ctx, deal)
     stage = ctx.funnel.stage(deal.stage)
-    due = ctx.to_local(deal.next_step_due)
+    s = deal_silence(ctx, deal, stage)
+    due = ctx.to_local(deal.next_step_due) if deal.next_step_due else None
     return {
         "deal_id": deal.id,
         "customer": deal.customer.name,

@@ -9,8 +9,25 @@ CHANNEL_ID_FIELD = {"local": Rep.local_id, "wecom": Rep.wecom_userid, "dingtalk"
 
 REP_COLUMNS = (Rep.id, Rep.team, Rep.name, Rep.role, Rep.local_id, Rep.wecom_userid, Rep.dingtalk_staffid,
                Rep.active)
+
+
+def active_sender(field, sender):
+    """The condition for the active rep behind a channel's user id."""
+    return (field == sender) & (Rep.active == True)  # noqa: E712
+
+
+def rep_of_row(row) -> Rep:
+    """A Rep (with its team) from a row that starts with REP_COLUMNS and the team's name."""
+    rep = Rep(__no_default__=True)
+    rep.__data__ = dict(zip(REP_NAMES, row))
+    rep.__rel__["team"] = Team(id=rep.__data__["team"], name=row[len(REP_COLUMNS)])
+    rep._dirty = set()
+    return rep
+
+
+REP_NAMES = tuple(f.name for f in REP_COLUMNS)
 _by_channel_id = {channel: prepared(lambda sender, field=field: Rep.select(*REP_COLUMNS, Team.name).join(Team)
-                                    .where((field == sender) & (Rep.active == True)).limit(1))  # noqa: E712
+                                    .where(active_sender(field, sender)).limit(1))
                   for channel, field in CHANNEL_ID_FIELD.items()}
 
 
@@ -20,13 +37,7 @@ def rep_for_sender(channel: str, sender: str) -> Rep | None:
     if query is None or not sender:
         return None
     row = query.first(sender)
-    if row is None:
-        return None
-    rep = Rep(__no_default__=True)
-    rep.__data__ = {f.name: v for f, v in zip(REP_COLUMNS, row)}
-    rep.__rel__["team"] = Team(id=rep.__data__["team"], name=row[-1])
-    rep._dirty = set()
-    return rep
+    return None if row is None else rep_of_row(row)
 
 
 def rep_by_local_id(local_id: str) -> Rep | None:
