@@ -10,7 +10,7 @@ from .context import Context, Refusal
 from .lookup import MAX_NAME, resolve_customer
 from .parse import find_amount, initials_of
 from .router import router
-from .views import deal_row, deal_silence, rank
+from .views import deal_row, deal_silence, list_row, ranked_silences
 
 NAME_OK = re.compile(r"^[\w\u4e00-\u9fff·&().\-]+$")
 LIST_LIMIT = 30
@@ -93,9 +93,10 @@ def text_of(ctx: Context, kind: str, text: str) -> str:
 
 @router.command("我的客户", "客户列表", "列表", "list", "ls", "mine")
 def my_customers(ctx: Context, args: str) -> None:
-    rows = rank([deal_row(ctx, d) for d in deals.open_deals_for(ctx.rep, limit=1000)])
-    ctx.say("my_deals", rows=rows[:LIST_LIMIT], more=max(0, len(rows) - LIST_LIMIT), total=len(rows),
-            manager=ctx.rep.role != "rep")
+    # a line per deal, for the first LIST_LIMIT only (the reply is kept with the message: no more than it shows)
+    pairs = ranked_silences(ctx, deals.open_deals_for(ctx.rep, limit=1000))
+    ctx.say("my_deals", rows=[list_row(ctx, d, s) for d, s in pairs[:LIST_LIMIT]],
+            more=max(0, len(pairs) - LIST_LIMIT), total=len(pairs), manager=ctx.rep.role != "rep")
 
 
 __all__ = ["new_customer", "show_customer", "my_customers", "deal_silence"]

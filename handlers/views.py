@@ -45,6 +45,16 @@ def period_of(since: datetime) -> int:
     return int(since.replace(tzinfo=timezone.utc).timestamp())
 
 
-def rank(rows: list[dict]) -> list[dict]:
-    """Warning level first (red, orange, yellow, none), then the larger deal, then the longer silence."""
-    return sorted(rows, key=lambda r: (LEVEL_RANK[r["level"]], -r["amount"], -r["hours_silent"]))
+def ranked_silences(ctx: Context, deals) -> list[tuple]:
+    """(deal, silence) pairs, warning level first (red, orange, yellow, none), then the larger deal, then
+    the longer silence; only each deal's silence is computed."""
+    pairs = [(d, deal_silence(ctx, d)) for d in deals]
+    pairs.sort(key=lambda p: (LEVEL_RANK[p[1].level], -p[0].amount, -p[1].hours))
+    return pairs
+
+
+def list_row(ctx: Context, deal, s) -> dict:
+    """One line of a deal list (我的客户): what the line shows, and the deal's id."""
+    return {"deal_id": deal.id, "customer": deal.customer.name, "owner": deal.owner.name,
+            "stage": ctx.funnel.stage(deal.stage).name, "days_silent": s.days, "level": s.level,
+            "level_name": LEVEL_NAMES.get(s.level, ""), "icon": LEVEL_ICONS.get(s.level, "⚪")}

@@ -41,6 +41,17 @@ def _datetime(value):
     return value
 
 
+def _pg_literal(value) -> str | None:
+    """A constant as SQL text, for the simple kinds that cannot be mistaken; None: keep it a parameter."""
+    if value is True or value is False:
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, str) and value.isascii() and value.isalnum():
+        return f"'{value}'"
+    return None
+
+
 class _Arg:
     __slots__ = ("n",)
 
@@ -76,11 +87,24 @@ class _Compiled:
         self.returning = isinstance(query, Insert) and bool(database.returning_clause)
         self.server_name = self.server_sql = None
         if isinstance(database, PostgresqlDatabase) and "%%" not in self.sql:
-            numbers = itertools.count(1)
-            self.server_name = f"bot_q{next(_names)}"
-            self.server_sql = re.sub(r"%s", lambda m: f"${next(numbers)}", self.sql)
-            marks = ", ".join(["%s"] * len(self.params))
-            self.sql = f"EXECUTE {self.server_name}" + (f" ({marks})" if self.params else "")
+            self._server_side()
+
+    def _server_side(self):
+        """PREPARE text with $n for the placeholders; the query's own constants (a status, LIMIT 1) are
+        written in, so the server's generic plan knows them and is kept after the first few runs."""
+        pieces = self.sql.split("%s")
+        text, kept = [pieces[0]], []
+        for value, piece in zip(self.params, pieces[1:]):
+            literal = None if isinstance(value, _Arg) else _pg_literal(value)
+            if literal is None:
+                kept.append(value)
+                literal = f"${len(kept)}"
+            text += [literal, piece]
+        self.server_name = f"bot_q{next(_names)}"
+        self.server_sql = "".join(text)
+        self.params = kept
+        self.slots = [(i, p.n) for i, p in enumerate(kept) if isinstance(p, _Arg)]
+        self.sql = f"EXECUTE {self.server_name}" + (f" ({', '.join(['%s'] * len(kept))})" if kept else "")
 
     def bind(self, args) -> list:
         params = self.params[:]
