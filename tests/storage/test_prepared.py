@@ -115,3 +115,50 @@ def test_sqlite_writers_queue_on_a_file_lock_held_exactly_for_the_transaction(sq
                 Team.create(name="北区")
                 raise RuntimeError("the command failed")
         assert _flock_free(lock) and Team.select().count() == 2  # rolled back, lock released
+
+
+def test_postgres_statements_are_prepared_once_per_connection(tmp_path):
+    """PostgreSQL: PREPAREd on first use in a connection, kept after a rolled-back transaction, and
+    prepared again on a new connection."""
+    pg = _server_url("postgres")
+    if pg is None:
+        pytest.skip("postgres is not running")
+    reset_server_db(pg)
+    database = open_database(pg)
+    migrate_database(database)
+    with database.connection_context():
+        team, rep = _team()
+        add.insert(team.id, rep.id, "华联超市", NOW)
+        with pytest.raises(RuntimeError):
+            with database.atomic():
+                assert by_team.first(team.id)[1] == "华联超市"  # prepared inside the transaction
+                raise RuntimeError("rolled back")
+        assert by_team.first(team.id)[1] == "华联超市"
+        names = {r[0] for r in database.execute_sql("SELECT name FROM pg_prepared_statements").fetchall()}
+        assert by_team._compiled[database].server_name in names
+    with database.connection_context():  # a new connection knows none of them
+        assert database.execute_sql("SELECT count(*) FROM pg_prepared_statements").fetchone()[0] == 0
+        assert by_team.first(team.id)[1] == "华联超市"
+
+
+def test_a_sqlite_writer_gives_up_after_the_busy_timeout(sqlite_url):
+    """A writer held up longer than the busy timeout gets "database is locked" and writes nothing."""
+    from peewee import OperationalError
+    database = open_database(sqlite_url)
+    migrate_database(database)
+    database._queue_timeout = 0.2
+    lock = sqlite_url[len("sqlite:///"):] + ".lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another process's transaction, never ending
+    try:
+        with database.connection_context():
+            with pytest.raises(OperationalError, match="database is locked"):
+                with database.atomic():
+                    Team.create(name="东区")
+    finally:
+        os.close(fd)
+    with database.connection_context():
+        assert Team.select().count() == 0
+        with database.atomic():  # and writes again once the other one is done
+            Team.create(name="东区")
+        assert Team.select().count() == 1
