@@ -75,21 +75,23 @@ class Runtime:
         now = self.now()
         try:
             with self.database.atomic():
+                row_id = self._record(msg, now)
                 handled = self._execute(msg, rep, now)
-                self._record(msg, handled, now)
+                inbound.save_replies(row_id, [r.to_dict() for r in handled.replies])
             return handled
         except _Refused as refused:
             # the refusal left the transaction above, rolling back all the command wrote; what is kept
             # of a refused message (its record, a numbered question, a reply by message) is written anew
             with self.database.atomic():
+                row_id = self._record(msg, now)
                 handled = self._refused(refused.ctx, refused.refusal, msg, now)
-                self._record(msg, handled, now)
+                inbound.save_replies(row_id, [r.to_dict() for r in handled.replies])
             return handled
 
-    def _record(self, msg: Incoming, handled: Handled, now) -> None:
-        # last, in the message's transaction: a concurrent duplicate breaks the unique key here
-        inbound.record_answered(msg.channel, msg.message_id, msg.sender, msg.text or msg.action or "", now,
-                                [r.to_dict() for r in handled.replies])
+    def _record(self, msg: Incoming, now) -> int:
+        # first in the message's transaction: a concurrent duplicate waits on the unique key here and
+        # then breaks it (IntegrityError, answered in handle) before it has done anything
+        return inbound.record(msg.channel, msg.message_id, msg.sender, msg.text or msg.action or "", now)
 
     def _execute(self, msg: Incoming, rep, now) -> Handled:
         """Run the message from `rep` (None: someone the bot does not know) in its transaction."""

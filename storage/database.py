@@ -4,6 +4,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import threading
 import time
 from datetime import datetime, timezone
@@ -26,47 +27,43 @@ def latest_version() -> int:
     return max([1] + [v for v, _, _ in MIGRATIONS])
 
 
+_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
 class QueuedSqliteDatabase(SqliteDatabase):
-    """SQLite whose write transactions queue on a file lock beside the database (`bot.db.lock`).
+    """SQLite whose writers queue on a file lock beside the database (`bot.db.lock`).
 
     Every transaction here begins IMMEDIATE (it takes SQLite's write lock at BEGIN). When another
     process holds that lock, SQLite's busy handler polls it with sleeps that grow to 100 ms, so under
     load from several web processes a writer waits many times longer than the lock is held: a 1 ms
     transaction gets a 100 ms tail. The file lock is polled every 2 ms at most, and given up (as
-    "database is locked") after the busy timeout, as SQLite would. Only writers of this class queue;
-    anything else still meets SQLite's busy handler.
+    "database is locked") after the busy timeout, as SQLite would. A write outside a transaction
+    queues too, for its one statement; anything not of this class still meets SQLite's busy handler.
     """
 
     def init(self, database, *args, **kwargs):
         super().init(database, *args, **kwargs)
         self._queue_path = None if not database or database == ":memory:" or database.startswith("file:") \
             else os.path.abspath(database) + ".lock"
-        self._queue = threading.local()  # per thread: an open lock file (flock locks are per open file)
+        # per thread an open lock file (flock locks belong to an open file, so threads queue too); a file
+        # object, so that a thread that ends without closing its connection does not leak the descriptor
+        self._queue = threading.local()
         self._queue_timeout = dict(self._pragmas).get("busy_timeout", 5000) / 1000
 
-    def _lock_file(self):
-        fd = getattr(self._queue, "fd", None)
-        if fd is None or self._queue.pid != os.getpid():  # a forked worker opens its own
-            fd = self._queue.fd = os.open(self._queue_path, os.O_RDWR | os.O_CREAT, 0o600)
+    def _lock_file(self) -> int:
+        file = getattr(self._queue, "file", None)
+        if file is None or self._queue.pid != os.getpid():  # a forked worker opens its own
+            file = self._queue.file = open(self._queue_path, "ab")  # noqa: SIM115  closed in _close
             self._queue.pid = os.getpid()
-        return fd
+        return file.fileno()
 
-    def begin(self, lock_type=None):
-        if self._queue_path is None or (lock_type or self._lock_type or "").upper() not in ("IMMEDIATE", "EXCLUSIVE"):
-            return super().begin(lock_type)
-        self._acquire(self._lock_file())
-        self._queue.held = True
-        try:
-            super().begin(lock_type)
-        except BaseException:
-            self._release()
-            raise
-
-    def _acquire(self, fd) -> None:
+    def _acquire(self) -> None:
+        fd = self._lock_file()
         deadline, pause = time.monotonic() + self._queue_timeout, 0.0001
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._queue.held = True
                 return
             except BlockingIOError:
                 if time.monotonic() >= deadline:
@@ -75,10 +72,33 @@ class QueuedSqliteDatabase(SqliteDatabase):
                 time.sleep(pause)
                 pause = min(pause * 2, 0.002)
 
-    def _release(self):
+    def _release(self) -> None:
         if getattr(self._queue, "held", False):
             self._queue.held = False
-            fcntl.flock(self._queue.fd, fcntl.LOCK_UN)
+            fcntl.flock(self._queue.file.fileno(), fcntl.LOCK_UN)
+
+    def _queues(self, lock_type) -> bool:
+        return self._queue_path is not None and (lock_type or self._lock_type or "").upper() in ("IMMEDIATE",
+                                                                                                 "EXCLUSIVE")
+
+    def begin(self, lock_type=None):
+        if not self._queues(lock_type):
+            return super().begin(lock_type)
+        self._acquire()
+        try:
+            super().begin(lock_type)
+        except BaseException:
+            self._release()
+            raise
+
+    def execute_sql(self, sql, params=None):
+        if self._queue_path is None or self.in_transaction() or not _WRITE.match(sql):
+            return super().execute_sql(sql, params)
+        self._acquire()  # a write in autocommit mode: one statement, its own queue turn
+        try:
+            return super().execute_sql(sql, params)
+        finally:
+            self._release()
 
     def commit(self):
         try:
@@ -94,8 +114,11 @@ class QueuedSqliteDatabase(SqliteDatabase):
 
     def _close(self, conn):
         self._release()
+        file = getattr(self._queue, "file", None)
+        if file is not None:
+            self._queue.file = None
+            file.close()
         super()._close(conn)
-
 
 
 def open_database(url: str) -> Database:

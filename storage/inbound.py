@@ -1,8 +1,8 @@
 """The inbound message log: each (channel, message id) is recorded once, with the replies it got.
 
-A chat message is recorded in the transaction that runs it, after the command (`record_answered`):
-a second delivery of the same message that ran at the same time breaks the unique key and its whole
-transaction rolls back, so the command's effects are kept once.
+A chat message is recorded first in the transaction that runs it, and its replies saved at the end:
+a second delivery of the same message at the same time waits on the unique key and then breaks it,
+before it has done anything (on every database and isolation level).
 """
 from __future__ import annotations
 
@@ -45,12 +45,14 @@ def answered(channel: str, message_id: str) -> list[dict] | None:
     return None if row is None else json.loads(row[0] or "[]")
 
 
-def record_answered(channel: str, message_id: str, sender: str, text: str, now: datetime,
-                    replies: list[dict]) -> None:
-    """Record a handled message with its replies; raises IntegrityError when it was recorded before."""
-    _insert.insert(channel, message_id, sender[:64], text[:10000], now, json.dumps(replies, ensure_ascii=False))
+_save_replies = prepared(lambda row_id, reply: M.update(reply=reply).where(M.id == row_id))
 
 
-def record(channel: str, message_id: str, sender: str, text: str, now: datetime) -> None:
-    """Record a message or request id with no replies; raises IntegrityError when recorded before."""
-    record_answered(channel, message_id, sender, text, now, [])
+def record(channel: str, message_id: str, sender: str, text: str, now: datetime) -> int:
+    """Record a message (or request id) with no replies yet; returns its row id. Raises IntegrityError
+    when it was recorded before."""
+    return _insert.insert(channel, message_id, sender[:64], text[:10000], now, "[]")
+
+
+def save_replies(row_id: int, replies: list[dict]) -> None:
+    _save_replies.execute(row_id, json.dumps(replies, ensure_ascii=False))

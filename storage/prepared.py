@@ -22,7 +22,8 @@ import re
 import weakref
 from datetime import datetime
 
-from peewee import BooleanField, DateField, DateTimeField, Field, Insert, Node, PostgresqlDatabase, SelectQuery
+from peewee import (BooleanField, DatabaseError, DateField, DateTimeField, Field, Insert, Node, PostgresqlDatabase,
+                    SelectQuery)
 
 from .models import db
 
@@ -39,6 +40,15 @@ def _datetime(value):
         except ValueError:
             return DateTimeField().python_value(value)
     return value
+
+
+def _pgcode(error) -> str | None:
+    """PostgreSQL's SQLSTATE of a (peewee-wrapped) driver error."""
+    for e in (error, *(error.args[:1]), error.__cause__, error.__context__):
+        code = getattr(e, "pgcode", None)
+        if code:
+            return code
+    return None
 
 
 def _pg_literal(value) -> str | None:
@@ -130,16 +140,32 @@ class Prepared:
         if compiled is None:
             compiled = _Compiled(self.build(*(Slot(i) for i in range(self.arity))), database)
             self._compiled[database] = compiled
-        if compiled.server_name is not None:
-            conn = database.connection()
-            names = _server_prepared.get(conn)
-            if names is None:
-                names = _server_prepared[conn] = set()
-            if compiled.server_name not in names:
-                # a prepared statement belongs to the session, and outlives a rolled-back transaction
-                database.execute_sql(f"PREPARE {compiled.server_name} AS {compiled.server_sql}")
-                names.add(compiled.server_name)
-        return compiled, database.execute_sql(compiled.sql, compiled.bind(args))
+        if compiled.server_name is None:
+            return compiled, database.execute_sql(compiled.sql, compiled.bind(args))
+        names = self._server_names(database)
+        if compiled.server_name not in names:
+            # a prepared statement belongs to the session, and outlives a rolled-back transaction
+            database.execute_sql(f"PREPARE {compiled.server_name} AS {compiled.server_sql}")
+            names.add(compiled.server_name)
+        try:
+            return compiled, database.execute_sql(compiled.sql, compiled.bind(args))
+        except DatabaseError as e:
+            if _pgcode(e) != "26000":  # invalid_sql_statement_name: the session lost it (DISCARD ALL)
+                raise
+            names.clear()
+            if database.in_transaction():  # the transaction is aborted: the next one prepares again
+                raise
+            database.execute_sql(f"PREPARE {compiled.server_name} AS {compiled.server_sql}")
+            names.add(compiled.server_name)
+            return compiled, database.execute_sql(compiled.sql, compiled.bind(args))
+
+    @staticmethod
+    def _server_names(database) -> set:
+        conn = database.connection()
+        names = _server_prepared.get(conn)
+        if names is None:
+            names = _server_prepared[conn] = set()
+        return names
 
     def rows(self, *args) -> list[tuple]:
         compiled, cursor = self._run(args)

@@ -44,3 +44,32 @@ def test_concurrent_deliveries_of_one_message_run_it_once(db_url, clock):
         assert InboundMessage.select().count() == 1
         assert Contact.select().where(Contact.name == "王总").count() == 1
         assert Activity.select().where(Activity.kind == "visit").count() == 1
+
+
+def test_concurrent_deliveries_of_a_refused_message_ask_once(db_url, clock):
+    """An ambiguous name (a numbered question) delivered at once several times: one question, one record."""
+    from storage.models import PendingChoice
+    rt = make_runtime(db_url, clock)
+    small_team(rt)
+    msg = Incoming("wecom", "msg:7002", "alice", text="拜访 华联 聊了陈列")
+    start = threading.Barrier(3)
+    results, errors = [], []
+
+    def deliver():
+        try:
+            start.wait(5)
+            with rt.database.connection_context():
+                results.append(rt.handle(msg))
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=deliver) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert [h.replies[0].data.get("code") for h in results] == ["ambiguous"] * 3
+    assert sum(1 for h in results if not h.duplicate) == 1
+    with rt.database.connection_context():
+        assert InboundMessage.select().count() == 1 and PendingChoice.select().count() == 1

@@ -22,10 +22,24 @@ rename = prepared(lambda customer_id, name: Customer.update(name=name).where(Cus
 
 @pytest.fixture
 def database(db_url):
-    database = open_database(db_url)
-    migrate_database(database)
+    database = _opened(db_url)
     with database.connection_context():
         yield database
+
+
+def _postgres() -> str:
+    """The test run's PostgreSQL database, emptied (skipped where the server is not running)."""
+    pg = _server_url("postgres")
+    if pg is None:
+        pytest.skip("postgres is not running")
+    reset_server_db(pg)
+    return pg
+
+
+def _opened(url: str):
+    database = open_database(url)
+    migrate_database(database)
+    return database
 
 
 def _team():
@@ -68,15 +82,9 @@ def test_wrong_number_of_values_is_an_error(database):
 
 def test_each_database_gets_its_own_sql(tmp_path):
     """Compiled on SQLite (? placeholders), the same query still runs on PostgreSQL (%s)."""
-    pg = _server_url("postgres")
-    if pg is None:
-        pytest.skip("postgres is not running")
     seen = []
-    for url in (f"sqlite:///{tmp_path}/a.db", pg):
-        if url.startswith("postgres"):
-            reset_server_db(url)
-        database = open_database(url)
-        migrate_database(database)
+    for url in (f"sqlite:///{tmp_path}/a.db", _postgres()):
+        database = _opened(url)
         with database.connection_context():
             team, rep = _team()
             add.insert(team.id, rep.id, "华联超市", NOW)
@@ -98,8 +106,7 @@ def _flock_free(path: str) -> bool:
 
 
 def test_sqlite_writers_queue_on_a_file_lock_held_exactly_for_the_transaction(sqlite_url):
-    database = open_database(sqlite_url)
-    migrate_database(database)
+    database = _opened(sqlite_url)
     lock = sqlite_url[len("sqlite:///"):] + ".lock"
     with database.connection_context():
         assert _flock_free(lock)
@@ -120,12 +127,7 @@ def test_sqlite_writers_queue_on_a_file_lock_held_exactly_for_the_transaction(sq
 def test_postgres_statements_are_prepared_once_per_connection(tmp_path):
     """PostgreSQL: PREPAREd on first use in a connection, kept after a rolled-back transaction, and
     prepared again on a new connection."""
-    pg = _server_url("postgres")
-    if pg is None:
-        pytest.skip("postgres is not running")
-    reset_server_db(pg)
-    database = open_database(pg)
-    migrate_database(database)
+    database = _opened(_postgres())
     with database.connection_context():
         team, rep = _team()
         add.insert(team.id, rep.id, "华联超市", NOW)
@@ -144,8 +146,7 @@ def test_postgres_statements_are_prepared_once_per_connection(tmp_path):
 def test_a_sqlite_writer_gives_up_after_the_busy_timeout(sqlite_url):
     """A writer held up longer than the busy timeout gets "database is locked" and writes nothing."""
     from peewee import OperationalError
-    database = open_database(sqlite_url)
-    migrate_database(database)
+    database = _opened(sqlite_url)
     database._queue_timeout = 0.2
     lock = sqlite_url[len("sqlite:///"):] + ".lock"
     fd = os.open(lock, os.O_RDWR | os.O_CREAT)
@@ -162,3 +163,57 @@ def test_a_sqlite_writer_gives_up_after_the_busy_timeout(sqlite_url):
         with database.atomic():  # and writes again once the other one is done
             Team.create(name="东区")
         assert Team.select().count() == 1
+
+
+def test_postgres_session_that_lost_its_statements_prepares_them_again():
+    """After DISCARD ALL (what a pooler does between clients) a query prepares itself again."""
+    database = _opened(_postgres())
+    with database.connection_context():
+        team, rep = _team()
+        add.insert(team.id, rep.id, "华联超市", NOW)
+        assert by_team.first(team.id)[1] == "华联超市"
+        database.execute_sql("DISCARD ALL")
+        assert by_team.first(team.id)[1] == "华联超市"
+
+
+def test_sqlite_autocommit_write_queues_too(sqlite_url):
+    """A write outside a transaction waits for the queue like a transaction does."""
+    from peewee import OperationalError
+    database = _opened(sqlite_url)
+    database._queue_timeout = 0.2
+    lock = sqlite_url[len("sqlite:///"):] + ".lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        with database.connection_context():
+            with pytest.raises(OperationalError, match="database is locked"):
+                Team.create(name="东区")  # autocommit: no atomic() around it
+            assert Team.select().count() == 0  # reads do not queue
+    finally:
+        os.close(fd)
+    with database.connection_context():
+        Team.create(name="东区")
+        assert _flock_free(lock) and Team.select().count() == 1
+
+
+def test_sqlite_threads_do_not_leave_lock_files_open(sqlite_url):
+    import threading
+    database = _opened(sqlite_url)
+    lock = os.path.realpath(sqlite_url[len("sqlite:///"):] + ".lock")
+
+    def open_locks() -> int:
+        fds = os.listdir("/proc/self/fd")
+        return sum(1 for f in fds if os.path.realpath(f"/proc/self/fd/{f}") == lock)
+
+    def one_write(i):
+        with database.connection_context(), database.atomic():
+            Team.create(name=f"团队{i}")
+
+    before = open_locks()
+    for i in range(20):
+        t = threading.Thread(target=one_write, args=(i,))
+        t.start()
+        t.join()
+    assert open_locks() == before
+    with database.connection_context():
+        assert Team.select().count() == 20
