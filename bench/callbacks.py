@@ -150,20 +150,54 @@ def load(port: int, make, seconds: float, conns: int, rate: float | None = None,
 ROUNDS = 5
 
 
-def interleaved(port: int, routes: dict, seconds: float, conns: int) -> dict:
+def cpu_seconds(pids) -> float:
+    """user + system CPU of these processes so far (those that ended are left out)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def processes(server_pid: int) -> dict[str, list[int]]:
+    """The CPU users of a run: the gunicorn workers, the PostgreSQL server's processes, this client."""
+    pg = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout.split()
+    workers = subprocess.run(["pgrep", "-g", str(server_pid)], capture_output=True, text=True).stdout.split()
+    return {"workers": [int(p) for p in workers], "postgres": [int(p) for p in pg], "client": [os.getpid()]}
+
+
+def interleaved(port: int, routes: dict, seconds: float, conns: int, server_pid: int) -> dict:
     """Each route for `seconds` in all, in ROUNDS slices taken in turn, so a change in the machine's
-    speed during the run (other load, CPU frequency) falls on every route alike."""
+    speed during the run (other load, CPU frequency) falls on every route alike. Also the CPU time per
+    request of the web workers, the database server and this load generator."""
     parts: dict[str, list[dict]] = {name: [] for name in routes}
+    cpu: dict[str, dict[str, float]] = {name: {} for name in routes}
+    for make in routes.values():  # warm-up, not counted: each worker's first requests load and prepare
+        load(port, make, 0.5, conns)
     for _ in range(ROUNDS):
         for name, make in routes.items():
+            procs = processes(server_pid)
+            before = {k: cpu_seconds(v) for k, v in procs.items()}
             parts[name].append(load(port, make, seconds / ROUNDS, conns, keep_latencies=True))
+            for k, v in procs.items():
+                cpu[name][k] = cpu[name].get(k, 0.0) + cpu_seconds(v) - before[k]
     out = {}
     for name, runs in parts.items():
         lat = sorted(x for r in runs for x in r["lat"])
         q = statistics.quantiles(lat, n=100) if len(lat) > 2 else [0] * 99
         out[name] = {"n": len(lat), "rps": len(lat) / seconds, "p50": q[49] * 1000, "p99": q[98] * 1000,
-                     "errors": sum(r["errors"] for r in runs)}
+                     "errors": sum(r["errors"] for r in runs),
+                     "cpu": {k: v / max(1, len(lat)) * 1000 for k, v in cpu[name].items()}}
     return out
+
+
+def fmt_cpu(r: dict) -> str:
+    c = r["cpu"]
+    return (f"      CPU ms per request: web workers {c['workers']:.2f}, PostgreSQL server {c['postgres']:.2f}, "
+            f"load generator {c['client']:.2f}, all {sum(c.values()):.2f}")
 
 
 def fmt(name: str, r: dict) -> str:
@@ -188,7 +222,7 @@ def run(kind: str, seconds: float) -> None:
                     break
             except OSError:
                 time.sleep(0.2)
-        n = int(seconds * 1500)
+        n = int(seconds * 1500) + 2000  # distinct MsgIds for the warm-up and every round
         wecom = wecom_requests(n)
         ding = dingtalk_bodies(n)
         from bot.channels.dingtalk import sign
@@ -201,10 +235,11 @@ def run(kind: str, seconds: float) -> None:
             "crypto": lambda i: ("POST", "/bench/wecom-crypto" + wecom[i % n][0][15:], wecom[i % n][1], xml),
             "wecom": lambda i: (lambda j: ("POST", wecom[j][0], wecom[j][1], xml))(next(counter)),
         }
-        results.update(interleaved(port, routes, seconds, 8))
-        print(fmt("bare Flask route", results["bare"]))
-        print(fmt("wechatpy crypto only", results["crypto"]))
-        print(fmt("WeCom callback (full)", results["wecom"]))
+        results.update(interleaved(port, routes, seconds, 8, proc.pid))
+        for name, label in (("bare", "bare Flask route"), ("crypto", "wechatpy crypto only"),
+                            ("wecom", "WeCom callback (full)")):
+            print(fmt(label, results[name]))
+            print(fmt_cpu(results[name]))
         print(f"  ratios: full/crypto {results['wecom']['rps'] / results['crypto']['rps']:.2f} (target >= 0.5), "
               f"full/bare {results['wecom']['rps'] / results['bare']['rps']:.2f}, crypto/bare "
               f"{results['crypto']['rps'] / results['bare']['rps']:.2f}; p99 target < 25 ms: "
