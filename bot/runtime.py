@@ -64,8 +64,8 @@ class Runtime:
             try:
                 return self._run(msg, rep)
             except IntegrityError:
-                # the same message, delivered twice at once, was recorded by the other delivery:
-                # this one's transaction (the command's effects included) was rolled back
+                # the same message, delivered twice at once, was recorded by the other delivery
+                # (this one waited on the record's unique key and did nothing)
                 seen = inbound.answered(msg.channel, msg.message_id)
                 if seen is None:
                     raise

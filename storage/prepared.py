@@ -13,12 +13,16 @@ placeholders, and compiled once for each database:
 Arguments go to the driver as given, without the fields' conversion: pass what the column holds (str,
 int, bool, naive UTC datetime). A placeholder compared with `==` never matches NULL: write a separate
 query for `IS NULL`. Selected date, time and boolean columns come back converted as peewee would.
+
+On PostgreSQL the statement is also prepared on the server, once per connection (PREPARE, then
+EXECUTE with the values), so the server does not parse and plan it for every message either; the
+query's own constants (a status, LIMIT 1) are written into the prepared text so that its generic plan
+knows them. A session that lost its prepared statements (DISCARD ALL) prepares them again.
 """
 from __future__ import annotations
 
 import inspect
 import itertools
-import re
 import weakref
 from datetime import datetime
 
