@@ -10,30 +10,35 @@ from tests.conftest import make_runtime
 from tests.helpers import counts, small_team
 
 
-def test_concurrent_deliveries_of_one_message_run_it_once(db_url, clock):
-    rt = make_runtime(db_url, clock)
-    small_team(rt)
-    before = counts(rt)
-    msg = Incoming("wecom", "msg:7001", "alice", text="拜访 华联超市 见了采购总监王总,下一步周五前发方案")
-    start = threading.Barrier(4)
+def deliver_at_once(rt, msg: Incoming, times: int) -> list:
+    """Hand the same message to the runtime from `times` threads at the same moment; their Handled."""
+    start = threading.Barrier(times)
     results, errors = [], []
 
     def deliver():
         try:
             start.wait(5)
             with rt.database.connection_context():
-                handled = rt.handle(msg)
-            results.append(handled)
+                results.append(rt.handle(msg))
         except Exception as e:  # noqa: BLE001
             errors.append(e)
 
-    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    threads = [threading.Thread(target=deliver) for _ in range(times)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
     assert errors == []
-    assert len(results) == 4
+    assert len(results) == times
+    return results
+
+
+def test_concurrent_deliveries_of_one_message_run_it_once(db_url, clock):
+    rt = make_runtime(db_url, clock)
+    small_team(rt)
+    before = counts(rt)
+    msg = Incoming("wecom", "msg:7001", "alice", text="拜访 华联超市 见了采购总监王总,下一步周五前发方案")
+    results = deliver_at_once(rt, msg, 4)
     assert sum(1 for h in results if not h.duplicate) == 1
     first = next(h for h in results if not h.duplicate)
     assert first.replies[0].template == "activity_logged"
@@ -52,23 +57,7 @@ def test_concurrent_deliveries_of_a_refused_message_ask_once(db_url, clock):
     rt = make_runtime(db_url, clock)
     small_team(rt)
     msg = Incoming("wecom", "msg:7002", "alice", text="拜访 华联 聊了陈列")
-    start = threading.Barrier(3)
-    results, errors = [], []
-
-    def deliver():
-        try:
-            start.wait(5)
-            with rt.database.connection_context():
-                results.append(rt.handle(msg))
-        except Exception as e:  # noqa: BLE001
-            errors.append(e)
-
-    threads = [threading.Thread(target=deliver) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert errors == []
+    results = deliver_at_once(rt, msg, 3)
     assert [h.replies[0].data.get("code") for h in results] == ["ambiguous"] * 3
     assert sum(1 for h in results if not h.duplicate) == 1
     with rt.database.connection_context():

@@ -92,6 +92,21 @@ def test_each_database_gets_its_own_sql(tmp_path):
     assert seen == [("华联超市", NOW, False)] * 2
 
 
+class _OtherWriter:
+    """Another process's write transaction, holding the writers' lock until the block ends."""
+
+    def __init__(self, sqlite_url: str):
+        self.path = sqlite_url[len("sqlite:///"):] + ".lock"
+
+    def __enter__(self):
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
+
 def _flock_free(path: str) -> bool:
     """Whether another open file (as another process would have) can take the writers' lock now."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT)
@@ -148,16 +163,10 @@ def test_a_sqlite_writer_gives_up_after_the_busy_timeout(sqlite_url):
     from peewee import OperationalError
     database = _opened(sqlite_url)
     database._queue_timeout = 0.2
-    lock = sqlite_url[len("sqlite:///"):] + ".lock"
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT)
-    fcntl.flock(fd, fcntl.LOCK_EX)  # another process's transaction, never ending
-    try:
-        with database.connection_context():
-            with pytest.raises(OperationalError, match="database is locked"):
-                with database.atomic():
-                    Team.create(name="东区")
-    finally:
-        os.close(fd)
+    with _OtherWriter(sqlite_url), database.connection_context():
+        with pytest.raises(OperationalError, match="database is locked"):
+            with database.atomic():
+                Team.create(name="东区")
     with database.connection_context():
         assert Team.select().count() == 0
         with database.atomic():  # and writes again once the other one is done
@@ -181,19 +190,13 @@ def test_sqlite_autocommit_write_queues_too(sqlite_url):
     from peewee import OperationalError
     database = _opened(sqlite_url)
     database._queue_timeout = 0.2
-    lock = sqlite_url[len("sqlite:///"):] + ".lock"
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
-        with database.connection_context():
-            with pytest.raises(OperationalError, match="database is locked"):
-                Team.create(name="东区")  # autocommit: no atomic() around it
-            assert Team.select().count() == 0  # reads do not queue
-    finally:
-        os.close(fd)
+    with _OtherWriter(sqlite_url) as other, database.connection_context():
+        with pytest.raises(OperationalError, match="database is locked"):
+            Team.create(name="东区")  # autocommit: no atomic() around it
+        assert Team.select().count() == 0  # reads do not queue
     with database.connection_context():
         Team.create(name="东区")
-        assert _flock_free(lock) and Team.select().count() == 1
+        assert _flock_free(other.path) and Team.select().count() == 1
 
 
 def test_sqlite_threads_do_not_leave_lock_files_open(sqlite_url):
