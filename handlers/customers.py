@@ -42,6 +42,10 @@ def new_customer(ctx: Context, args: str) -> None:
 def show_customer(ctx: Context, args: str) -> None:
     customer = resolve_customer(ctx, args.split(" ")[0] if args else "")
     deal = deals.open_deal(customer.id) or deals.latest_deal(customer.id)
+    if deal is not None:
+        deal.customer = customer  # loaded already, with its owner: the row needs both names
+        if deal.owner_id == customer.owner_id:
+            deal.owner = customer.owner
     row = deal_row(ctx, deal) if deal else None
     events = [{"at": ctx.to_local(at).strftime("%m-%d %H:%M"), "kind": kind_name(ctx, kind), "who": who,
                "text": text_of(ctx, kind, text)} for at, kind, who, text in deals.timeline(customer, 6)]

@@ -87,8 +87,13 @@ def open_deal(customer_id: int) -> Deal | None:
     return None if row is None else instance(Deal, DEAL_FIELDS, row)
 
 
+_latest_deal = prepared(lambda customer_id: Deal.select(*DEAL_FIELDS).where(Deal.customer == customer_id)
+                        .order_by(Deal.id.desc()).limit(1))
+
+
 def latest_deal(customer_id: int) -> Deal | None:
-    return Deal.select().where(Deal.customer == customer_id).order_by(Deal.id.desc()).first()
+    row = _latest_deal.first(customer_id)
+    return None if row is None else instance(Deal, DEAL_FIELDS, row)
 
 
 CONTACT_FIELDS = tuple(Contact._meta.sorted_fields)
@@ -198,23 +203,29 @@ def open_deals_for(rep: Rep, limit: int = 200) -> list[LiteDeal]:
     return [LiteDeal(row) for row in rows]
 
 
+_activity_events = prepared(lambda customer_id, limit: (
+    Activity.select(Activity.at, Activity.kind, Rep.name, Activity.text).join(Rep, JOIN.LEFT_OUTER)
+    .where(Activity.customer == customer_id).order_by(Activity.at.desc(), Activity.id.desc()).limit(limit)))
+_stage_events = prepared(lambda customer_id, limit: (
+    StageChange.select(StageChange.at, Rep.name, StageChange.from_stage, StageChange.to_stage)
+    .join(Rep, JOIN.LEFT_OUTER).join_from(StageChange, Deal).where(Deal.customer == customer_id)
+    .order_by(StageChange.at.desc(), StageChange.id.desc()).limit(limit)))
+
+
 def timeline(customer: Customer, limit: int = 8) -> list[tuple[datetime, str, str, str]]:
     """The customer's latest events, newest first: (at, what, who, text)."""
-    acts = (Activity.select(Activity, Rep, Contact).join(Rep, JOIN.LEFT_OUTER).switch(Activity)
-            .join(Contact, JOIN.LEFT_OUTER).where(Activity.customer == customer)
-            .order_by(Activity.at.desc()).limit(limit))
-    events = [(a.at, a.kind, a.rep.name if a.rep else "", a.text) for a in acts]
-    changes = (StageChange.select(StageChange, Rep).join(Rep, JOIN.LEFT_OUTER)
-               .join_from(StageChange, Deal).where(Deal.customer == customer)
-               .order_by(StageChange.at.desc()).limit(limit))
-    events += [(c.at, "stage", c.rep.name if c.rep else "", f"{c.from_stage or ''}>{c.to_stage}")
-               for c in changes]
+    events = [(at, kind, who or "", text) for at, kind, who, text in _activity_events.rows(customer.id, limit)]
+    events += [(at, "stage", who or "", f"{a or ''}>{b}") for at, who, a, b in _stage_events.rows(customer.id, limit)]
     events.sort(key=lambda e: e[0], reverse=True)
     return events[:limit]
 
 
+_contacts = prepared(lambda customer_id: Contact.select(*CONTACT_FIELDS).where(Contact.customer == customer_id)
+                     .order_by(Contact.id))
+
+
 def contacts_of(customer: Customer) -> list[Contact]:
-    return list(Contact.select().where(Contact.customer == customer).order_by(Contact.id))
+    return [instance(Contact, CONTACT_FIELDS, row) for row in _contacts.rows(customer.id)]
 
 
 def funnel_totals(team_id: int | None) -> dict[str, tuple[int, int]]:

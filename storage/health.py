@@ -9,6 +9,7 @@ from rules.health import HealthRules, Signals
 
 from .database import bulk_insert
 from .models import Activity, Contact, Customer, HealthScore, Ticket, TierChange
+from .prepared import instance, prepared
 
 
 def gather(rules: HealthRules, now: datetime, team_id: int | None = None) -> dict[int, Signals]:
@@ -96,20 +97,36 @@ def record_tier_changes(changes: list[tuple[int, str, str]], day: date) -> None:
                 [(cid, a, b, day) for cid, a, b in changes])
 
 
+_score_on = prepared(lambda customer_id, day: HealthScore.select(HealthScore.score)
+                     .where((HealthScore.customer == customer_id) & (HealthScore.day <= day))
+                     .order_by(HealthScore.day.desc()).limit(1))
+SCORE_FIELDS = tuple(HealthScore._meta.sorted_fields)
+_latest = prepared(lambda customer_id: HealthScore.select(*SCORE_FIELDS).where(HealthScore.customer == customer_id)
+                   .order_by(HealthScore.day.desc()).limit(1))
+
+
 def score_on(customer_id: int, day: date) -> int | None:
     """The customer's score on `day`, or the latest before it."""
-    row = (HealthScore.select(HealthScore.score).where((HealthScore.customer == customer_id)
-                                                       & (HealthScore.day <= day))
-           .order_by(HealthScore.day.desc()).first())
-    return row.score if row else None
+    row = _score_on.first(customer_id, day)
+    return row[0] if row else None
 
 
 def latest(customer_id: int) -> HealthScore | None:
-    return HealthScore.select().where(HealthScore.customer == customer_id).order_by(HealthScore.day.desc()).first()
+    row = _latest.first(customer_id)
+    return None if row is None else instance(HealthScore, SCORE_FIELDS, row)
+
+
+def _high_intent(*where):
+    return (Customer.select(Customer.name).where((Customer.high_intent == True), *where)  # noqa: E712
+            .order_by(Customer.health.desc()).limit(10))
+
+
+_high_intent_of_team = prepared(lambda team: _high_intent(Customer.team == team))
+_high_intent_of_owner = prepared(lambda team, owner: _high_intent(Customer.team == team, Customer.owner == owner))
 
 
 def high_intent_names(team_id: int, owner_id: int | None = None) -> list[str]:
-    q = Customer.select(Customer.name).where((Customer.team == team_id) & (Customer.high_intent == True))  # noqa: E712
-    if owner_id is not None:
-        q = q.where(Customer.owner == owner_id)
-    return [n for (n,) in q.order_by(Customer.health.desc()).limit(10).tuples()]
+    """The team's (or one rep's) high-intent customers, best score first, at most 10."""
+    rows = (_high_intent_of_team.rows(team_id) if owner_id is None
+            else _high_intent_of_owner.rows(team_id, owner_id))
+    return [n for (n,) in rows]
