@@ -16,15 +16,6 @@ DEAL_FIELDS = tuple(Deal._meta.sorted_fields)
 REP_FIELDS = tuple(Rep._meta.sorted_fields)
 
 
-def scope(query, rep: Rep, owner_field):
-    """Limit a query to what `rep` may act on: their own (rep), the team's (manager), all (admin)."""
-    if rep.role == "admin":
-        return query
-    if rep.role == "manager":
-        return query.where(Customer.team == rep.team_id)
-    return query.where(owner_field == rep.id)
-
-
 _candidates = {
     "admin": prepared(lambda: Customer.select(Customer.id, Customer.name, Customer.initials)),
     "team": prepared(lambda team: Customer.select(Customer.id, Customer.name, Customer.initials)
@@ -35,7 +26,8 @@ _candidates = {
 
 
 def customer_candidates(rep: Rep, whole_team: bool = False) -> list[tuple[int, str, str]]:
-    """(id, name, initials) of the customers `rep` may act on (or the whole team's)."""
+    """(id, name, initials) of the customers `rep` may act on: their own (rep), the team's (manager),
+    all (admin); or the whole team's."""
     if whole_team or rep.role == "manager":
         return _candidates["team"].rows(rep.team_id)
     if rep.role == "admin":
