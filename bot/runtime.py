@@ -74,24 +74,22 @@ class Runtime:
     def _run(self, msg: Incoming, rep) -> Handled:
         now = self.now()
         try:
-            with self.database.atomic():
-                row_id = self._record(msg, now)
-                handled = self._execute(msg, rep, now)
-                inbound.save_replies(row_id, [r.to_dict() for r in handled.replies])
-            return handled
+            return self._recorded(msg, now, lambda: self._execute(msg, rep, now))
         except _Refused as refused:
-            # the refusal left the transaction above, rolling back all the command wrote; what is kept
-            # of a refused message (its record, a numbered question, a reply by message) is written anew
-            with self.database.atomic():
-                row_id = self._record(msg, now)
-                handled = self._refused(refused.ctx, refused.refusal, msg, now)
-                inbound.save_replies(row_id, [r.to_dict() for r in handled.replies])
-            return handled
+            # the refusal left the transaction, rolling back all the command wrote; what is kept of a
+            # refused message (its record, a numbered question, a reply by message) is written anew
+            ctx, refusal = refused.ctx, refused.refusal
+            return self._recorded(msg, now, lambda: self._refused(ctx, refusal, msg, now))
 
-    def _record(self, msg: Incoming, now) -> int:
-        # first in the message's transaction: a concurrent duplicate waits on the unique key here and
-        # then breaks it (IntegrityError, answered in handle) before it has done anything
-        return inbound.record(msg.channel, msg.message_id, msg.sender, msg.text or msg.action or "", now)
+    def _recorded(self, msg: Incoming, now, run) -> Handled:
+        """run() in one transaction with the message's record: the record first (a concurrent duplicate
+        waits on its unique key and then breaks it, IntegrityError, before it has done anything), the
+        replies saved last."""
+        with self.database.atomic():
+            row_id = inbound.record(msg.channel, msg.message_id, msg.sender, msg.text or msg.action or "", now)
+            handled = run()
+            inbound.save_replies(row_id, [r.to_dict() for r in handled.replies])
+        return handled
 
     def _execute(self, msg: Incoming, rep, now) -> Handled:
         """Run the message from `rep` (None: someone the bot does not know) in its transaction."""

@@ -8,12 +8,12 @@ from peewee import JOIN, IntegrityError, fn
 from rules.funnel import DealFacts
 
 from .models import Activity, Contact, Customer, Deal, Rep, StageChange
+from .people import REP_COLUMNS
 from .prepared import instance, prepared
 from .scan import LiteDeal
 
 CUSTOMER_FIELDS = tuple(Customer._meta.sorted_fields)
 DEAL_FIELDS = tuple(Deal._meta.sorted_fields)
-REP_FIELDS = tuple(Rep._meta.sorted_fields)
 
 
 _candidates = {
@@ -35,7 +35,7 @@ def customer_candidates(rep: Rep, whole_team: bool = False) -> list[tuple[int, s
     return _candidates["own"].rows(rep.id)
 
 
-_customer = prepared(lambda customer_id: Customer.select(*CUSTOMER_FIELDS, *REP_FIELDS).join(Rep)
+_customer = prepared(lambda customer_id: Customer.select(*CUSTOMER_FIELDS, *REP_COLUMNS).join(Rep)
                      .where(Customer.id == customer_id))
 
 
@@ -46,7 +46,7 @@ def get_customer(customer_id: int) -> Customer:
         raise Customer.DoesNotExist(f"customer {customer_id}")
     n = len(CUSTOMER_FIELDS)
     customer = instance(Customer, CUSTOMER_FIELDS, row[:n])
-    customer.__rel__["owner"] = instance(Rep, REP_FIELDS, row[n:])
+    customer.__rel__["owner"] = instance(Rep, REP_COLUMNS, row[n:])
     return customer
 
 
@@ -173,15 +173,14 @@ def close_deal(deal: Deal, status: str, reason: str | None, rep: Rep, closing_st
 def _open_deals():
     return (Deal.select(Deal.id, Deal.owner, Deal.team, Deal.stage, Deal.amount, Deal.last_movement_at, Deal.next_step,
                         Deal.next_step_due, Customer.name, Rep.name)
-            .join(Customer).switch(Deal).join(Rep, on=Deal.owner).order_by(Deal.last_movement_at, Deal.id))
+            .join(Customer).switch(Deal).join(Rep, on=Deal.owner).where(Deal.status == "open")
+            .order_by(Deal.last_movement_at, Deal.id))
 
 
 _open_deals_of = {
-    "admin": prepared(lambda limit: _open_deals().where(Deal.status == "open").limit(limit)),
-    "manager": prepared(lambda team, limit: _open_deals().where((Deal.status == "open") & (Deal.team == team))
-                        .limit(limit)),
-    "rep": prepared(lambda owner, limit: _open_deals().where((Deal.status == "open") & (Deal.owner == owner))
-                    .limit(limit)),
+    "admin": prepared(lambda limit: _open_deals().limit(limit)),
+    "manager": prepared(lambda team, limit: _open_deals().where(Deal.team == team).limit(limit)),
+    "rep": prepared(lambda owner, limit: _open_deals().where(Deal.owner == owner).limit(limit)),
 }
 
 
@@ -189,9 +188,10 @@ def open_deals_for(rep: Rep, limit: int = 200) -> list[LiteDeal]:
     """Open deals `rep` may see, oldest movement first, with customer and owner names."""
     if rep.role == "admin":
         rows = _open_deals_of["admin"].rows(limit)
+    elif rep.role == "manager":
+        rows = _open_deals_of["manager"].rows(rep.team_id, limit)
     else:
-        rows = _open_deals_of["manager" if rep.role == "manager" else "rep"].rows(
-            rep.team_id if rep.role == "manager" else rep.id, limit)
+        rows = _open_deals_of["rep"].rows(rep.id, limit)
     return [LiteDeal(row) for row in rows]
 
 

@@ -1,12 +1,11 @@
 """Shared key/value state with expiry (access tokens), readable and lockable by every process."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 
 from peewee import SqliteDatabase
 
-from .database import is_deadlock
+from .database import in_transaction
 from .models import KeyValue, db
 
 
@@ -41,30 +40,21 @@ def locked(key: str, now: datetime):
 
 
 class _Locked:
-    ATTEMPTS = 5
-
     def __init__(self, key: str, now: datetime):
         self.key, self.now = key, now
+        self.tx = db.atomic()
 
     def __enter__(self) -> KeyValue:
-        # two processes creating the same new row at once can deadlock on MySQL/MariaDB (gap locks of the
-        # INSERT IGNORE, then FOR UPDATE): nothing is done yet, so a transaction of its own starts again
-        for attempt in range(1, self.ATTEMPTS + 1):
-            self.tx = db.atomic()
-            self.tx.__enter__()
-            outermost = db.transaction_depth() == 1
-            try:
-                KeyValue.insert(key=self.key, value="", expires_at=self.now,
-                                updated_at=self.now).on_conflict_ignore().execute()
-                q = KeyValue.select().where(KeyValue.key == self.key)
-                if not isinstance(db.obj, SqliteDatabase):
-                    q = q.for_update()
-                return q.get()
-            except Exception as e:  # noqa: BLE001
-                self.tx.__exit__(type(e), e, e.__traceback__)
-                if not outermost or attempt == self.ATTEMPTS or not is_deadlock(e):
-                    raise
-                time.sleep(0.01 * attempt)
+        if not KeyValue.select().where(KeyValue.key == self.key).exists():
+            # created in a transaction of its own: two processes creating the same row at once can deadlock
+            # on MySQL/MariaDB (the INSERT IGNORE's gap locks, then FOR UPDATE); in_transaction runs it again
+            in_transaction(db.obj, lambda: KeyValue.insert(key=self.key, value="", expires_at=self.now,
+                                                           updated_at=self.now).on_conflict_ignore().execute())
+        self.tx.__enter__()
+        q = KeyValue.select().where(KeyValue.key == self.key)
+        if not isinstance(db.obj, SqliteDatabase):
+            q = q.for_update()
+        return q.get()
 
     def __exit__(self, *exc):
         return self.tx.__exit__(*exc)

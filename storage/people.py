@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 from .models import ChatGroup, Rep, Team
-from .prepared import prepared
+from .prepared import instance, prepared
 
 CHANNEL_ID_FIELD = {"local": Rep.local_id, "wecom": Rep.wecom_userid, "dingtalk": Rep.dingtalk_staffid,
                     "link": Rep.local_id}  # "link": signed action links (bot/links.py) carry the local id
 
-REP_COLUMNS = (Rep.id, Rep.team, Rep.name, Rep.role, Rep.local_id, Rep.wecom_userid, Rep.dingtalk_staffid,
-               Rep.active)
+REP_COLUMNS = tuple(Rep._meta.sorted_fields)
 
 
 def active_sender(field, sender):
@@ -18,14 +17,11 @@ def active_sender(field, sender):
 
 def rep_of_row(row) -> Rep:
     """A Rep (with its team) from a row that starts with REP_COLUMNS and the team's name."""
-    rep = Rep(__no_default__=True)
-    rep.__data__ = dict(zip(REP_NAMES, row))
-    rep.__rel__["team"] = Team(id=rep.__data__["team"], name=row[len(REP_COLUMNS)])
-    rep._dirty = set()
+    rep = instance(Rep, REP_COLUMNS, row)
+    rep.__rel__["team"] = Team(id=rep.team_id, name=row[len(REP_COLUMNS)])
     return rep
 
 
-REP_NAMES = tuple(f.name for f in REP_COLUMNS)
 _by_channel_id = {channel: prepared(lambda sender, field=field: Rep.select(*REP_COLUMNS, Team.name).join(Team)
                                     .where(active_sender(field, sender)).limit(1))
                   for channel, field in CHANNEL_ID_FIELD.items()}

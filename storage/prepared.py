@@ -26,12 +26,10 @@ import itertools
 import weakref
 from datetime import datetime
 
-from peewee import (BooleanField, DatabaseError, DateField, DateTimeField, Field, Insert, Node, PostgresqlDatabase,
-                    SelectQuery)
+from peewee import BooleanField, DatabaseError, DateField, DateTimeField, Insert, Node, PostgresqlDatabase, SelectQuery
 
 from .models import db
 
-_CONVERTED = (DateTimeField, DateField, BooleanField)
 _names = itertools.count(1)
 _server_prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> names prepared there
 
@@ -96,7 +94,7 @@ class _Compiled:
                 field = getattr(column, "unwrap", lambda: column)()
                 if isinstance(field, DateTimeField):
                     self.converters.append((i, _datetime))
-                elif isinstance(field, Field) and isinstance(field, _CONVERTED):
+                elif isinstance(field, (DateField, BooleanField)):
                     self.converters.append((i, field.python_value))
         self.returning = isinstance(query, Insert) and bool(database.returning_clause)
         self.server_name = self.server_sql = None
@@ -146,12 +144,9 @@ class Prepared:
             self._compiled[database] = compiled
         if compiled.server_name is None:
             return compiled, database.execute_sql(compiled.sql, compiled.bind(args))
-        names = self._server_names(database)
-        if compiled.server_name not in names:
-            # a prepared statement belongs to the session, and outlives a rolled-back transaction
-            database.execute_sql(f"PREPARE {compiled.server_name} AS {compiled.server_sql}")
-            names.add(compiled.server_name)
+        names = _server_prepared.setdefault(database.connection(), set())
         try:
+            self._prepare(database, compiled, names)
             return compiled, database.execute_sql(compiled.sql, compiled.bind(args))
         except DatabaseError as e:
             if _pgcode(e) != "26000":  # invalid_sql_statement_name: the session lost it (DISCARD ALL)
@@ -159,17 +154,15 @@ class Prepared:
             names.clear()
             if database.in_transaction():  # the transaction is aborted: the next one prepares again
                 raise
-            database.execute_sql(f"PREPARE {compiled.server_name} AS {compiled.server_sql}")
-            names.add(compiled.server_name)
+            self._prepare(database, compiled, names)
             return compiled, database.execute_sql(compiled.sql, compiled.bind(args))
 
     @staticmethod
-    def _server_names(database) -> set:
-        conn = database.connection()
-        names = _server_prepared.get(conn)
-        if names is None:
-            names = _server_prepared[conn] = set()
-        return names
+    def _prepare(database, compiled: _Compiled, names: set) -> None:
+        """PREPARE the statement in this session unless it is there (it outlives a rolled-back transaction)."""
+        if compiled.server_name not in names:
+            database.execute_sql(f"PREPARE {compiled.server_name} AS {compiled.server_sql}")
+            names.add(compiled.server_name)
 
     def rows(self, *args) -> list[tuple]:
         compiled, cursor = self._run(args)
