@@ -65,7 +65,7 @@ class Runtime:
                 return self._run(msg, rep)
             except IntegrityError:
                 # the same message, delivered twice at once, was recorded by the other delivery
-                # (this one waited on the record's unique key and did nothing)
+                # (this one's record met the unique key, and its transaction was rolled back)
                 seen = inbound.answered(msg.channel, msg.message_id)
                 if seen is None:
                     raise
@@ -82,13 +82,13 @@ class Runtime:
             return self._recorded(msg, now, lambda: self._refused(ctx, refusal, msg, now))
 
     def _recorded(self, msg: Incoming, now, run) -> Handled:
-        """run() in one transaction with the message's record: the record first (a concurrent duplicate
-        waits on its unique key and then breaks it, IntegrityError, before it has done anything), the
-        replies saved last."""
+        """run() in one transaction that ends by recording the message with its replies (one INSERT).
+        A second delivery of the same message at the same time runs it too, then meets the record's
+        unique key (waiting for the first to commit): IntegrityError rolls back all it wrote."""
         with self.database.atomic():
-            row_id = inbound.record(msg.channel, msg.message_id, msg.sender, msg.text or msg.action or "", now)
             handled = run()
-            inbound.save_replies(row_id, [r.to_dict() for r in handled.replies])
+            inbound.record(msg.channel, msg.message_id, msg.sender, msg.text or msg.action or "", now,
+                           [r.to_dict() for r in handled.replies])
         return handled
 
     def _execute(self, msg: Incoming, rep, now) -> Handled:

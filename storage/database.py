@@ -10,7 +10,7 @@ import time
 from datetime import datetime, timezone
 from typing import Callable
 
-from peewee import Database, OperationalError, SqliteDatabase
+from peewee import Database, MySQLDatabase, OperationalError, PostgresqlDatabase, Psycopg2Adapter, SqliteDatabase
 from playhouse.db_url import connect, parse
 from playhouse.migrate import SchemaMigrator, migrate  # noqa: F401  (used by migrations)
 
@@ -121,6 +121,58 @@ class QueuedSqliteDatabase(SqliteDatabase):
         super()._close(conn)
 
 
+class OneTripBegin:
+    """PostgreSQL through psycopg2: a transaction's BEGIN goes to the server with its first statement,
+    as one simple query ("BEGIN; <statement>"), instead of a round trip of its own (pgjdbc sends its
+    BEGIN the same way). A transaction that ran no statement sends neither BEGIN nor COMMIT.
+
+    A message's transaction is a handful of short statements, so a round trip less is a good part of
+    its time on the wire and of the server's work per message. A cursor taken outside execute_sql (the
+    COPY of bulk_insert) sends the BEGIN first, on its own.
+    """
+
+    def begin(self, *args, **kwargs):
+        if not isinstance(self._adapter, Psycopg2Adapter):  # psycopg 3 binds on the server: one statement a query
+            return super().begin(*args, **kwargs)
+        if self.is_closed():
+            self.connect()
+        self._state.begin_with = self._state.conn
+
+    def _take_begin(self) -> bool:
+        """True once when this connection's transaction has begun here but not yet on the server."""
+        pending = getattr(self._state, "begin_with", None)
+        self._state.begin_with = None
+        return pending is not None and pending is self._state.conn
+
+    def _execute_cursor(self, sql, params, **cursor_options):
+        if self._take_begin():
+            sql = "BEGIN; " + sql
+        return super()._execute_cursor(sql, params, **cursor_options)
+
+    def cursor(self, *args, **kwargs):
+        cursor = super().cursor(*args, **kwargs)
+        if self._take_begin():
+            cursor.execute("BEGIN")
+        return cursor
+
+    def commit(self):
+        if not self._take_begin():
+            super().commit()
+
+    def rollback(self):
+        if not self._take_begin():
+            super().rollback()
+
+
+_one_trip_classes: dict[type, type] = {}
+
+
+def _one_trip(base: type) -> type:
+    if base not in _one_trip_classes:
+        _one_trip_classes[base] = type(f"OneTripBegin{base.__name__}", (OneTripBegin, base), {})
+    return _one_trip_classes[base]
+
+
 def open_database(url: str) -> Database:
     """Connect the models to the database named by `url` and return it (not yet migrated)."""
     kwargs: dict = {}
@@ -139,7 +191,9 @@ def open_database(url: str) -> Database:
     else:
         if url.startswith("mysql"):
             kwargs["charset"] = "utf8mb4"
-        database = connect(url, **kwargs)
+        database = connect(url, **kwargs)  # (which also checks the URL)
+        if isinstance(database, PostgresqlDatabase):
+            database = _one_trip(type(database))(**{**parse(url), **kwargs})
     db.initialize(database)
     return database
 
@@ -203,9 +257,11 @@ def in_transaction(database: Database, fn: Callable, attempts: int = 5):
 
 
 def _driver(model):
-    """(database, table name, database class name, a raw cursor) for the bulk helpers below."""
+    """(database, table name, its kind: Postgres, MySQL or Sqlite, a raw cursor) for the bulk helpers below."""
     database = model._meta.database.obj if hasattr(model._meta.database, "obj") else model._meta.database
-    return database, model._meta.table_name, database.__class__.__name__, database.cursor()
+    kind = ("Postgres" if isinstance(database, PostgresqlDatabase) else "MySQL"
+            if isinstance(database, MySQLDatabase) else "Sqlite")
+    return database, model._meta.table_name, kind, database.cursor()
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

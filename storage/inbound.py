@@ -1,8 +1,8 @@
 """The inbound message log: each (channel, message id) is recorded once, with the replies it got.
 
-A chat message is recorded first in the transaction that runs it, and its replies saved at the end:
+A chat message is recorded, with its replies, as the last statement of the transaction that runs it:
 a second delivery of the same message at the same time waits on the unique key and then breaks it,
-before it has done anything (on every database and isolation level).
+which rolls back all it did (on every database and isolation level).
 """
 from __future__ import annotations
 
@@ -45,14 +45,9 @@ def answered(channel: str, message_id: str) -> list[dict] | None:
     return None if row is None else json.loads(row[0] or "[]")
 
 
-_save_replies = prepared(lambda row_id, reply: M.update(reply=reply).where(M.id == row_id))
-
-
-def record(channel: str, message_id: str, sender: str, text: str, now: datetime) -> int:
-    """Record a message (or request id) with no replies yet; returns its row id. Raises IntegrityError
-    when it was recorded before."""
-    return _insert.insert(channel, message_id, sender[:64], text[:10000], now, "[]")
-
-
-def save_replies(row_id: int, replies: list[dict]) -> None:
-    _save_replies.execute(row_id, json.dumps(replies, ensure_ascii=False))
+def record(channel: str, message_id: str, sender: str, text: str, now: datetime,
+           replies: list[dict] | None = None) -> int:
+    """Record a message (or request id) with the replies it got; returns its row id. Raises
+    IntegrityError when it was recorded before."""
+    return _insert.insert(channel, message_id, sender[:64], text[:10000], now,
+                          json.dumps(replies or [], ensure_ascii=False))
