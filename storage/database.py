@@ -138,6 +138,12 @@ class OneTripBegin:
             self.connect()
         self._state.begin_with = self._state.conn
 
+    def connect(self, *args, **kwargs):
+        opened = super().connect(*args, **kwargs)
+        if opened:  # a new session has no transaction (a pooled connection comes back as the same object)
+            self._state.begin_with = None
+        return opened
+
     def _take_begin(self) -> bool:
         """True once when this connection's transaction has begun here but not yet on the server."""
         pending = getattr(self._state, "begin_with", None)

@@ -101,3 +101,15 @@ def test_a_savepoint_inside_keeps_the_outer_transaction(database):
                 Customer.create(team=team, owner=team.owner, name="永辉超市", created_at=NOW)
                 raise RuntimeError("inner")
     assert names() == ["华联超市"]
+
+
+def test_reusing_the_open_connection_inside_a_transaction_keeps_its_begin(database):
+    """`connected` / connection_context inside a transaction reuse the connection: the transaction
+    that has not yet sent its BEGIN still sends it, so a rollback still rolls back."""
+    db, team = database
+    with pytest.raises(RuntimeError):
+        with db.atomic():
+            db.connect(reuse_if_open=True)
+            Customer.create(team=team, owner=team.owner, name="华联超市", created_at=NOW)
+            raise RuntimeError("refused")
+    assert names() == []
