@@ -94,7 +94,8 @@ def make_runtime(url: str, now: datetime):
 
 
 def is_pg(database) -> bool:
-    return database.__class__.__name__.startswith("Postgres")
+    from peewee import PostgresqlDatabase
+    return isinstance(database, PostgresqlDatabase)
 
 
 # -- bulk loading -----------------------------------------------------------------------------------
