@@ -293,9 +293,9 @@ def bulk_insert(model, fields: list, rows: list[tuple], page: int = 500) -> None
     if not rows:
         return
     database, table, kind, cursor = _driver(model)
-    q = "`" if "MySQL" in kind else '"'
+    q = "`" if kind == "MySQL" else '"'
     cols = ", ".join(f"{q}{f.column_name}{q}" for f in fields)
-    if kind.startswith("Postgres"):
+    if kind == "Postgres":
         import io
         buf = io.StringIO()
         buf.writelines("\t".join(map(_copy_text, row)) + "\n" for row in rows)
@@ -342,7 +342,7 @@ def bulk_update(model, fields: list, rows: list[tuple], page: int = 2000) -> Non
     if not rows:
         return
     database, table, kind, cursor = _driver(model)
-    if kind.startswith("Postgres"):
+    if kind == "Postgres":
         from psycopg2.extras import execute_values
         cols = [f.column_name for f in fields]
         casts = [_PG_CAST.get(f.field_type, "text") for f in fields]
@@ -352,7 +352,7 @@ def bulk_update(model, fields: list, rows: list[tuple], page: int = 2000) -> Non
         execute_values(cursor, f'UPDATE "{table}" AS t SET {sets} FROM (VALUES %s) AS v({names}, id) '
                                f'WHERE t."id" = v.id', rows, template=template, page_size=page)
         return
-    q = "`" if "MySQL" in kind else '"'
+    q = "`" if kind == "MySQL" else '"'
     mark = "?" if isinstance(database, SqliteDatabase) else "%s"
     sets = ", ".join(f"{q}{f.column_name}{q} = {mark}" for f in fields)
     sql = f"UPDATE {q}{table}{q} SET {sets} WHERE {q}id{q} = {mark}"
@@ -365,7 +365,7 @@ def bulk_insert_ignore(model, fields: list, rows: list[tuple], page: int = 5000)
     if not rows:
         return
     database, table, kind, cursor = _driver(model)
-    if kind.startswith("Postgres"):
+    if kind == "Postgres":
         from psycopg2.extras import execute_values
         cols = ", ".join(f'"{f.column_name}"' for f in fields)
         execute_values(cursor, f'INSERT INTO "{table}" ({cols}) VALUES %s ON CONFLICT DO NOTHING', rows,

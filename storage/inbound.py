@@ -46,8 +46,7 @@ def answered(channel: str, message_id: str) -> list[dict] | None:
 
 
 def record(channel: str, message_id: str, sender: str, text: str, now: datetime,
-           replies: list[dict] | None = None) -> int:
-    """Record a message (or request id) with the replies it got; returns its row id. Raises
-    IntegrityError when it was recorded before."""
-    return _insert.insert(channel, message_id, sender[:64], text[:10000], now,
-                          json.dumps(replies or [], ensure_ascii=False))
+           replies: list[dict] | None = None) -> None:
+    """Record a message (or request id) with the replies it got; raises IntegrityError when it was
+    recorded before."""
+    _insert.insert(channel, message_id, sender[:64], text[:10000], now, json.dumps(replies or [], ensure_ascii=False))

@@ -8,9 +8,9 @@ import psycopg2.extensions
 import pytest
 from peewee import IntegrityError
 
-from storage.database import bulk_insert, migrate_database, open_database
+from storage.database import bulk_insert
 from storage.models import Customer, Rep, Team
-from tests.storage.test_prepared import _postgres
+from tests.storage.test_prepared import _opened, _postgres
 
 NOW = datetime(2026, 11, 27, 2, 0)
 SENT: list[str] = []
@@ -26,8 +26,7 @@ class CountingCursor(psycopg2.extensions.cursor):
 
 @pytest.fixture
 def database():
-    database = open_database(_postgres())
-    migrate_database(database)
+    database = _opened(_postgres())
     database.connect_params["cursor_factory"] = CountingCursor
     with database.connection_context():
         team = Team.create(name="华东", created_at=NOW)
