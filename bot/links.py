@@ -1,11 +1,16 @@
 """Signed, expiring, single-use action links: buttons for chat tools whose buttons can only open a URL.
 
-A DingTalk actionCard button (or a link in a WeCom markdown message) points to `GET /a/<token>`. The
-token carries the rep's local id, the button's action ("followup:12:1794894448") and an expiry, signed
-with BOT_SECRET_KEY (itsdangerous). Opening it runs the action for that rep through the one inbound
-path, `runtime.handle(Incoming("link", "link:<token hash>", rep_local_id, action=...))`, so the action
-is recorded once: a second click gets the recorded answer and the page says "已处理过". A forged or
-expired token gets a 4xx page and writes nothing.
+A DingTalk actionCard button (or a link in a WeCom markdown message) points to `/a/<token>`. The
+token carries the rep's local id, the button's action ("followup:12:1794894448"), its label and an
+expiry, signed with BOT_SECRET_KEY (itsdangerous).
+
+Opening the link (GET) changes nothing: a link preview, a mail or security scanner or a prefetch fetches
+it too. The page it gets submits itself (POST to the same address) in a browser that runs scripts, so a
+rep's tap still acts at once; without scripts it shows the button's label and a "确认" button. The POST
+runs the action for that rep through the one inbound path,
+`runtime.handle(Incoming("link", "link:<token hash>", rep_local_id, action=...))`, so the action is
+recorded once: a second click gets the recorded answer and the page says "已处理过" (a GET of a link
+already pressed says so without a POST). A forged or expired token gets a 4xx page and writes nothing.
 
 The link is a bearer token: whoever opens it acts as the rep it names. Send it only where that rep
 (or, for the manager group, the managers) can see it.
@@ -20,7 +25,7 @@ from datetime import timedelta
 from flask import Blueprint, Response, current_app, request
 from itsdangerous import BadData, BadSignature, TimestampSigner, URLSafeTimedSerializer
 
-from storage import kv
+from storage import inbound, kv
 
 from .messages import Incoming, Reply
 from .render import html_env, render_text
@@ -81,13 +86,20 @@ def _serializer(runtime, key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(key, salt=SALT, signer=_clock_signer(runtime.clock))
 
 
-def make_token(runtime, rep_local_id: str, action: str, ttl: timedelta = LINK_TTL) -> str:
+def make_token(runtime, rep_local_id: str, action: str, ttl: timedelta = LINK_TTL, label: str = "") -> str:
     expires = int((runtime.clock.now() + ttl).timestamp())
-    return _serializer(runtime, secret_key(runtime)).dumps({"u": rep_local_id, "a": action, "e": expires})
+    data = {"u": rep_local_id, "a": action, "e": expires, **({"l": label[:40]} if label else {})}
+    return _serializer(runtime, secret_key(runtime)).dumps(data)
 
 
 def read_token(runtime, token: str) -> tuple[str, str]:
     """(rep local id, action) of a valid token; LinkError (4xx) for a forged, broken or expired one."""
+    data = _payload(runtime, token)
+    return data["u"], data["a"]
+
+
+def _payload(runtime, token: str) -> dict:
+    """The checked contents of a token: u (rep local id), a (action), e (expiry), l (label, optional)."""
     forged = LinkError(403, "bad signature", "链接无效", "这个链接无效或已被篡改，请在聊天中重新打开最新的消息。")
     key = secret_key(runtime, create=False)
     if not key or len(token) > MAX_TOKEN:
@@ -103,7 +115,9 @@ def read_token(runtime, token: str) -> tuple[str, str]:
         raise LinkError(400, "token without user/action/expiry", "链接无效", "这个链接无法识别。")
     if runtime.clock.now().timestamp() >= data["e"]:
         raise LinkError(410, "expired", "链接已过期", "这个按钮已过期，请在聊天中查看最新的消息或直接发消息给机器人。")
-    return data["u"], data["a"]
+    if not isinstance(data.get("l", ""), str):
+        raise LinkError(400, "token with a bad label", "链接无效", "这个链接无法识别。")
+    return data
 
 
 def token_id(token: str) -> str:
@@ -117,11 +131,14 @@ def link_url(runtime, token: str) -> str:
 
 def action_links(reply: Reply, rep_local_id: str, runtime, ttl: timedelta = LINK_TTL) -> list[tuple[str, str]]:
     """[(button label, signed URL)] for the reply's buttons, each acting as `rep_local_id` when opened."""
-    return [(b.label, link_url(runtime, make_token(runtime, rep_local_id, b.action, ttl))) for b in reply.buttons]
+    return [(b.label, link_url(runtime, make_token(runtime, rep_local_id, b.action, ttl, b.label)))
+            for b in reply.buttons]
 
 
-def page(title: str, message: str, status: int = 200, done: bool = False) -> Response:
-    html = html_env().get_template("pages/link.html").render(title=title, message=message, done=done)
+def page(title: str, message: str, status: int = 200, done: bool = False, confirm: str = "") -> Response:
+    """The link's page; with `confirm` (the button's label) a form that POSTs the link, sent by itself."""
+    html = html_env().get_template("pages/link.html").render(title=title, message=message, done=done,
+                                                             confirm=confirm)
     resp = Response(html, status=status, mimetype="text/html")
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
@@ -129,20 +146,44 @@ def page(title: str, message: str, status: int = 200, done: bool = False) -> Res
     return resp
 
 
-@blueprint.get("/a/<token>")
-def open_link(token: str):
-    runtime = current_app.extensions["bot"]
-    if request.method == "HEAD":  # a link preview or prefetch must not press the button
-        return Response(status=200, headers={"Cache-Control": "no-store"})
+def _checked(runtime, token: str) -> dict | Response:
     try:
-        rep_local_id, action = read_token(runtime, token)
+        return _payload(runtime, token)
     except LinkError as e:
         log.warning("action link rejected (%s): %s from %s", e.status, e.why, request.remote_addr)
         return page(e.title, e.message, e.status)
-    handled = runtime.handle(Incoming("link", token_id(token), rep_local_id, action=action))
-    text = "\n".join(render_text(r, "link") for r in handled.replies) or "已完成"
-    codes = {r.data.get("code") if r.template == "refusal" else r.template for r in handled.replies
+
+
+def _answer_page(replies, duplicate: bool) -> Response:
+    text = "\n".join(render_text(r, "link") for r in replies) or "已完成"
+    codes = {r.data.get("code") if r.template == "refusal" else r.template for r in replies
              if r.template in ("refusal", "not_registered")}
-    if handled.duplicate or codes == {"action_spent"}:  # clicked before, or the card's deal moved on since
+    if duplicate or codes == {"action_spent"}:  # clicked before, or the card's deal moved on since
         return page("已处理过", text, done=True)
     return page("未能执行" if codes else "已完成", text, done=not codes)
+
+
+@blueprint.get("/a/<token>")
+def open_link(token: str):
+    """Opening a link presses nothing (HEAD and GET are safe): the page asks the browser to POST it."""
+    if request.method == "HEAD":
+        return Response(status=200, headers={"Cache-Control": "no-store"})
+    runtime = current_app.extensions["bot"]
+    data = _checked(runtime, token)
+    if isinstance(data, Response):
+        return data
+    earlier = inbound.answered("link", token_id(token))
+    if earlier is not None:
+        return _answer_page([Reply.from_dict(r) for r in earlier], duplicate=True)
+    label = data.get("l") or "执行此操作"
+    return page("确认操作", f"「{label}」", confirm=label)
+
+
+@blueprint.post("/a/<token>")
+def press_link(token: str):
+    runtime = current_app.extensions["bot"]
+    data = _checked(runtime, token)
+    if isinstance(data, Response):
+        return data
+    handled = runtime.handle(Incoming("link", token_id(token), data["u"], action=data["a"]))
+    return _answer_page(handled.replies, handled.duplicate)

@@ -274,7 +274,7 @@ def test_red_escalation_reaches_the_group_robot_at_the_manager(client, rt, fake)
     assert {m["userIds"][0] for m in fake.oto} == {"alice", "bob"}
     # the manager presses 我来介入 in the group: the link acts as the manager
     take = re.search(r"\[我来介入\]\(([^)]+)\)", card["markdown"]["text"]).group(1)
-    page = client.get(path_of(take))
+    page = client.post(path_of(take))
     assert page.status_code == 200 and "你已认领" in page.get_data(as_text=True)
 
 
@@ -285,21 +285,32 @@ def test_task_card_action_link_clicked_twice_is_one_activity(client, rt, fake):
     card = next(m for m in fake.oto if m["userIds"] == ["alice"])
     assert card["msgKey"].startswith("sampleActionCard") and "今日任务" in card["msgParam"]["title"]
     label, url = next((k, v) for k, v in card_links(card["msgParam"]).items() if k.endswith("已跟进"))
-    first = client.get(path_of(url))
+    # opening the link (a preview, a scanner, the rep's browser) presses nothing: the page posts itself
+    for _ in range(2):
+        opened = client.get(path_of(url))
+        page = opened.get_data(as_text=True)
+        assert opened.status_code == 200 and "确认" in page and '<form id="press" method="post">' in page
+        assert "已跟进" in page and opened.headers["Cache-Control"] == "no-store"
+    assert client.head(path_of(url)).status_code == 200
+    assert count(rt, InboundMessage, InboundMessage.channel == "link") == 0
+    with rt.database.connection_context():
+        assert Activity.select().where(Activity.text == "已跟进(提醒卡片)").count() == 0
+    first = client.post(path_of(url))
     text = first.get_data(as_text=True)
     assert first.status_code == 200 and "已完成" in text and "已记录跟进" in text
     assert first.headers["Cache-Control"] == "no-store"
-    second = client.get(path_of(url))
+    second = client.post(path_of(url))
     assert second.status_code == 200 and "已处理过" in second.get_data(as_text=True)
+    reopened = client.get(path_of(url)).get_data(as_text=True)  # once pressed, opening it says so
+    assert "已处理过" in reopened and "已记录跟进" in reopened and "<form" not in reopened
     with rt.database.connection_context():
         assert Activity.select().where(Activity.text == "已跟进(提醒卡片)").count() == 1
-    assert client.head(path_of(url)).status_code == 200  # a prefetch presses nothing
     assert count(rt, InboundMessage, InboundMessage.channel == "link") == 1
     # the same card's "推迟24小时" for that deal is spent now (the follow-up started a new period)
     snooze = card_links(card["msgParam"])[label.replace("已跟进", "推迟24小时")]
-    spent = client.get(path_of(snooze)).get_data(as_text=True)
+    spent = client.post(path_of(snooze)).get_data(as_text=True)
     assert "已处理过" in spent and "新进展" in spent
-    forbidden = client.get(path_of(action_links_for(rt, "bob", "followup:1:1")))  # bob does not own deal 1
+    forbidden = client.post(path_of(action_links_for(rt, "bob", "followup:1:1")))  # bob does not own deal 1
     assert forbidden.status_code == 200 and "未能执行" in forbidden.get_data(as_text=True)
 
 
@@ -311,11 +322,14 @@ def test_forged_and_expired_links_get_4xx_pages_and_write_nothing(client, rt, fa
     ((label, url),) = action_links(reply, "alice", rt)
     assert label == "已跟进"
     token = urlsplit(url).path.rsplit("/", 1)[1]
-    forged = client.get("/a/" + token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"))
-    assert forged.status_code == 403 and "链接无效" in forged.get_data(as_text=True)
+    forged_path = "/a/" + token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    for press in (client.get, client.post):
+        forged = press(forged_path)
+        assert forged.status_code == 403 and "链接无效" in forged.get_data(as_text=True)
     rt.clock.set(T0 + timedelta(days=8))
-    expired = client.get(path_of(url))
-    assert expired.status_code == 410 and "链接已过期" in expired.get_data(as_text=True)
+    for press in (client.get, client.post):
+        expired = press(path_of(url))
+        assert expired.status_code == 410 and "链接已过期" in expired.get_data(as_text=True)
     assert count(rt, InboundMessage) == 0 and count(rt, Activity) == 0
     assert any("bad signature" in r.getMessage() for r in caplog.records)
     assert any("expired" in r.getMessage() for r in caplog.records)

@@ -217,3 +217,29 @@ def test_simulator_message_and_card_button(server, browser):
     wait(browser, lambda d: any("红色" in t for t in texts(d, "#groups .msg")))
     assert rt.clock.now() == real_now  # the shared clock was only borrowed
     shoot(browser, "simulator")
+
+
+def test_an_action_link_opened_in_the_browser_presses_once(server, browser):
+    """A DingTalk button opens a link: the browser's GET gets a page that posts itself, so the rep's one
+    tap acts, while a fetch without scripts (a preview, a scanner) presses nothing."""
+    from bot.links import action_links
+    from bot.messages import Button, Reply
+    from handlers.views import deal_silence, period_of
+    from storage.models import Activity, Deal
+    base, app = server
+    rt = app.extensions["bot"]
+    with rt.database.connection_context():
+        rep = people.rep_by_local_id("rep1")
+        deal = (Deal.select().where((Deal.owner == rep.id) & (Deal.status == "open"))
+                .order_by(Deal.id.desc()).first())
+        period = period_of(deal_silence(rt.context_for(rep), deal).since)
+        before = Activity.select().where(Activity.deal == deal.id).count()
+    ((_, url),) = action_links(Reply("task_card", {}, [Button("已跟进", f"followup:{deal.id}:{period}")]), "rep1", rt)
+    url = base + url[url.index("/a/"):]
+    browser.get(url)
+    wait(browser, lambda d: "已完成" in css(d, "h1").text)
+    assert "已记录跟进" in css(browser, "main").text
+    browser.get(url)  # opened again: it says it was done, and does nothing
+    wait(browser, lambda d: "已处理过" in css(d, "h1").text)
+    with rt.database.connection_context():
+        assert Activity.select().where(Activity.deal == deal.id).count() == before + 1
