@@ -66,8 +66,17 @@ class WeComClient(WeChatClient):
         return refresh_token(self.runtime, self.access_token_key, self._fetch, stale)
 
     def _fetch(self) -> tuple[str, int]:
-        result = self._fetch_access_token(self.API_BASE_URL + "gettoken", {"corpid": self.corp_id,
-                                                                            "corpsecret": self.secret})
+        """gettoken, with the HTTP timeout (wechatpy's own fetch has none and could hang for ever)."""
+        res = self._http.get(self.API_BASE_URL + "gettoken", params={"corpid": self.corp_id,
+                                                                      "corpsecret": self.secret}, timeout=TIMEOUT)
+        try:
+            result = res.json()
+        except ValueError:
+            raise WeChatClientException(None, f"gettoken answered HTTP {res.status_code}, not JSON",
+                                        client=self, request=res.request, response=res) from None
+        if result.get("errcode", 0) != 0 or not result.get("access_token"):
+            raise WeChatClientException(result.get("errcode"), result.get("errmsg", ""), client=self,
+                                        request=res.request, response=res)
         return result["access_token"], int(result.get("expires_in", 7200))
 
     def with_token_retry(self, call):

@@ -210,6 +210,72 @@ def test_expired_token_is_refreshed_once(rt, fake):
         assert {r.status for r in Outbox.select()} == {"sent"}
 
 
+HELP = {"template": "help", "data": {"stages": [], "activities": [], "manager": False}}
+
+
+def test_a_failing_gettoken_is_not_called_in_a_burst(rt, fake):
+    """The app secret was rotated in the admin console: gettoken fails. The ten messages waiting make
+    one gettoken call between them per 10 s, not one each, and none is dropped."""
+    from storage import outbox
+    fake.secret = "rotated-in-the-console"
+    with rt.database.connection_context():
+        for i in range(10):
+            outbox.enqueue(f"k{i}", "wecom", "alice", {"template": "followup_logged",
+                                                      "data": {"customer": f"客户{i}"}}, rt.now())
+    tally = run(rt, deliver, T0)
+    assert fake.token_calls == 1 and tally == {"job": "deliver", "claimed": 10, "sent": 0, "deferred": 10,
+                                               "failed": 0}
+    with rt.database.connection_context():
+        errors = sorted(r.last_error for r in Outbox.select())
+    assert sum("errcode 40001" in e for e in errors) == 1
+    assert sum("less than 10 s ago" in e for e in errors) == 9
+    run(rt, deliver, T0 + timedelta(minutes=10))  # every row due again: still one call
+    assert fake.token_calls == 2
+    fake.secret = SECRET  # the admin puts the new secret in the config
+    run(rt, deliver, T0 + timedelta(hours=3))
+    assert fake.token_calls == 3 and len(fake.sent) == 10
+    with rt.database.connection_context():
+        assert {r.status for r in Outbox.select()} == {"sent"}
+
+
+def test_a_hanging_gettoken_holds_up_no_callback(client, rt, fake):
+    """While gettoken hangs, the delivery holds no database lock: a rep's message is answered."""
+    import threading
+    from storage import outbox
+    fake.token_gate = threading.Event()
+    with rt.database.connection_context():
+        outbox.enqueue("slow", "wecom", "bob", HELP, rt.now())
+    sender = threading.Thread(target=run, args=(rt, deliver, T0))
+    sender.start()
+    try:
+        assert fake.token_waiting.wait(10)
+        r = wecom_post(client, text_msg("alice", "拜访 华联超市 见了王总", "70007"))
+        assert r.status_code == 200 and "已记录拜访" in decrypt_reply(r)["Content"]
+        assert sender.is_alive()  # the token is still being fetched
+    finally:
+        fake.token_gate.set()
+        sender.join(30)
+    assert len(fake.sent) == 1 and fake.sent[0]["touser"] == "bob"
+
+
+def test_gettoken_that_never_answers_times_out_and_is_retried(rt, fake, monkeypatch):
+    import threading
+    from bot.channels import wecom_api
+    from storage import outbox
+    monkeypatch.setattr(wecom_api, "TIMEOUT", 0.3)
+    fake.token_gate = threading.Event()
+    try:
+        with rt.database.connection_context():
+            outbox.enqueue("hang", "wecom", "alice", HELP, rt.now())
+        tally = run(rt, deliver, T0)
+        assert tally["deferred"] == 1 and tally["sent"] == 0
+        with rt.database.connection_context():
+            row = Outbox.get()
+        assert row.status != "failed" and "Timeout" in row.last_error
+    finally:
+        fake.token_gate.set()
+
+
 def test_rate_limited_recipient_is_retried_later_not_dropped(rt, fake):
     fake.member_limit = 2
     from storage import outbox

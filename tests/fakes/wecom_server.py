@@ -29,6 +29,8 @@ class FakeWeCom(LoopbackServer):
         self.busy = 0  # answer errcode 45033 to this many next message/send calls
         self.member_limit, self.robot_limit = 30, 20
         self.delay = 0.0  # seconds each message/send takes
+        self.token_gate: threading.Event | None = None  # gettoken answers only once this is set
+        self.token_waiting = threading.Event()  # set while a gettoken call waits at the gate
         self.spent_codes: set[str] = set()
         self.deduped = 0  # message/send calls WeCom's duplicate check swallowed
         self._seen: dict[str, float] = {}
@@ -65,6 +67,9 @@ class FakeWeCom(LoopbackServer):
                 q = {k: v[0] for k, v in parse_qs(url.query).items()}
                 fake.requests.append(("GET", url.path))
                 if url.path == "/cgi-bin/gettoken":
+                    if fake.token_gate is not None:
+                        fake.token_waiting.set()
+                        fake.token_gate.wait(30)
                     with fake._lock:
                         fake.token_calls += 1
                         if q.get("corpid") != fake.corp_id or q.get("corpsecret") != fake.secret:
