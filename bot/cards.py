@@ -10,11 +10,19 @@ MAX_BUTTON_DEALS = 2  # a WeCom button card holds at most 6 buttons: 3 actions f
 MAX_ROWS = 15  # a chat message lists this many deals; the rest are counted (and on the task card)
 
 
+BUTTON_TEXT = 20  # characters a chat tool's button shows (WeCom cuts the rest)
+
+
 def rep_buttons(deal_id: int, period: int, customer: str, prefix: bool) -> list[Button]:
-    tag = f"{customer}:" if prefix else ""
-    return [Button(f"{tag}已跟进", f"followup:{deal_id}:{period}"),
-            Button(f"{tag}推迟24小时", f"snooze:{deal_id}:{period}"),
-            Button(f"{tag}请主管支援", f"askhelp:{deal_id}:{period}")]
+    actions = [("已跟进", "followup"), ("推迟24小时", "snooze"), ("请主管支援", "askhelp")]
+    return [Button(_tagged(customer, label) if prefix else label, f"{name}:{deal_id}:{period}")
+            for label, name in actions]
+
+
+def _tagged(customer: str, label: str) -> str:
+    """"客户:动作" within BUTTON_TEXT characters: a long customer name is shortened, never the action."""
+    room = BUTTON_TEXT - len(label) - 1
+    return f"{customer if len(customer) <= room else customer[:room - 1] + '…'}:{label}"
 
 
 def warning_reply(ctx, items, period_of) -> Reply:

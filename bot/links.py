@@ -27,7 +27,7 @@ from itsdangerous import BadData, BadSignature, TimestampSigner, URLSafeTimedSer
 
 from storage import inbound, kv
 
-from .messages import Incoming, Reply
+from .messages import Incoming, Reply, refusal_codes
 from .render import html_env, render_text
 
 log = logging.getLogger(__name__)
@@ -156,8 +156,7 @@ def _checked(runtime, token: str) -> dict | Response:
 
 def _answer_page(replies, duplicate: bool) -> Response:
     text = "\n".join(render_text(r, "link") for r in replies) or "已完成"
-    codes = {r.data.get("code") if r.template == "refusal" else r.template for r in replies
-             if r.template in ("refusal", "not_registered")}
+    codes = refusal_codes(replies)
     if duplicate or codes == {"action_spent"}:  # clicked before, or the card's deal moved on since
         return page("已处理过", text, done=True)
     return page("未能执行" if codes else "已完成", text, done=not codes)

@@ -52,3 +52,9 @@ class Outgoing:
     key: str
     recipient: str  # local id of a rep or a chat group
     reply: Reply
+
+
+def refusal_codes(replies) -> set[str]:
+    """The refusals among replies: each refusal's code, and "not_registered" for an unknown sender."""
+    return {r.data.get("code") if r.template == "refusal" else r.template for r in replies
+            if r.template in ("refusal", "not_registered")}

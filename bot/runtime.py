@@ -96,7 +96,7 @@ class Runtime:
         if rep is None:
             log.info("message from unknown %s user %r", msg.channel, msg.sender)
             handled = Handled([Reply("not_registered", {"sender": msg.sender[:64]})])
-            if msg.extra.get("reply_via_outbox"):  # answered by message, to the channel's user id
+            if _via_outbox(msg, handled.replies):  # answered by message, to the channel's user id
                 for i, r in enumerate(handled.replies):
                     outbox.enqueue(f"reply:{msg.channel}:{msg.message_id}:{i}", msg.channel,
                                    f"{msg.channel}:{msg.sender[:48]}", r.to_dict(), now)
@@ -120,9 +120,9 @@ class Runtime:
             choices.save(ctx.rep.id, text, options, expires)
         for out in ctx.outgoing:
             outbox.enqueue(out.key, ctx.channel, out.recipient, out.reply.to_dict(), now)
-        if msg.extra.get("reply_via_outbox"):
-            # the channel cannot answer in the request (a card click, an expired session webhook):
-            # the replies go out as messages, queued in the same transaction
+        if _via_outbox(msg, ctx.replies):
+            # the channel cannot answer in the request (a card click, an expired session webhook, a
+            # reply too long for it): the replies go out as messages, queued in the same transaction
             for i, r in enumerate(ctx.replies):
                 outbox.enqueue(f"reply:{msg.channel}:{msg.message_id}:{i}", msg.channel, ctx.rep.local_id,
                                r.to_dict(), now)
@@ -134,3 +134,10 @@ class Runtime:
         return Context(rep=rep, funnel=self.funnel, now=now, tz=self.tz,
                        incoming=Incoming("scheduler", "", rep.local_id), channel=self.config.primary_channel,
                        health_rules=self.health_rules)
+
+
+def _via_outbox(msg: Incoming, replies) -> bool:
+    """Whether the replies go out as messages: extra["reply_via_outbox"] is True, or a function of
+    the replies (a channel whose in-request answer cannot carry some of them)."""
+    via = msg.extra.get("reply_via_outbox")
+    return bool(via(replies)) if callable(via) else bool(via)

@@ -17,9 +17,7 @@ from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.utils import to_text
 
-from storage import outbox
-
-from ..messages import Incoming, Reply
+from ..messages import Incoming, Reply, refusal_codes
 from ..render import render_text
 
 log = logging.getLogger(__name__)
@@ -106,28 +104,39 @@ def callback():
     incoming, card_click = to_incoming(fields)
     g.bot_now = int(runtime.clock.now().timestamp())
     if incoming is None:
+        if str(fields.get("MsgType") or "").lower() == "event":
+            return Response("", mimetype="text/plain")  # a location report, a menu view...: nothing to say
         return passive(cfg, fields, Reply("text_only", {}))
     handled = runtime.handle(incoming)
     if card_click:
-        # the passive reply updates the clicked button; the outcome went to the outbox as a message
+        # the outcome went to the outbox as a message; the passive reply updates the clicked button
+        # when the click did its job (or had been done before), and leaves it as it was when refused
+        if refusal_codes(handled.replies) - {"action_spent"}:
+            return Response("", mimetype="text/plain")
         return encrypted_reply(cfg, update_button_xml(fields))
-    replies = handled.replies
-    text = "\n\n".join(render_text(r, "wecom") for r in replies if not r.buttons)
-    if replies and (any(r.buttons for r in replies) or len(text.encode()) > PASSIVE_LIMIT):
-        if not handled.duplicate:
-            for i, r in enumerate(replies):
-                outbox.enqueue(f"reply:wecom:{incoming.message_id}:{i}", "wecom", _local_id(incoming), r.to_dict(),
-                               runtime.now())
+    fits = incoming.extra["reply_via_outbox"]
+    if fits(handled.replies):  # queued in the message's own transaction (a repeat finds them there)
         return Response("", mimetype="text/plain")
-    if not text:
+    if not fits.text:
         return Response("", mimetype="text/plain")
-    return encrypted_reply(cfg, text_xml(fields, text))
+    return encrypted_reply(cfg, text_xml(fields, fits.text))
 
 
-def _local_id(incoming: Incoming) -> str:
-    from storage.people import rep_for_sender
-    rep = rep_for_sender("wecom", incoming.sender)
-    return rep.local_id if rep else f"wecom:{incoming.sender}"
+class PassiveFit:
+    """Whether a message's replies go out as messages rather than in the passive reply (a card with
+    buttons, or text over WeCom's 2048 bytes). The runtime asks inside the message's transaction, so
+    the replies are queued with the message's record; the text rendered for the answer is kept."""
+
+    def __init__(self):
+        self.replies, self.via_outbox, self.text = None, False, ""
+
+    def __call__(self, replies) -> bool:
+        if replies is not self.replies:
+            self.replies = replies
+            self.text = "\n\n".join(render_text(r, "wecom") for r in replies if not r.buttons)
+            self.via_outbox = bool(replies) and (any(r.buttons for r in replies)
+                                                 or len(self.text.encode()) > PASSIVE_LIMIT)
+        return self.via_outbox
 
 
 def to_incoming(fields: dict) -> tuple[Incoming | None, bool]:
@@ -139,7 +148,8 @@ def to_incoming(fields: dict) -> tuple[Incoming | None, bool]:
         msg_id = str(fields.get("MsgId") or "").strip()
         # no MsgId (WeCom always sends one): the sender and second still name one delivery
         key = f"msg:{msg_id}" if msg_id else f"msg:{sender}:{created}"
-        return Incoming("wecom", key, sender, text=str(fields.get("Content") or "")), False
+        return Incoming("wecom", key, sender, text=str(fields.get("Content") or ""),
+                        extra={"reply_via_outbox": PassiveFit()}), False
     if msg_type == "event":
         event = str(fields.get("Event") or "").lower()
         if event == "template_card_event":
@@ -148,7 +158,8 @@ def to_incoming(fields: dict) -> tuple[Incoming | None, bool]:
                             extra={"response_code": fields.get("ResponseCode"), "task_id": task_id,
                                    "reply_via_outbox": True}), True
         if event in ("enter_agent", "subscribe"):
-            return Incoming("wecom", f"evt:{sender}:{created}:{event}", sender, text="帮助"), False
+            return Incoming("wecom", f"evt:{sender}:{created}:{event}", sender, text="帮助",
+                            extra={"reply_via_outbox": PassiveFit()}), False
     return None, False
 
 

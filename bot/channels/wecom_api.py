@@ -15,6 +15,7 @@ from wechatpy.session import SessionStorage
 from storage import kv
 from storage.models import ChatGroup, Rep
 
+from ..links import action_links
 from ..messages import Reply
 from ..render import render_text
 from . import RateLimit, SendResult
@@ -124,9 +125,12 @@ def app_message(reply: Reply, userid: str, agent_id: int, key: str) -> dict:
     }}
 
 
-def robot_message(reply: Reply, mention: list[str]) -> dict:
-    text = render_text(reply, "wecom")
-    return {"msgtype": "text", "text": {"content": clip(text), "mentioned_list": mention}}
+def robot_message(reply: Reply, mention: list[str], links: list[tuple[str, str]] = ()) -> dict:
+    """A text message for a group robot (which has no callback buttons): the card's buttons become
+    signed links at the end, kept whole when the text has to be cut."""
+    tail = "".join(f"\n👉 {label}：{url}" for label, url in links)
+    text = clip(render_text(reply, "wecom"), 2048 - len(tail.encode()))
+    return {"msgtype": "text", "text": {"content": text + tail, "mentioned_list": mention}}
 
 
 class WeComAdapter:
@@ -170,10 +174,14 @@ class WeComAdapter:
     def send_robot(self, group: ChatGroup, reply: Reply) -> SendResult:
         if not group.wecom_robot_key:
             return SendResult(False, f"群 {group.name} 没有配置企业微信群机器人 key")
-        managers = [r.wecom_userid for r in Rep.select().where((Rep.team == group.team_id) & (Rep.role == "manager")
-                                                                & Rep.wecom_userid.is_null(False))]
+        managers = list(Rep.select().where((Rep.team == group.team_id) & (Rep.role == "manager")
+                                           & (Rep.active == True)).order_by(Rep.id))  # noqa: E712
+        # each manager gets the buttons that act as them (a link names the rep who acts)
+        links = [(f"{label}（{m.name}）" if len(managers) > 1 else label, url)
+                 for m in managers for label, url in action_links(reply, m.local_id, self.runtime)]
+        mention = [m.wecom_userid for m in managers if m.wecom_userid]
         url = self.runtime.config["WECOM_API_BASE"].rstrip("/") + "/webhook/send"
-        r = self.http.post(url, params={"key": group.wecom_robot_key}, json=robot_message(reply, managers),
+        r = self.http.post(url, params={"key": group.wecom_robot_key}, json=robot_message(reply, mention, links),
                            timeout=TIMEOUT)
         body = r.json()
         if body.get("errcode", 0) != 0:

@@ -2,6 +2,7 @@
 app; sending against a loopback fake of the WeCom API (tests/fakes/wecom_server.py)."""
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 
@@ -182,7 +183,59 @@ def test_task_card_button_click_updates_the_card(client, rt, fake):
     assert any("已记录跟进" in m.get("text", {}).get("content", "") for m in fake.sent if m["touser"] == "alice")
 
 
-def test_red_escalation_reaches_the_group_robot(rt, fake):
+def test_a_refused_card_click_leaves_the_button_as_it_was(client, rt, fake):
+    """bob presses a button on alice's card (or a key the bot does not know): the card keeps its button
+    and the refusal arrives as a message."""
+    monday = T0 + timedelta(days=3) - timedelta(hours=1)
+    run(rt, daily, monday)
+    run(rt, deliver, monday)
+    tc = next(m for m in fake.sent if m["touser"] == "alice")["template_card"]
+    key = next(b for b in tc["button_list"] if b["text"].endswith("已跟进"))["key"]
+    before = len(fake.sent)
+    for user, k in (("bob", key), ("alice", "bogus:1")):
+        r = wecom_post(client, card_event(user, tc["task_id"], k))
+        assert r.status_code == 200 and r.get_data() == b""
+    assert activities(rt) == 0
+    run(rt, deliver, monday + timedelta(seconds=5))
+    assert sorted(m["touser"] for m in fake.sent[before:]) == ["alice", "bob"]  # the two refusals
+
+
+def test_a_long_answer_is_queued_with_the_message_or_not_at_all(client, rt, fake, monkeypatch):
+    """An answer too long for the passive reply goes out as a message, queued in the message's own
+    transaction: when queueing fails the message is not recorded either, so WeCom's retry runs it."""
+    from bot.channels import wecom
+    from storage import outbox
+    monkeypatch.setattr(wecom, "PASSIVE_LIMIT", 10)
+    real_enqueue, calls = outbox.enqueue, []
+
+    def enqueue_failing_once(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 1:
+            raise RuntimeError("the database went away")
+        return real_enqueue(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "enqueue", enqueue_failing_once)
+    inner = text_msg("alice", "拜访 华联超市 见了王总", "80008")
+    assert wecom_post(client, inner).status_code == 500  # WeCom delivers it again
+    assert activities(rt) == 0
+    retry = wecom_post(client, inner, nonce="retry")
+    assert retry.status_code == 200 and retry.get_data() == b""
+    assert wecom_post(client, inner, nonce="again").get_data() == b""  # a third delivery: nothing new
+    assert activities(rt) == 1
+    run(rt, deliver, T0)
+    assert "已记录拜访：华联超市" in [m["text"]["content"] for m in fake.sent if m["touser"] == "alice"][0]
+    assert len(fake.sent) == 1
+
+
+def test_other_events_get_no_answer(client, rt):
+    inner = (f"<xml><ToUserName>{CORP_ID}</ToUserName><FromUserName>alice</FromUserName><CreateTime>7</CreateTime>"
+             f"<MsgType>event</MsgType><Event>LOCATION</Event><Latitude>31.2</Latitude><Longitude>121.5</Longitude>"
+             f"<Precision>30</Precision><AgentID>{AGENT}</AgentID></xml>")
+    r = wecom_post(client, inner)
+    assert r.status_code == 200 and r.get_data() == b""
+
+
+def test_red_escalation_reaches_the_group_robot(client, rt, fake):
     red_time = T0 + timedelta(days=5, hours=1)
     run(rt, scan, red_time)
     run(rt, deliver, red_time)
@@ -190,6 +243,13 @@ def test_red_escalation_reaches_the_group_robot(rt, fake):
     assert len(cards) == 3
     assert cards[0]["text"]["mentioned_list"] == ["boss"]
     assert "建议" in cards[0]["text"]["content"]
+    # the robot has no callback buttons: the card's buttons are links that act as the manager
+    content = cards[0]["text"]["content"]
+    assert len(content.encode()) <= 2048
+    take = re.search(r"👉 我来介入：(\S+)", content).group(1)
+    assert re.search(r"👉 请销售跟进：\S+", content)
+    page = client.post(take[take.index("/a/"):])
+    assert page.status_code == 200 and "你已认领" in page.get_data(as_text=True)
 
 
 def test_expired_token_is_refreshed_once(rt, fake):
