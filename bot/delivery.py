@@ -109,7 +109,7 @@ def settle(row, result: SendResult, now: datetime, tally: dict, merged_into: int
         tally["sent"] += 1
     elif result.retry and row.attempts < MAX_ATTEMPTS:
         delay = result.retry_after if result.retry_after is not None else backoff(row.attempts)
-        outbox.mark_retry(row, result.error, now + timedelta(seconds=delay))
+        outbox.mark_retry(row, result.error, now + timedelta(seconds=delay), attempted=result.attempted)
         tally["deferred"] += 1
     else:
         log.warning("outbox row %s failed for good: %s", row.id, result.error)

@@ -14,6 +14,7 @@ class SendResult:
     error: str = ""
     retry: bool = False  # a passing failure (rate limit, busy): try again later
     retry_after: float | None = None  # seconds, when the API said how long
+    attempted: bool = True  # False: nothing reached the chat tool (waiting for a token): no attempt used
 
 
 @dataclass(frozen=True)

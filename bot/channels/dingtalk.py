@@ -124,7 +124,8 @@ def parse_callback(data) -> Callback:
         text = body["content"]
     elif msgtype == "richText":  # text with pictures: keep the text parts
         items = ((data.get("content") or {}).get("richText") or []) if isinstance(data.get("content"), dict) else []
-        text = "".join(i["text"] for i in items if isinstance(i, dict) and isinstance(i.get("text"), str)) or None
+        # the text parts, one per line (a photo between two sentences separates them)
+        text = "\n".join(i["text"] for i in items if isinstance(i, dict) and isinstance(i.get("text"), str)) or None
     if text is not None:
         text = text[:4000]
         if group:  # "@销售助手 拜访 …": the robot's own @name (and any leading @someone) is not the command

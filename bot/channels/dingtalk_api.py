@@ -200,6 +200,10 @@ class DingTalkAdapter:
         self.http = requests.Session()
         self.client = DingTalkClient(runtime, self.http)
 
+    def merge_to(self, recipient: str) -> bool:
+        """Group robots take merged messages when more are waiting than the limit lets through."""
+        return ChatGroup.select().where(ChatGroup.local_id == recipient).exists()
+
     def limits(self, recipient: str) -> list[RateLimit]:
         return self.ROBOT_LIMITS if ChatGroup.select().where(ChatGroup.local_id == recipient).exists() \
             else self.REP_LIMITS
@@ -225,7 +229,8 @@ class DingTalkAdapter:
             links = action_links(reply, rep.local_id, self.runtime) if rep else []
             return self.send_one_to_one(staff_id, reply, links)
         except TokenBusy as e:
-            return SendResult(False, str(e), retry=True, retry_after=MIN_FETCH_INTERVAL.total_seconds())
+            return SendResult(False, str(e), retry=True, retry_after=MIN_FETCH_INTERVAL.total_seconds(),
+                              attempted=False)
         except DingTalkError as e:
             return SendResult(False, f"钉钉 OpenAPI {e}", retry=e.retry)
 

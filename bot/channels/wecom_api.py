@@ -166,7 +166,8 @@ class WeComAdapter:
         except WeChatClientException as e:
             return from_error(e.errcode, e.errmsg)
         except TokenBusy as e:
-            return SendResult(False, str(e), retry=True, retry_after=MIN_FETCH_INTERVAL.total_seconds())
+            return SendResult(False, str(e), retry=True, retry_after=MIN_FETCH_INTERVAL.total_seconds(),
+                              attempted=False)
         if result.get("invaliduser"):
             return SendResult(False, f"invaliduser: {result['invaliduser']} (不在应用可见范围或已离职)")
         return SendResult(True)

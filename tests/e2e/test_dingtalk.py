@@ -162,6 +162,19 @@ def test_rep_logs_a_visit_from_a_one_to_one_chat(client, rt, fake):
     assert "王总" in msg["markdown"]["text"] and "at" not in msg
 
 
+def test_a_visit_typed_around_a_photo_is_logged(client, rt, fake):
+    """A rich-text message (text, a photo, more text): its text parts are read as one message."""
+    body = robot_msg(rt, fake, "alice", "", "msgR1", msgtype="richText")
+    body["content"] = {"richText": [{"text": "拜访 华联超市"}, {"pictureDownloadCode": "pdl-2", "type": "picture"},
+                                    {"text": "见了采购总监王总,下一步周五前发方案"}]}
+    assert ding_post(client, rt, body).status_code == 200
+    with rt.database.connection_context():
+        assert Activity.get().text.startswith("见了采购总监王总")
+    run(rt, deliver, T0)
+    (msg,) = fake.session_msgs
+    assert "已记录拜访：华联超市" in msg["markdown"]["text"]
+
+
 def test_rep_logs_a_visit_from_a_group_at_mention(client, rt, fake):
     body = robot_msg(rt, fake, "alice", "@销售助手\u2005" + VISIT, "msgG1", group=True)
     assert ding_post(client, rt, body).status_code == 200
@@ -347,11 +360,28 @@ def test_the_generated_link_key_is_shared_through_the_database(rt, db_url):
 
 def test_group_robot_limits_and_errors(rt, fake):
     with rt.database.connection_context():
-        for i in range(22):
+        for i in range(20):
             outbox.enqueue(f"n{i}", "dingtalk", "mgr", {"template": "text_only", "data": {}}, rt.now())
-    result = run(rt, deliver, T0)
-    assert result["sent"] == 20 and result["deferred"] == 2  # our own limit: DingTalk never said 410100
-    assert fake.robot_errors == []
+        outbox.enqueue("n20", "dingtalk", "bob", {"template": "text_only", "data": {}}, rt.now())
+    assert run(rt, deliver, T0)["sent"] == 21
+    with rt.database.connection_context():  # the robot's minute is full: the next one waits for it
+        outbox.enqueue("n21", "dingtalk", "mgr", {"template": "text_only", "data": {}}, rt.now())
+    assert run(rt, deliver, T0 + timedelta(seconds=1))["deferred"] == 1
+    assert fake.robot_errors == [] and len(fake.robot) == 20  # our own limit: DingTalk never said 410100
+
+
+def test_more_red_cards_than_the_robot_limit_are_merged(rt, fake):
+    card = {"template": "red_card", "data": {"customer": "c", "owner": "王磊", "stage": "谈判", "days_silent": 6,
+                                             "amount": 80000, "last_activity": None, "suggestion": "主管致电决策人"}}
+    with rt.database.connection_context():
+        for i in range(45):
+            outbox.enqueue(f"red:{i}", "dingtalk", "mgr",
+                           {**card, "data": {**card["data"], "customer": f"客户{i:02d}"}}, rt.now())
+    run(rt, deliver, T0)
+    assert 1 < len(fake.robot) <= 20 and fake.robot_errors == []  # merged, within 20 a minute
+    text = "\n".join(m["markdown"]["text"] for m in fake.robot)
+    assert all(f"客户{i:02d}" in text for i in range(45))  # nothing dropped
+    assert count(rt, Outbox, Outbox.status == "sent") == 45
 
 
 def test_a_blocked_group_robot_is_retried_after_ten_minutes(rt, fake):

@@ -289,6 +289,8 @@ def test_a_failing_gettoken_is_not_called_in_a_burst(rt, fake):
         errors = sorted(r.last_error for r in Outbox.select())
     assert sum("errcode 40001" in e for e in errors) == 1
     assert sum("less than 10 s ago" in e for e in errors) == 9
+    with rt.database.connection_context():  # waiting for the token used up no attempt: nothing was sent
+        assert sorted(r.attempts for r in Outbox.select()) == [0] * 9 + [1]
     run(rt, deliver, T0 + timedelta(minutes=10))  # every row due again: still one call
     assert fake.token_calls == 2
     fake.secret = SECRET  # the admin puts the new secret in the config
