@@ -157,9 +157,11 @@ def _checked(runtime, token: str) -> dict | Response:
 def _answer_page(replies, duplicate: bool) -> Response:
     text = "\n".join(render_text(r, "link") for r in replies) or "已完成"
     codes = refusal_codes(replies)
-    if duplicate or codes == {"action_spent"}:  # clicked before, or the card's deal moved on since
+    if codes - {"action_spent"}:  # refused (now, or when it was pressed before)
+        return page("未能执行", text)
+    if duplicate or codes:  # pressed before, or the card's deal moved on since
         return page("已处理过", text, done=True)
-    return page("未能执行" if codes else "已完成", text, done=not codes)
+    return page("已完成", text, done=True)
 
 
 @blueprint.get("/a/<token>")

@@ -101,7 +101,9 @@ def task_id_for(key: str) -> str:
 def clip(text: str, limit: int = 2048) -> str:
     """At most `limit` UTF-8 bytes (WeCom counts bytes), cut at a character boundary."""
     data = text.encode()
-    return text if len(data) <= limit else data[:limit - 3].decode(errors="ignore") + "…"
+    if len(data) <= limit:
+        return text
+    return data[:limit - 3].decode(errors="ignore") + "…" if limit >= 3 else ""
 
 
 def _split(text: str) -> tuple[str, str]:
@@ -125,10 +127,19 @@ def app_message(reply: Reply, userid: str, agent_id: int, key: str) -> dict:
     }}
 
 
+LINKS_BUDGET = 1024  # bytes of a robot message that its links may take; the card's text keeps the rest
+
+
 def robot_message(reply: Reply, mention: list[str], links: list[tuple[str, str]] = ()) -> dict:
     """A text message for a group robot (which has no callback buttons): the card's buttons become
-    signed links at the end, kept whole when the text has to be cut."""
-    tail = "".join(f"\n👉 {label}：{url}" for label, url in links)
+    signed links at the end, as many as LINKS_BUDGET holds (a team with many managers: the first
+    ones'), kept whole when the text has to be cut."""
+    tail = ""
+    for label, url in links:
+        line = f"\n👉 {label}：{url}"
+        if len((tail + line).encode()) > LINKS_BUDGET:
+            break
+        tail += line
     text = clip(render_text(reply, "wecom"), 2048 - len(tail.encode()))
     return {"msgtype": "text", "text": {"content": text + tail, "mentioned_list": mention}}
 

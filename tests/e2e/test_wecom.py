@@ -252,6 +252,24 @@ def test_red_escalation_reaches_the_group_robot(client, rt, fake):
     assert page.status_code == 200 and "你已认领" in page.get_data(as_text=True)
 
 
+def test_a_red_card_for_a_team_with_many_managers_stays_whole(rt, fake):
+    """Each manager gets links that act as them; with six managers the card's text still comes whole
+    and the message within WeCom's 2048 bytes."""
+    with rt.database.connection_context():
+        team = people.ensure_team("东区")
+        for i in range(5):
+            people.upsert_rep(team, f"m{i}", f"主管{i}", "manager", wecom_userid=f"m{i}")
+    red_time = T0 + timedelta(days=5, hours=1)
+    run(rt, scan, red_time)
+    run(rt, deliver, red_time)
+    cards = [m["text"] for m in fake.robot if "红色预警" in m["text"]["content"]]
+    assert len(cards) == 3
+    for card in cards:
+        assert len(card["content"].encode()) <= 2048 and "建议" in card["content"]
+        assert "👉 我来介入（李岩）：" in card["content"]
+        assert sorted(card["mentioned_list"]) == sorted(["boss"] + [f"m{i}" for i in range(5)])
+
+
 def test_expired_token_is_refreshed_once(rt, fake):
     with rt.database.connection_context():
         from storage import outbox
