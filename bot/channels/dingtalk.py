@@ -126,6 +126,10 @@ def parse_callback(data) -> Callback:
         items = ((data.get("content") or {}).get("richText") or []) if isinstance(data.get("content"), dict) else []
         # the text parts, one per line (a photo between two sentences separates them)
         text = "\n".join(i["text"] for i in items if isinstance(i, dict) and isinstance(i.get("text"), str)) or None
+    elif msgtype == "audio":  # a voice message: DingTalk's speech recognition gives its text (a rep on the road)
+        content = data.get("content") if isinstance(data.get("content"), dict) else {}
+        recognized = content.get("recognition")
+        text = recognized if isinstance(recognized, str) and recognized.strip() else None
     if text is not None:
         text = text[:4000]
         if group:  # "@销售助手 拜访 …": the robot's own @name (and any leading @someone) is not the command

@@ -175,6 +175,22 @@ def test_a_visit_typed_around_a_photo_is_logged(client, rt, fake):
     assert "已记录拜访：华联超市" in msg["markdown"]["text"]
 
 
+def test_a_visit_spoken_as_a_voice_message_is_logged(client, rt, fake):
+    """DingTalk recognises a voice message's words (content.recognition): they are the command; a
+    voice message it could not recognise gets the short answer."""
+    body = robot_msg(rt, fake, "alice", "", "msgV1", msgtype="audio")
+    body["content"] = {"duration": 4200, "downloadCode": "dl-3", "recognition": "拜访华联超市 见了采购总监王总"}
+    assert ding_post(client, rt, body).status_code == 200
+    mute = robot_msg(rt, fake, "alice", "", "msgV2", msgtype="audio")
+    mute["content"] = {"duration": 900, "downloadCode": "dl-4", "recognition": ""}
+    assert ding_post(client, rt, mute).status_code == 200
+    with rt.database.connection_context():
+        assert Activity.get().text.startswith("见了采购总监王总")
+    run(rt, deliver, T0)
+    texts = [m["markdown"]["text"] for m in fake.session_msgs]
+    assert len(texts) == 2 and "已记录拜访：华联超市" in texts[0] and "文字" in texts[1]
+
+
 def test_rep_logs_a_visit_from_a_group_at_mention(client, rt, fake):
     body = robot_msg(rt, fake, "alice", "@销售助手\u2005" + VISIT, "msgG1", group=True)
     assert ding_post(client, rt, body).status_code == 200
