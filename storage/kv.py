@@ -7,6 +7,7 @@ from peewee import SqliteDatabase
 
 from .database import in_transaction
 from .models import KeyValue, db
+from .prepared import prepared
 
 
 def get(key: str, now: datetime, margin: timedelta = timedelta(0)) -> str | None:
@@ -15,6 +16,15 @@ def get(key: str, now: datetime, margin: timedelta = timedelta(0)) -> str | None
     if row is None or (row.expires_at is not None and row.expires_at - margin <= now):
         return None
     return row.value
+
+
+_add = prepared(lambda key, value, expires_at, now: KeyValue.insert(
+    key=key, value=value, expires_at=expires_at, updated_at=now).on_conflict_ignore())
+
+
+def add(key: str, value: str, now: datetime, ttl: timedelta) -> bool:
+    """Store a new key in one statement; False (nothing changed) when the key exists already."""
+    return _add.execute(key, value, now + ttl, now) == 1
 
 
 def put(key: str, value: str, now: datetime, ttl: timedelta | None = None) -> None:

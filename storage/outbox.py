@@ -4,22 +4,23 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from peewee import IntegrityError, SqliteDatabase
+from peewee import SqliteDatabase
 
 from .database import in_transaction
 from .models import Outbox, db
+from .prepared import prepared
+
+
+# one statement, no savepoint: a key already there is skipped by the database (ON CONFLICT DO NOTHING,
+# INSERT OR IGNORE, INSERT IGNORE), which also waits for a concurrent transaction inserting the same key
+_insert = prepared(lambda key, channel, recipient, payload, now: Outbox.insert(
+    key=key, channel=channel, recipient=recipient, payload=payload, status="pending", attempts=0,
+    next_attempt_at=now, created_at=now).on_conflict_ignore())
 
 
 def enqueue(key: str, channel: str, recipient: str, payload: dict, now: datetime) -> bool:
     """Queue a message once: returns False when a row with this key exists already (nothing changes)."""
-    try:
-        with db.atomic():
-            Outbox.create(key=key[:190], channel=channel, recipient=recipient,
-                          payload=json.dumps(payload, ensure_ascii=False), status="pending",
-                          next_attempt_at=now, created_at=now)
-        return True
-    except IntegrityError:
-        return False
+    return _insert.execute(key[:190], channel, recipient[:64], json.dumps(payload, ensure_ascii=False), now) == 1
 
 
 def rows(status: str | None = None, recipient: str | None = None, channel: str | None = None,

@@ -52,6 +52,11 @@ def test_outbox_key_is_unique(database):
     assert outbox.enqueue("task:alice:2026-11-27", "local", "alice", {"template": "x"}, NOW) is True
     assert outbox.enqueue("task:alice:2026-11-27", "local", "alice", {"template": "y"}, NOW) is False
     assert Outbox.select().count() == 1 and outbox.payload_of(Outbox.get())["template"] == "x"
+    with database.atomic():  # inside a transaction a skipped key leaves the transaction usable
+        assert outbox.enqueue("task:alice:2026-11-27", "local", "alice", {"template": "z"}, NOW) is False
+        assert outbox.enqueue("task:bob:2026-11-27", "local", "bob", {"template": "z"}, NOW) is True
+    row = Outbox.get(Outbox.key == "task:bob:2026-11-27")
+    assert (row.status, row.attempts, row.next_attempt_at, row.created_at) == ("pending", 0, NOW, NOW)
 
 
 def test_inbound_message_recorded_once(database):
