@@ -67,7 +67,9 @@ def cmd_outbox(args) -> int:
         rows = outbox.rows(status=args.status, recipient=args.to, limit=args.limit)
         if args.json:
             print(json.dumps([{"id": r.id, "key": r.key, "channel": r.channel, "to": r.recipient,
-                               "status": r.status, "attempts": r.attempts, "last_error": r.last_error,
+                               "status": r.status, "attempts": r.attempts,
+                               "last_error": None if outbox.merged_into(r) else r.last_error,
+                               "merged_into": outbox.merged_into(r),
                                "created_at": r.created_at.isoformat() + "Z",
                                "sent_at": r.sent_at.isoformat() + "Z" if r.sent_at else None,
                                "payload": outbox.payload_of(r)} for r in rows], ensure_ascii=False, indent=2))
@@ -76,7 +78,8 @@ def cmd_outbox(args) -> int:
         print("待发送 {} · 发送中 {} · 已发送 {} · 失败 {}".format(*(counts.get(s, 0) for s in
                                                             ("pending", "sending", "sent", "failed"))))
         for r in rows:
-            err = f"  错误: {r.last_error}" if r.last_error else ""
+            merged = outbox.merged_into(r)
+            err = f"  随 #{merged} 合并发出" if merged else f"  错误: {r.last_error}" if r.last_error else ""
             print(f"#{r.id} [{r.status}] {r.channel}->{r.recipient} {r.key} (尝试 {r.attempts}){err}")
     return 0
 

@@ -94,6 +94,12 @@ def mark_sent(row: Outbox, now: datetime, merged_into: int | None = None) -> Non
     Outbox.update(status="sent", sent_at=now, last_error=note).where(Outbox.id == row.id).execute()
 
 
+def merged_into(row: Outbox) -> int | None:
+    """The row whose merged message carried this one (a sent row marked by mark_sent), else None."""
+    note = row.last_error or ""
+    return int(note[7:]) if row.status == "sent" and note.startswith("merged:") and note[7:].isdigit() else None
+
+
 def mark_retry(row: Outbox, error: str, at: datetime, attempted: bool = True) -> None:
     """Back to pending until `at`. A row deferred before any send was tried (a rate limit) gives
     back the attempt its claim counted, so waiting never uses up its retries."""

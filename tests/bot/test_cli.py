@@ -57,6 +57,28 @@ def test_demo_say_json_and_outbox(url):
     assert bot(url, "outbox", "--retry", "1", check=False).returncode == 1  # not a failed row
 
 
+def test_outbox_lists_a_merged_row_as_sent_not_as_an_error(url):
+    from datetime import datetime
+
+    from bot.config import load_config
+    from bot.runtime import Runtime
+    from storage import outbox
+    from storage.models import Outbox
+    rt = Runtime(load_config({"database_url": url, "use_dotenv": False}, environ={}))
+    now = datetime(2026, 11, 27, 2, 0)
+    with rt.database.connection_context():
+        for key in ("a", "b"):
+            outbox.enqueue(key, "local", "managers", {"template": "help"}, now)
+        a, b = Outbox.select().order_by(Outbox.id)
+        outbox.mark_sent(a, now)
+        outbox.mark_sent(b, now, merged_into=a.id)  # b went out inside a's merged message
+    text = bot(url, "outbox").stdout
+    assert f"随 #{a.id} 合并发出" in text and "错误" not in text
+    rows = {r["key"]: r for r in json.loads(bot(url, "outbox", "--json").stdout)}
+    assert rows["b"]["merged_into"] == a.id and rows["b"]["last_error"] is None
+    assert rows["a"]["merged_into"] is None
+
+
 def test_demo_team_works_through_every_channel_id(url):
     bot(url, "demo")
     from bot.config import load_config
