@@ -106,25 +106,40 @@ def clip(text: str, limit: int = 2048) -> str:
     return data[:limit - 3].decode(errors="ignore") + "…" if limit >= 3 else ""
 
 
+def parts_of(text: str, limit: int = 2048) -> list[str]:
+    """A long text as messages of at most `limit` UTF-8 bytes, cut between lines (a longer line is clipped)."""
+    parts, current = [], ""
+    for line in text.split("\n"):
+        line = clip(line, limit)
+        candidate = f"{current}\n{line}" if current else line
+        if current and len(candidate.encode()) > limit:
+            parts.append(current)
+            candidate = line
+        current = candidate
+    return parts + [current] if current or not parts else parts
+
+
 def _split(text: str) -> tuple[str, str]:
     lines = [x for x in text.splitlines() if x.strip()]
     title = lines[0] if lines else ""
     return title[:36], "\n".join(lines[1:])[:500]
 
 
-def app_message(reply: Reply, userid: str, agent_id: int, key: str) -> dict:
+def app_messages(reply: Reply, userid: str, agent_id: int, key: str) -> list[dict]:
+    """The message/send bodies for a reply: a card, or its text in as many messages as 2048 bytes need.
+    WeCom's duplicate check (30 min) drops a part sent again when a failed send is retried."""
     text = render_text(reply, "wecom")
     base = {"touser": userid, "agentid": agent_id, "enable_duplicate_check": 1, "duplicate_check_interval": 1800}
     if not reply.buttons:
-        return {**base, "msgtype": "text", "text": {"content": clip(text)}}
+        return [{**base, "msgtype": "text", "text": {"content": part}} for part in parts_of(text)]
     title, rest = _split(text)
-    return {**base, "msgtype": "template_card", "template_card": {
+    return [{**base, "msgtype": "template_card", "template_card": {
         "card_type": "button_interaction",
         "main_title": {"title": title},
         "sub_title_text": rest,
         "task_id": task_id_for(key),
         "button_list": [{"text": b.label[:20], "style": 1, "key": b.action} for b in reply.buttons[:6]],
-    }}
+    }}]
 
 
 LINKS_BUDGET = 1024  # bytes of a robot message that its links may take; the card's text keeps the rest
@@ -171,16 +186,16 @@ class WeComAdapter:
         userid = rep.wecom_userid if rep else (recipient.split(":", 1)[1] if recipient.startswith("wecom:") else None)
         if not userid:
             return SendResult(False, f"{recipient} 没有企业微信 userid")
-        body = app_message(reply, userid, self.agent_id, key or recipient)
-        try:
-            result = self.client.with_token_retry(lambda: self.client.post("message/send", data=body))
-        except WeChatClientException as e:
-            return from_error(e.errcode, e.errmsg)
-        except TokenBusy as e:
-            return SendResult(False, str(e), retry=True, retry_after=MIN_FETCH_INTERVAL.total_seconds(),
-                              attempted=False)
-        if result.get("invaliduser"):
-            return SendResult(False, f"invaliduser: {result['invaliduser']} (不在应用可见范围或已离职)")
+        for body in app_messages(reply, userid, self.agent_id, key or recipient):
+            try:
+                result = self.client.with_token_retry(lambda body=body: self.client.post("message/send", data=body))
+            except WeChatClientException as e:
+                return from_error(e.errcode, e.errmsg)
+            except TokenBusy as e:
+                return SendResult(False, str(e), retry=True, retry_after=MIN_FETCH_INTERVAL.total_seconds(),
+                                  attempted=False)
+            if result.get("invaliduser"):
+                return SendResult(False, f"invaliduser: {result['invaliduser']} (不在应用可见范围或已离职)")
         return SendResult(True)
 
     def send_robot(self, group: ChatGroup, reply: Reply) -> SendResult:

@@ -371,6 +371,29 @@ def test_rate_limited_recipient_is_retried_later_not_dropped(rt, fake):
         assert row.status == "pending" and "45009" in row.last_error and row.next_attempt_at > rt.now()
 
 
+def test_a_long_list_reaches_the_rep_whole_in_parts(rt, fake):
+    """A manager's list over WeCom's 2048 bytes goes as several messages cut between lines, nothing cut
+    off; when a later part fails the retry sends only what is missing (WeCom's duplicate check)."""
+    from storage import outbox
+    rows = [{"deal_id": i, "customer": f"客户{i:02d}", "owner": "王磊", "stage": "方案提交", "days_silent": 4,
+             "level": "orange", "level_name": "橙色", "icon": "🟠"} for i in range(40)]
+    with rt.database.connection_context():
+        outbox.enqueue("long", "wecom", "boss", {"template": "my_deals", "data": {
+            "rows": rows, "manager": True, "total": 137, "more": 97}}, rt.now())
+    fake.busy = 0
+    original = fake.member_limit
+    fake.member_limit = 1  # the second part meets WeCom's per-member limit: 45009
+    assert run(rt, deliver, T0)["deferred"] == 1
+    fake.member_limit = original
+    fake._windows.clear()
+    assert run(rt, deliver, T0 + timedelta(minutes=2))["sent"] == 1
+    parts = [m["text"]["content"] for m in fake.sent if m["touser"] == "boss"]
+    assert len(parts) == 2 and all(len(p.encode()) <= 2048 for p in parts)
+    whole = "\n".join(parts)
+    assert all(f"客户{i:02d}" in whole for i in range(40)) and "还有 97 个" in whole
+    assert fake.deduped == 1  # the first part, sent again on the retry, was dropped by WeCom
+
+
 def test_invalid_user_fails_visibly(rt, fake):
     fake.invalid_users.add("alice")
     from storage import outbox
