@@ -78,7 +78,10 @@ def plan(rt, rows, now: datetime, tally: dict):
                             outbox.mark_retry(r, "rate limit: deferred", wait, attempted=False)
                             tally["deferred"] += 1
                         continue
-                    yield adapter, rows_, Reply("merged", {"parts": [t for _, t in chunk], "count": len(chunk)})
+                    if len(rows_) == 1:  # a card alone in its message keeps its buttons
+                        yield adapter, rows_, Reply.from_dict(outbox.payload_of(rows_[0]))
+                    else:
+                        yield adapter, rows_, Reply("merged", {"parts": [t for _, t in chunk], "count": len(chunk)})
                 break
             wait = reserve(adapter, channel, recipient, row, now)
             if wait is not None:

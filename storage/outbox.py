@@ -18,9 +18,18 @@ _insert = prepared(lambda key, channel, recipient, payload, now: Outbox.insert(
     next_attempt_at=now, created_at=now).on_conflict_ignore())
 
 
+MAX_PAYLOAD = 65535  # bytes: MySQL's TEXT; checked here for every database alike
+
+
 def enqueue(key: str, channel: str, recipient: str, payload: dict, now: datetime) -> bool:
-    """Queue a message once: returns False when a row with this key exists already (nothing changes)."""
-    return _insert.execute(key[:190], channel, recipient[:64], json.dumps(payload, ensure_ascii=False), now) == 1
+    """Queue a message once: returns False when a row with this key exists already (nothing changes).
+    A value the row cannot hold raises ValueError (MySQL's INSERT IGNORE would cut it short silently)."""
+    body = json.dumps(payload, ensure_ascii=False)
+    if not channel or not recipient or len(channel) > 16 or len(recipient) > 64:
+        raise ValueError(f"outbox row {key[:60]!r}: bad channel {channel!r} or recipient {recipient!r}")
+    if len(body.encode()) > MAX_PAYLOAD:
+        raise ValueError(f"outbox row {key[:60]!r}: payload of {len(body.encode())} bytes, over {MAX_PAYLOAD}")
+    return _insert.execute(key[:190], channel, recipient, body, now) == 1
 
 
 def rows(status: str | None = None, recipient: str | None = None, channel: str | None = None,

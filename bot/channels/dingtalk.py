@@ -165,8 +165,9 @@ def remember_session(runtime, cb: Callback, now: datetime) -> None:
     """Keep where to answer this message: its session webhook and conversation, for the adapter."""
     value = json.dumps({"webhook": cb.session_webhook, "expires": cb.session_expires, "group": cb.group,
                         "conversation_id": cb.conversation_id, "staff_id": cb.staff_id})
-    if not kv.add(session_key(cb.msg_id), value, now, SESSION_KEEP):  # a redelivery: its newer webhook
-        kv.put(session_key(cb.msg_id), value, now, SESSION_KEEP)
+    # one INSERT; a redelivery keeps the first delivery's session (its replies were queued with it),
+    # and concurrent deliveries only wait on each other, never update the same row (a MariaDB deadlock)
+    kv.add(session_key(cb.msg_id), value, now, SESSION_KEEP)
     last = runtime.__dict__.get("_dingtalk_purged")
     if last is None or now - last >= PURGE_EVERY:
         runtime.__dict__["_dingtalk_purged"] = now

@@ -127,9 +127,14 @@ def _split(text: str) -> tuple[str, str]:
 
 def app_messages(reply: Reply, userid: str, agent_id: int, key: str) -> list[dict]:
     """The message/send bodies for a reply: a card, or its text in as many messages as 2048 bytes need.
-    WeCom's duplicate check (30 min) drops a part sent again when a failed send is retried."""
+
+    What the bot sends on its own (a card, a warning) asks WeCom's duplicate check (30 min) to drop it
+    if a crash makes it go out twice. An answer to what a rep just asked (outbox key "reply:...") does
+    not: the same question asked twice must be answered twice."""
     text = render_text(reply, "wecom")
-    base = {"touser": userid, "agentid": agent_id, "enable_duplicate_check": 1, "duplicate_check_interval": 1800}
+    base = {"touser": userid, "agentid": agent_id}
+    if not key.startswith("reply:"):
+        base.update(enable_duplicate_check=1, duplicate_check_interval=1800)
     if not reply.buttons:
         return [{**base, "msgtype": "text", "text": {"content": part}} for part in parts_of(text)]
     title, rest = _split(text)
@@ -186,7 +191,11 @@ class WeComAdapter:
         userid = rep.wecom_userid if rep else (recipient.split(":", 1)[1] if recipient.startswith("wecom:") else None)
         if not userid:
             return SendResult(False, f"{recipient} 没有企业微信 userid")
-        for body in app_messages(reply, userid, self.agent_id, key or recipient):
+        bodies = app_messages(reply, userid, self.agent_id, key or recipient)
+        # a long text goes in parts; the parts already sent are counted, so a retry sends only the rest
+        progress = f"wecom:parts:{key}" if key and len(bodies) > 1 else None
+        done = int(kv.get(progress, self.runtime.now()) or 0) if progress else 0
+        for i, body in enumerate(bodies[done:], start=done + 1):
             try:
                 result = self.client.with_token_retry(lambda body=body: self.client.post("message/send", data=body))
             except WeChatClientException as e:
@@ -196,6 +205,10 @@ class WeComAdapter:
                                   attempted=False)
             if result.get("invaliduser"):
                 return SendResult(False, f"invaliduser: {result['invaliduser']} (不在应用可见范围或已离职)")
+            if progress and i < len(bodies):
+                kv.put(progress, str(i), self.runtime.now(), timedelta(days=2))
+        if progress:
+            kv.delete(progress)
         return SendResult(True)
 
     def send_robot(self, group: ChatGroup, reply: Reply) -> SendResult:

@@ -15,7 +15,7 @@ from bot.clock import FixedClock
 from bot.delivery import deliver
 from bot.jobs import daily, scan
 from storage import people
-from storage.models import Activity, Outbox
+from storage.models import Activity, Deal, KeyValue, Outbox
 from tests.conftest import T0
 from tests.fakes.wecom_server import FakeWeCom
 from tests.helpers import small_team
@@ -270,6 +270,21 @@ def test_a_red_card_for_a_team_with_many_managers_stays_whole(rt, fake):
         assert sorted(card["mentioned_list"]) == sorted(["boss"] + [f"m{i}" for i in range(5)])
 
 
+def test_a_long_red_card_alone_in_its_message_keeps_its_links(rt, fake):
+    """Over the robot's limit cards are merged; a card too long to share a message goes alone, with
+    its 我来介入 link."""
+    from storage import outbox
+    with rt.database.connection_context():
+        deal_id = Deal.select(Deal.id).scalar()
+        for i in range(21):
+            outbox.enqueue(f"red:{i}", "wecom", "mgr", {"template": "red_card", "data": {
+                "customer": f"客户{i:02d}", "owner": "王磊", "stage": "谈判", "days_silent": 6, "amount": 80000,
+                "last_activity": None, "suggestion": "主管致电决策人，" * 60},
+                "buttons": [{"label": "我来介入", "action": f"take:{deal_id}:1"}]}, rt.now())
+    assert run(rt, deliver, T0)["sent"] == 20
+    assert len(fake.robot) == 20 and all("👉 我来介入" in m["text"]["content"] for m in fake.robot)
+
+
 def test_expired_token_is_refreshed_once(rt, fake):
     with rt.database.connection_context():
         from storage import outbox
@@ -373,12 +388,12 @@ def test_rate_limited_recipient_is_retried_later_not_dropped(rt, fake):
 
 def test_a_long_list_reaches_the_rep_whole_in_parts(rt, fake):
     """A manager's list over WeCom's 2048 bytes goes as several messages cut between lines, nothing cut
-    off; when a later part fails the retry sends only what is missing (WeCom's duplicate check)."""
+    off; when a later part fails the retry sends only what is missing."""
     from storage import outbox
     rows = [{"deal_id": i, "customer": f"客户{i:02d}", "owner": "王磊", "stage": "方案提交", "days_silent": 4,
              "level": "orange", "level_name": "橙色", "icon": "🟠"} for i in range(40)]
     with rt.database.connection_context():
-        outbox.enqueue("long", "wecom", "boss", {"template": "my_deals", "data": {
+        outbox.enqueue("reply:wecom:msg:1:0", "wecom", "boss", {"template": "my_deals", "data": {
             "rows": rows, "manager": True, "total": 137, "more": 97}}, rt.now())
     fake.busy = 0
     original = fake.member_limit
@@ -391,7 +406,31 @@ def test_a_long_list_reaches_the_rep_whole_in_parts(rt, fake):
     assert len(parts) == 2 and all(len(p.encode()) <= 2048 for p in parts)
     whole = "\n".join(parts)
     assert all(f"客户{i:02d}" in whole for i in range(40)) and "还有 97 个" in whole
-    assert fake.deduped == 1  # the first part, sent again on the retry, was dropped by WeCom
+    assert fake.deduped == 0 and len(parts) == 2  # the retry did not send the first part again
+    with rt.database.connection_context():  # a long list sent in one go leaves no count behind either
+        outbox.enqueue("reply:wecom:msg:2:0", "wecom", "boss", {"template": "my_deals", "data": {
+            "rows": rows, "manager": True, "total": 137, "more": 96}}, rt.now())
+    assert run(rt, deliver, T0 + timedelta(minutes=4))["sent"] == 1
+    assert len([m for m in fake.sent if m["touser"] == "boss"]) == 4
+    with rt.database.connection_context():
+        assert not KeyValue.select().where(KeyValue.key.startswith("wecom:parts:")).exists()
+
+
+def test_the_same_question_asked_twice_is_answered_twice(rt, fake):
+    """WeCom's duplicate check is for what the bot sends on its own; an answer that goes by message (a
+    card click's outcome, a long list) reaches the rep every time they ask."""
+    from storage import outbox
+    with rt.database.connection_context():
+        for msg in ("m1", "m2"):
+            outbox.enqueue(f"reply:wecom:card:alice:{msg}:0", "wecom", "alice",
+                           {"template": "followup_logged", "data": {"customer": "华联超市"}}, rt.now())
+        for day in ("d1", "d2"):  # a card the scheduler sends twice (a crash): WeCom drops the second
+            outbox.enqueue(f"task:alice:{day}", "wecom", "alice",
+                           {"template": "followup_logged", "data": {"customer": "永辉超市"}}, rt.now())
+    assert run(rt, deliver, T0)["sent"] == 4
+    texts = [m["text"]["content"] for m in fake.sent]
+    assert sum("华联超市" in t for t in texts) == 2 and sum("永辉超市" in t for t in texts) == 1
+    assert fake.deduped == 1
 
 
 def test_invalid_user_fails_visibly(rt, fake):

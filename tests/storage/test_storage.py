@@ -59,6 +59,16 @@ def test_outbox_key_is_unique(database):
     assert (row.status, row.attempts, row.next_attempt_at, row.created_at) == ("pending", 0, NOW, NOW)
 
 
+def test_outbox_refuses_what_a_row_cannot_hold_on_every_database(database):
+    """MySQL's INSERT IGNORE would cut a long payload short (and a NULL recipient to ''): refused alike."""
+    for bad in ({"recipient": None}, {"recipient": "x" * 65}, {"channel": ""},
+                {"payload": {"template": "help", "data": {"text": "长" * 22000}}}):
+        args = {"key": "k", "channel": "local", "recipient": "alice", "payload": {"template": "help"}, **bad}
+        with pytest.raises(ValueError):
+            outbox.enqueue(args["key"], args["channel"], args["recipient"], args["payload"], NOW)
+    assert Outbox.select().count() == 0
+
+
 def test_inbound_message_recorded_once(database):
     from peewee import IntegrityError
     inbound.record("wecom", "m1", "alice", "hi", NOW)
