@@ -32,7 +32,9 @@ def _deal_for_action(ctx: Context, arg: str, manager_only: bool = False) -> tupl
         raise Refusal("action_expired")
     rep = ctx.rep
     is_manager = rep.role == "admin" or (rep.role == "manager" and deal.team_id == rep.team_id)
-    if not is_manager and (manager_only or deal.owner_id != rep.id):
+    if not is_manager and manager_only:
+        raise Refusal("manager_only")
+    if not is_manager and deal.owner_id != rep.id:
         raise Refusal("not_allowed")
     if deal.status != "open":
         raise Refusal("action_spent", detail="商机已关闭")
@@ -146,6 +148,28 @@ def nudge(ctx: Context, arg: str) -> None:
         raise Refusal("action_spent", detail="已经提醒过销售")
     ctx.notify(key, deal.owner.local_id, "nudge", urgent=True, manager=ctx.rep.name, customer=deal.customer.name)
     ctx.say("nudged", customer=deal.customer.name, rep=deal.owner.name)
+
+
+def _current(ctx: Context, name: str) -> str:
+    """The action argument "deal_id:period" for the open deal of the customer a manager named."""
+    customer = resolve_customer(ctx, (name or "").strip())
+    deal = deals.open_deal(customer.id)
+    if deal is None:
+        raise Refusal("no_open_deal", customer=customer.name)
+    return f"{deal.id}:{period_of(deal_silence(ctx, deal).since)}"
+
+
+@router.command("介入", "take")
+def take_command(ctx: Context, args: str) -> None:
+    """介入 华联超市: what the red card's 我来介入 button does, for a card the manager cannot press (a
+    merged group message, or no card at all)."""
+    take(ctx, _current(ctx, args))
+
+
+@router.command("催办", "nudge")
+def nudge_command(ctx: Context, args: str) -> None:
+    """催办 华联超市: the red card's 请销售跟进, typed."""
+    nudge(ctx, _current(ctx, args))
 
 
 @router.action("today")

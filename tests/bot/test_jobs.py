@@ -189,7 +189,7 @@ def test_buttons_followup_snooze_help_and_take(rt):
                 if b["label"] == "我来介入")
     # only the deal's rep or the team's manager
     assert "只有负责" in chat.say("alice", action=actions["请主管支援"])
-    assert "只有负责" in chat.say("bob", action=take)
+    assert "由团队主管来做" in chat.say("bob", action=take)  # taking over is the manager's
     assert "已通知" in chat.say("bob", action=actions["请主管支援"])
     assert "已经通知过主管" in chat.say("bob", action=actions["请主管支援"])
     assert "已认领" in chat.say("boss", action=take)

@@ -217,3 +217,22 @@ def test_today_lists_warned_and_due(chat, rt, clock):
     out = chat.say("alice", "今日任务")
     assert "华联超市" in out and "黄色" in out
     assert "今天到期" in out and "周一前回访" in out
+
+
+def test_a_manager_takes_over_and_nudges_by_name(chat, rt):
+    """The red card's 我来介入 / 请销售跟进, typed: for a card the manager cannot press (a merged group
+    message) or a deal with no card yet. Only a manager may; the second time says it was done."""
+    out = chat.say("boss", "介入 华联超市")
+    assert "华联超市" in out and "王磊" in out
+    assert deal_of(rt, "华联超市").intervention_by.local_id == "boss"
+    assert "已由" in chat.say("boss", "take 华联超市")
+    assert "王磊" in chat.say("boss", "催办 华联超市")
+    assert "已经提醒过" in chat.say("boss", "nudge hlcs")
+    with rt.database.connection_context():
+        told = [o.recipient for o in Outbox.select() if o.key.startswith(("take:", "nudge:"))]
+    assert sorted(told) == ["alice", "alice"]  # the rep hears of both, once each
+    before = counts(rt)
+    assert "不能操作其他销售的客户" in chat.say("bob", "介入 华联超市")
+    assert "由团队主管来做" in chat.say("alice", "介入 华联超市")  # her own deal, but taking over is the manager's
+    assert counts(rt) == before
+    assert "介入 华联超市" in chat.say("boss", "帮助") and "介入" not in chat.say("alice", "帮助")
