@@ -135,6 +135,13 @@ def action_links(reply: Reply, rep_local_id: str, runtime, ttl: timedelta = LINK
             for b in reply.buttons]
 
 
+def managers_links(reply: Reply, managers, runtime) -> list[tuple[str, str]]:
+    """The reply's buttons for a manager group: each manager gets links that act as them (a link names
+    the rep who acts), labelled with the manager's name when there are several."""
+    return [(f"{label}（{m.name}）" if len(managers) > 1 else label, url)
+            for m in managers for label, url in action_links(reply, m.local_id, runtime)]
+
+
 def page(title: str, message: str, status: int = 200, done: bool = False, confirm: str = "") -> Response:
     """The link's page; with `confirm` (the button's label) a form that POSTs the link, sent by itself."""
     html = html_env().get_template("pages/link.html").render(title=title, message=message, done=done,

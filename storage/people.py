@@ -77,3 +77,14 @@ def team_group(team_id: int, purpose: str) -> ChatGroup | None:
     if group is None and purpose != "manager":
         group = ChatGroup.get_or_none((ChatGroup.team == team_id) & (ChatGroup.purpose == "manager"))
     return group
+
+
+def is_group(local_id: str) -> bool:
+    """Whether an outbox recipient is a chat group (a group robot) rather than a rep."""
+    return ChatGroup.select().where(ChatGroup.local_id == local_id).exists()
+
+
+def team_managers(team_id: int) -> list[Rep]:
+    """The team's active managers, in a stable order."""
+    return list(Rep.select().where((Rep.team == team_id) & (Rep.role == "manager")
+                                   & (Rep.active == True)).order_by(Rep.id))  # noqa: E712

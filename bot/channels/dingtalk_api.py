@@ -21,8 +21,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 
 from storage.models import ChatGroup, Rep
+from storage.people import is_group, team_managers
 
-from ..links import action_links
+from ..links import action_links, managers_links
 from ..messages import Reply
 from ..render import render_text
 from . import RateLimit, SendResult
@@ -202,11 +203,10 @@ class DingTalkAdapter:
 
     def merge_to(self, recipient: str) -> bool:
         """Group robots take merged messages when more are waiting than the limit lets through."""
-        return ChatGroup.select().where(ChatGroup.local_id == recipient).exists()
+        return is_group(recipient)
 
     def limits(self, recipient: str) -> list[RateLimit]:
-        return self.ROBOT_LIMITS if ChatGroup.select().where(ChatGroup.local_id == recipient).exists() \
-            else self.REP_LIMITS
+        return self.ROBOT_LIMITS if is_group(recipient) else self.REP_LIMITS
 
     def now_ms(self) -> int:
         return int(self.runtime.clock.now().timestamp() * 1000)
@@ -277,13 +277,8 @@ class DingTalkAdapter:
     def send_group_robot(self, group: ChatGroup, reply: Reply) -> SendResult:
         if not group.dingtalk_webhook:
             return SendResult(False, f"群 {group.name} 没有配置钉钉群机器人 webhook (花名册 dingtalk_webhook 列)")
-        managers = list(Rep.select().where((Rep.team == group.team_id) & (Rep.role == "manager")
-                                           & (Rep.active == True)).order_by(Rep.id))  # noqa: E712
-        # each manager gets the buttons that act as them (a link names the rep who acts)
-        links = []
-        for m in managers:
-            for label, url in action_links(reply, m.local_id, self.runtime):
-                links.append((f"{label}（{m.name}）" if len(managers) > 1 else label, url))
+        managers = team_managers(group.team_id)
+        links = managers_links(reply, managers, self.runtime)
         at = [m.dingtalk_staffid for m in managers if m.dingtalk_staffid]
         url = signed_webhook(group.dingtalk_webhook, group.dingtalk_secret, self.now_ms())
         r = self.http.post(url, json=robot_message(reply, links, at), timeout=TIMEOUT)

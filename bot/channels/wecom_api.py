@@ -13,9 +13,10 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session import SessionStorage
 
 from storage import kv
+from storage.people import is_group, team_managers
 from storage.models import ChatGroup, Rep
 
-from ..links import action_links
+from ..links import managers_links
 from ..messages import Reply
 from ..render import render_text
 from . import RateLimit, SendResult
@@ -177,11 +178,10 @@ class WeComAdapter:
 
     def merge_to(self, recipient: str) -> bool:
         """Group robots take merged messages when more are waiting than the limit lets through."""
-        return ChatGroup.select().where(ChatGroup.local_id == recipient).exists()
+        return is_group(recipient)
 
     def limits(self, recipient: str) -> list[RateLimit]:
-        return self.ROBOT_LIMITS if ChatGroup.select().where(ChatGroup.local_id == recipient).exists() \
-            else self.REP_LIMITS
+        return self.ROBOT_LIMITS if is_group(recipient) else self.REP_LIMITS
 
     def send(self, recipient: str, reply: Reply, key: str = "") -> SendResult:
         group = ChatGroup.get_or_none(ChatGroup.local_id == recipient)
@@ -214,11 +214,8 @@ class WeComAdapter:
     def send_robot(self, group: ChatGroup, reply: Reply) -> SendResult:
         if not group.wecom_robot_key:
             return SendResult(False, f"群 {group.name} 没有配置企业微信群机器人 key")
-        managers = list(Rep.select().where((Rep.team == group.team_id) & (Rep.role == "manager")
-                                           & (Rep.active == True)).order_by(Rep.id))  # noqa: E712
-        # each manager gets the buttons that act as them (a link names the rep who acts)
-        links = [(f"{label}（{m.name}）" if len(managers) > 1 else label, url)
-                 for m in managers for label, url in action_links(reply, m.local_id, self.runtime)]
+        managers = team_managers(group.team_id)
+        links = managers_links(reply, managers, self.runtime)
         mention = [m.wecom_userid for m in managers if m.wecom_userid]
         url = self.runtime.config["WECOM_API_BASE"].rstrip("/") + "/webhook/send"
         r = self.http.post(url, params={"key": group.wecom_robot_key}, json=robot_message(reply, mention, links),

@@ -162,17 +162,23 @@ def test_rep_logs_a_visit_from_a_one_to_one_chat(client, rt, fake):
     assert "王总" in msg["markdown"]["text"] and "at" not in msg
 
 
-def test_a_visit_typed_around_a_photo_is_logged(client, rt, fake):
-    """A rich-text message (text, a photo, more text): its text parts are read as one message."""
-    body = robot_msg(rt, fake, "alice", "", "msgR1", msgtype="richText")
-    body["content"] = {"richText": [{"text": "拜访 华联超市"}, {"pictureDownloadCode": "pdl-2", "type": "picture"},
-                                    {"text": "见了采购总监王总,下一步周五前发方案"}]}
+def visit_logged(client, rt, fake, body) -> dict:
+    """Post a callback carrying the VISIT text; the visit is logged and its answer delivered (returned)."""
     assert ding_post(client, rt, body).status_code == 200
     with rt.database.connection_context():
         assert Activity.get().text.startswith("见了采购总监王总")
     run(rt, deliver, T0)
     (msg,) = fake.session_msgs
     assert "已记录拜访：华联超市" in msg["markdown"]["text"]
+    return msg
+
+
+def test_a_visit_typed_around_a_photo_is_logged(client, rt, fake):
+    """A rich-text message (text, a photo, more text): its text parts are read as one message."""
+    body = robot_msg(rt, fake, "alice", "", "msgR1", msgtype="richText")
+    body["content"] = {"richText": [{"text": "拜访 华联超市"}, {"pictureDownloadCode": "pdl-2", "type": "picture"},
+                                    {"text": "见了采购总监王总,下一步周五前发方案"}]}
+    visit_logged(client, rt, fake, body)
 
 
 def test_a_visit_spoken_as_a_voice_message_is_logged(client, rt, fake):
@@ -193,12 +199,7 @@ def test_a_visit_spoken_as_a_voice_message_is_logged(client, rt, fake):
 
 def test_rep_logs_a_visit_from_a_group_at_mention(client, rt, fake):
     body = robot_msg(rt, fake, "alice", "@销售助手\u2005" + VISIT, "msgG1", group=True)
-    assert ding_post(client, rt, body).status_code == 200
-    with rt.database.connection_context():
-        assert Activity.get().text.startswith("见了采购总监王总")
-    run(rt, deliver, T0)
-    (msg,) = fake.session_msgs
-    assert "已记录拜访：华联超市" in msg["markdown"]["text"]
+    msg = visit_logged(client, rt, fake, body)
     assert msg["at"]["atUserIds"] == ["alice"]  # the answer in the group @-mentions the sender
 
 
