@@ -225,7 +225,7 @@ def run(kind: str, seconds: float) -> None:
         n = int(seconds * 1500) + 2000  # distinct MsgIds for the warm-up and every round
         wecom = wecom_requests(n)
         ding = dingtalk_bodies(n)
-        from bot.channels.dingtalk import sign
+        from bot.channels.dingtalk.sign import sign
         xml = {"Content-Type": "text/xml"}
         results = {}
         print(f"[{kind}] gunicorn -w 2, {seconds:g} s per route, in {ROUNDS} interleaved rounds")

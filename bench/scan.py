@@ -208,6 +208,13 @@ class LoopbackAdapter:
     """A chat API adapter for the benchmark: renders the message and POSTs it to the Sink."""
     name = "local"
 
+    def merges(self, recipient: str) -> bool:
+        return False
+
+    def render(self, reply) -> str:
+        from bot.render import render_text
+        return render_text(reply, "local")
+
     def __init__(self, port: int, limits=()):
         self.port = port
         self._limits = list(limits)

@@ -5,6 +5,7 @@ import logging
 
 from flask import Flask, jsonify
 
+from .channels import CHANNELS
 from .clock import FixedClock
 from .config import load_config
 from storage.database import ping
@@ -41,7 +42,7 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
     @app.get("/healthz")
     def healthz():
         ping(runtime.database)
-        return jsonify(ok=True, channels=[c for c in ("local", "wecom", "dingtalk") if cfg.channel_on(c)])
+        return jsonify(ok=True, channels=[c for c in CHANNELS if cfg.channel_on(c)])
 
     @app.errorhandler(413)
     def too_large(e):
@@ -49,20 +50,15 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
         app.logger.warning("request refused (413): body over 64 KB on %s from %s", request.path, request.remote_addr)
         return jsonify(error="请求太大(最多 64 KB)"), 413
 
-    if cfg.channel_on("wecom"):
-        from .channels.wecom import blueprint as wecom_bp
-        app.register_blueprint(wecom_bp)
+    from .channels import blueprint_of
+    for name in CHANNELS:  # each configured chat tool's routes (bot/channels/<name>/routes.py)
+        if cfg.channel_on(name):
+            app.register_blueprint(blueprint_of(name))
     from .api import blueprint as api_bp
     app.register_blueprint(api_bp)
     if cfg["BOT_BENCH_ROUTES"] == "1":
         from .bench_routes import blueprint as bench_bp
         app.register_blueprint(bench_bp)
-    if cfg.channel_on("dingtalk"):
-        from .channels.dingtalk import blueprint as dingtalk_bp
-        app.register_blueprint(dingtalk_bp)
-    if cfg.channel_on("local"):
-        from .channels.local import blueprint as local_bp
-        app.register_blueprint(local_bp)
     from .links import blueprint as links_bp
     app.register_blueprint(links_bp)
     from .web import blueprint as web_bp  # dashboard, login, chat simulator (bot/web/)

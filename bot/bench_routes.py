@@ -15,9 +15,13 @@ def bare():
 @blueprint.post("/wecom-crypto")
 def wecom_crypto():
     """What every WeCom bot pays: verify, decrypt, parse, encrypt a passive reply; no command, no database."""
-    from .channels import wecom
-    cfg = current_app.extensions["bot"].config
-    outer = wecom.parse_xml(request.get_data(as_text=True))
-    wecom.verify(cfg, outer["Encrypt"])
-    fields = wecom.parse_xml(wecom.decrypt(cfg, outer["Encrypt"]))
-    return wecom.encrypted_reply(cfg, wecom.text_xml(fields, "ok"))
+    from .channels.wecom.crypto import decrypt, verify
+    from .channels.wecom.routes import encrypted_reply
+    from .channels.wecom.wire import parse_xml, text_xml
+    runtime = current_app.extensions["bot"]
+    cfg = runtime.config
+    outer = parse_xml(request.get_data(as_text=True))
+    verify(cfg, request.args, outer["Encrypt"])
+    fields = parse_xml(decrypt(cfg, outer["Encrypt"]))
+    now = int(runtime.clock.now().timestamp())
+    return encrypted_reply(cfg, text_xml(fields, "ok", now), now)

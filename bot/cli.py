@@ -157,7 +157,7 @@ def cmd_serve(args) -> int:
         start_scheduler(app.extensions["bot"])
     cfg = app.extensions["bot"].config
     if cfg.channel_on("dingtalk") and cfg["DINGTALK_MODE"] == "stream":
-        from .channels.dingtalk_stream_mode import start_stream_thread
+        from .channels.dingtalk.stream import start_stream_thread
         start_stream_thread(app.extensions["bot"])
     app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
     return 0
@@ -174,7 +174,7 @@ def cmd_dingtalk_stream(args) -> int:
     else:
         print("钉钉 Stream 模式已启动; 回复由调度器发送 (另行运行 `python -m bot scheduler`, "
               "或加 --with-scheduler)", file=sys.stderr)
-    from .channels.dingtalk_stream_mode import run_stream
+    from .channels.dingtalk.stream import run_stream
     run_stream(rt)
     return 0
 

@@ -14,9 +14,8 @@ from datetime import datetime, timedelta
 
 from storage import kv, outbox
 
-from .channels import SendResult, adapter_for
+from .channels import SendResult, channel_for
 from .messages import Reply
-from .render import render_text
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -35,8 +34,18 @@ def worker_name() -> str:
 
 
 def deliver(rt, now: datetime, limit: int = 100) -> dict:
-    tally = {"sent": 0, "deferred": 0, "failed": 0}
     rows = outbox.claim(worker_name(), now, limit=limit)
+    return {"job": "deliver", "claimed": len(rows), **send_rows(rt, rows, now)}
+
+
+def deliver_keys(rt, keys: list[str], now: datetime, worker: str) -> dict:
+    """Send the rows with these keys now, those still pending and due (bot/courier.py: instant replies)."""
+    rows = outbox.claim_keys(worker, keys, now)
+    return {"claimed": len(rows), **send_rows(rt, rows, now)} if rows else {"claimed": 0}
+
+
+def send_rows(rt, rows, now: datetime) -> dict:
+    tally = {"sent": 0, "deferred": 0, "failed": 0}
     for units in plan(rt, rows, now, tally):
         adapter, batch, reply = units
         try:
@@ -46,7 +55,7 @@ def deliver(rt, now: datetime, limit: int = 100) -> dict:
             result = SendResult(ok=False, error=f"{type(e).__name__}: {e}", retry=True)
         for i, row in enumerate(batch):
             settle(row, result, now, tally, merged_into=batch[0].id if i else None)
-    return {"job": "deliver", "claimed": len(rows), **tally}
+    return tally
 
 
 def plan(rt, rows, now: datetime, tally: dict):
@@ -57,7 +66,7 @@ def plan(rt, rows, now: datetime, tally: dict):
         by_recipient.setdefault((row.channel, row.recipient), []).append(row)
     for (channel, recipient), group in by_recipient.items():
         try:
-            adapter = adapter_for(channel, rt)
+            adapter = channel_for(channel, rt)
         except LookupError as e:
             for row in group:
                 outbox.mark_failed(row, str(e))
@@ -66,9 +75,9 @@ def plan(rt, rows, now: datetime, tally: dict):
         for row in group:
             rest = group[group.index(row):]
             quota = remaining(adapter, recipient, now)
-            if len(rest) > quota and getattr(adapter, "merge_to", lambda r: False)(recipient):
+            if len(rest) > quota and adapter.merges(recipient):
                 # more waiting than the limit lets through: merged messages instead of a burst
-                chunks = merge_chunks([(r, render_text(Reply.from_dict(outbox.payload_of(r)), channel))
+                chunks = merge_chunks([(r, adapter.render(Reply.from_dict(outbox.payload_of(r))))
                                        for r in rest])
                 for chunk in chunks:
                     rows_ = [r for r, _ in chunk]

@@ -1,6 +1,6 @@
-"""Channel-neutral message types: what adapters produce (Incoming) and what handlers answer (Reply).
+"""Channel-neutral message types: what channels produce (Incoming) and what handlers answer (Reply).
 
-An adapter turns a WeCom XML or DingTalk JSON callback into an `Incoming`, and renders a `Reply`
+A channel turns a WeCom XML or DingTalk JSON callback into an `Incoming`, and renders a `Reply`
 through the Jinja2 templates in `bot/templates/` into its own wire format.
 """
 from __future__ import annotations
@@ -18,7 +18,8 @@ class Incoming:
     action: str | None = None  # a card button's action, e.g. "followup:42"
     chat_id: str | None = None  # the group chat it came from; None for a one-to-one chat
     at: datetime | None = None
-    extra: dict = field(default_factory=dict)  # adapter-specific details (reply webhook, ...)
+    extra: dict = field(default_factory=dict)  # channel-specific details (the session webhook, ...)
+    readable: bool = True  # False: a picture or a voice message without text: answered, not recorded
 
 
 @dataclass

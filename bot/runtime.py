@@ -1,6 +1,7 @@
 """The running bot: configuration, rules, clock and database, and the one inbound path.
 
-inbound: adapter -> Incoming -> dedup -> identity -> handlers -> replies (+ outbox rows)
+inbound: channel.parse -> Incoming -> dedup -> identity -> handlers -> replies -> channel.answer
+         (what fits in the request's own answer; the rest are outbox rows queued in the same transaction)
 """
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from handlers import Context, Refusal, dispatch
 from rules.funnel import Funnel, load_funnel
 from rules.health import load_health_rules
 from storage import choices, inbound, outbox
+from storage.people import rep_for_sender
 from storage.database import connected, migrate_database, open_database, to_db
 
+from .channels import Answer, Channel, inbound_channel
 from .clock import SystemClock
 from .config import Config, load_config
 from .messages import Incoming, Reply
@@ -35,6 +38,8 @@ class Handled:
     replies: list[Reply]
     understood: dict = field(default_factory=dict)
     duplicate: bool = False
+    answer: Answer | None = None  # what goes in the request's own answer (None: the replies went by message)
+    queued: list[str] = field(default_factory=list)  # outbox keys of the replies queued by this delivery
 
 
 class Runtime:
@@ -56,50 +61,73 @@ class Runtime:
         return to_db(self.clock.now())
 
     def handle(self, msg: Incoming) -> Handled:
-        """Run one inbound message exactly once; a repeat of it gets the recorded answer."""
+        """Run one inbound message exactly once; a repeat of it gets the recorded answer. Every channel
+        comes in here the same way; its `answer` says what goes back in the request itself."""
+        channel = inbound_channel(msg.channel, self)
+        if not msg.readable:
+            return self._unreadable(channel, msg)
         with connected(self.database):
             rep, seen = inbound.arrival(msg.channel, msg.message_id, msg.sender)
             if seen is not None:
-                return Handled([Reply.from_dict(r) for r in seen], duplicate=True)
+                return self._repeat(channel, msg, seen)
             try:
-                return self._run(msg, rep)
+                return self._run(channel, msg, rep)
             except IntegrityError:
                 # the same message, delivered twice at once, was recorded by the other delivery
                 # (this one's record met the unique key, and its transaction was rolled back)
                 seen = inbound.answered(msg.channel, msg.message_id)
                 if seen is None:
                     raise
-                return Handled([Reply.from_dict(r) for r in seen], duplicate=True)
+                return self._repeat(channel, msg, seen)
 
-    def _run(self, msg: Incoming, rep) -> Handled:
+    @staticmethod
+    def _repeat(channel: Channel, msg: Incoming, seen: list) -> Handled:
+        replies = [Reply.from_dict(r) for r in seen]
+        return Handled(replies, duplicate=True, answer=channel.answer(msg, replies))
+
+    def _unreadable(self, channel: Channel, msg: Incoming) -> Handled:
+        """A picture or a voice message without text: say what the bot understands; nothing is recorded
+        (a redelivery finds its answer queued under the same outbox key)."""
+        replies = [Reply("text_only", {})]
+        answer = channel.answer(msg, replies)
+        handled = Handled(replies, answer=answer)
+        if answer is None:
+            now = self.now()
+            with connected(self.database), self.database.atomic():
+                channel.remember(msg, now)
+                rep = rep_for_sender(msg.channel, msg.sender)
+                self._queue_replies(handled, msg, rep.local_id if rep else f"{msg.channel}:{msg.sender[:48]}", now)
+        return handled
+
+    def _run(self, channel: Channel, msg: Incoming, rep) -> Handled:
         now = self.now()
         try:
-            return self._recorded(msg, now, lambda: self._execute(msg, rep, now))
+            return self._recorded(channel, msg, now, lambda: self._execute(channel, msg, rep, now))
         except _Refused as refused:
             # the refusal left the transaction, rolling back all the command wrote; what is kept of a
             # refused message (its record, a numbered question, a reply by message) is written anew
             ctx, refusal = refused.ctx, refused.refusal
-            return self._recorded(msg, now, lambda: self._refused(ctx, refusal, msg, now))
+            return self._recorded(channel, msg, now, lambda: self._refused(channel, ctx, refusal, msg, now))
 
-    def _recorded(self, msg: Incoming, now, run) -> Handled:
+    def _recorded(self, channel: Channel, msg: Incoming, now, run) -> Handled:
         """run() in one transaction that ends by recording the message with its replies (one INSERT).
         A second delivery of the same message at the same time runs it too, then meets the record's
         unique key (waiting for the first to commit): IntegrityError rolls back all it wrote."""
         with self.database.atomic():
+            channel.remember(msg, now)
             handled = run()
             inbound.record(msg.channel, msg.message_id, msg.sender, msg.text or msg.action or "", now,
                            [r.to_dict() for r in handled.replies])
         return handled
 
-    def _execute(self, msg: Incoming, rep, now) -> Handled:
+    def _execute(self, channel: Channel, msg: Incoming, rep, now) -> Handled:
         """Run the message from `rep` (None: someone the bot does not know) in its transaction."""
         if rep is None:
             log.info("message from unknown %s user %r", msg.channel, msg.sender)
-            handled = Handled([Reply("not_registered", {"sender": msg.sender[:64]})])
-            if _via_outbox(msg, handled.replies):  # answered by message, to the channel's user id
-                for i, r in enumerate(handled.replies):
-                    outbox.enqueue(f"reply:{msg.channel}:{msg.message_id}:{i}", msg.channel,
-                                   f"{msg.channel}:{msg.sender[:48]}", r.to_dict(), now)
+            replies = [Reply("not_registered", {"sender": msg.sender[:64]})]
+            handled = Handled(replies, answer=channel.answer(msg, replies))
+            if handled.answer is None:  # answered by message, to the channel's user id
+                self._queue_replies(handled, msg, f"{msg.channel}:{msg.sender[:48]}", now)
             return handled
         ctx = Context(rep=rep, funnel=self.funnel, now=now, tz=self.tz, incoming=msg,
                       channel=self.config.primary_channel, health_rules=self.health_rules)
@@ -107,26 +135,32 @@ class Runtime:
             dispatch(ctx)
         except Refusal as refusal:
             raise _Refused(ctx, refusal) from None
-        return self._finish(ctx, msg, now)
+        return self._finish(channel, ctx, msg, now)
 
-    def _refused(self, ctx: Context, refusal: Refusal, msg: Incoming, now) -> Handled:
+    def _refused(self, channel: Channel, ctx: Context, refusal: Refusal, msg: Incoming, now) -> Handled:
         ctx.replies, ctx.outgoing = [refusal.reply()], []
         ctx.understood["refused"] = refusal.code
-        return self._finish(ctx, msg, now)
+        return self._finish(channel, ctx, msg, now)
 
-    def _finish(self, ctx: Context, msg: Incoming, now) -> Handled:
+    def _finish(self, channel: Channel, ctx: Context, msg: Incoming, now) -> Handled:
         if ctx.pending_choice:
             text, options, expires = ctx.pending_choice
             choices.save(ctx.rep.id, text, options, expires)
         for out in ctx.outgoing:
             outbox.enqueue(out.key, ctx.channel, out.recipient, out.reply.to_dict(), now)
-        if _via_outbox(msg, ctx.replies):
-            # the channel cannot answer in the request (a card click, an expired session webhook, a
-            # reply too long for it): the replies go out as messages, queued in the same transaction
-            for i, r in enumerate(ctx.replies):
-                outbox.enqueue(f"reply:{msg.channel}:{msg.message_id}:{i}", msg.channel, ctx.rep.local_id,
-                               r.to_dict(), now)
-        return Handled(ctx.replies, ctx.understood)
+        handled = Handled(ctx.replies, ctx.understood, answer=channel.answer(msg, ctx.replies))
+        if handled.answer is None:
+            # the channel cannot answer in the request (a card click, DingTalk, a reply too long for
+            # it): the replies go out as messages, queued in the same transaction
+            self._queue_replies(handled, msg, ctx.rep.local_id, now)
+        return handled
+
+    @staticmethod
+    def _queue_replies(handled: Handled, msg: Incoming, recipient: str, now) -> None:
+        for i, r in enumerate(handled.replies):
+            key = f"reply:{msg.channel}:{msg.message_id}:{i}"
+            outbox.enqueue(key, msg.channel, recipient, r.to_dict(), now)
+            handled.queued.append(key)
 
     def context_for(self, rep, now=None) -> Context:
         """A handler context outside of a message (scheduled jobs build cards with it)."""
@@ -135,9 +169,3 @@ class Runtime:
                        incoming=Incoming("scheduler", "", rep.local_id), channel=self.config.primary_channel,
                        health_rules=self.health_rules)
 
-
-def _via_outbox(msg: Incoming, replies) -> bool:
-    """Whether the replies go out as messages: extra["reply_via_outbox"] is True, or a function of
-    the replies (a channel whose in-request answer cannot carry some of them)."""
-    via = msg.extra.get("reply_via_outbox")
-    return bool(via(replies)) if callable(via) else bool(via)

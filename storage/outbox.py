@@ -96,6 +96,19 @@ def claim(worker: str, now: datetime, limit: int = 50, lease: timedelta = timede
                                       & (Outbox.status == "sending") & (Outbox.claimed_at == now)))
 
 
+def claim_keys(worker: str, keys: list[str], now: datetime) -> list[Outbox]:
+    """Claim the rows with these keys that are still pending and due (one conditional UPDATE): a row
+    another worker claimed first, or one held for later, is left alone."""
+    keys = [k[:190] for k in keys]
+    n = (Outbox.update(status="sending", claimed_at=now, claimed_by=worker, attempts=Outbox.attempts + 1)
+         .where(Outbox.key.in_(keys) & (Outbox.status == "pending") & (Outbox.next_attempt_at <= now)).execute())
+    if not n:
+        return []
+    return list(Outbox.select().where(Outbox.key.in_(keys) & (Outbox.claimed_by == worker)
+                                      & (Outbox.status == "sending") & (Outbox.claimed_at == now))
+                .order_by(Outbox.id))
+
+
 def mark_sent(row: Outbox, now: datetime, merged_into: int | None = None) -> None:
     """Sent; a row that went out inside another row's merged message says so (and does not count
     again against the recipient's rate limit)."""

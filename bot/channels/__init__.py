@@ -1,53 +1,48 @@
-"""Channel adapters. Each turns its tool's callbacks into `Incoming` and sends neutral replies.
+"""Channels: one package per chat tool (wecom/, dingtalk/, local/), each implementing `base.Channel`.
 
-An adapter for delivery has `send(recipient_local_id, reply) -> SendResult` and `limits(recipient)`.
-Adding a chat tool touches only this folder and the templates.
+`channel_for(name, runtime)` is the registry the runtime and the delivery job use; a channel is built
+once per runtime. Adding a chat tool (Feishu/Lark, ...) is a package here with a `Channel` class and
+`routes.blueprint`, its name in CHANNELS, its keys in bot/config.py CHANNEL_KEYS, and its templates
+under bot/templates/<name>/ (see docs/channels.md).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from importlib import import_module
+
+from .base import Answer, Channel, ChannelBase, InRequest, RateLimit, Rejected, SendResult
+
+__all__ = ["Answer", "Channel", "ChannelBase", "InRequest", "RateLimit", "Rejected", "SendResult", "CHANNELS", "channel_for",
+           "inbound_channel", "blueprint_of"]
+
+CHANNELS = ("local", "wecom", "dingtalk")  # packages under bot/channels/, in this order on /healthz
 
 
-@dataclass
-class SendResult:
-    ok: bool
-    error: str = ""
-    retry: bool = False  # a passing failure (rate limit, busy): try again later
-    retry_after: float | None = None  # seconds, when the API said how long
-    attempted: bool = True  # False: nothing reached the chat tool (waiting for a token): no attempt used
+def _cache(runtime) -> dict:
+    return runtime.__dict__.setdefault("_adapters", {})  # tests put their own channels here
 
 
-@dataclass(frozen=True)
-class RateLimit:
-    count: int
-    seconds: int
+def channel_for(name: str, runtime) -> Channel:
+    """The configured channel `name` (LookupError when it is not one, or its keys are unset)."""
+    cache = _cache(runtime)
+    channel = cache.get(name)
+    if channel is None:
+        if name not in CHANNELS or not (name == "local" or runtime.config.channel_on(name)):
+            raise LookupError(f"no adapter for channel {name!r}")
+        channel = cache[name] = import_module(f"{__name__}.{name}").Channel(runtime)
+    return channel
 
 
-class LocalAdapter:
-    """The local channel delivers by recording: GET /local/outbox shows what was sent."""
-    name = "local"
-
-    def __init__(self, runtime):
-        self.runtime = runtime
-
-    def limits(self, recipient: str) -> list[RateLimit]:
-        return []
-
-    def send(self, recipient: str, reply, key: str = "") -> SendResult:
-        return SendResult(ok=True)
+def inbound_channel(name: str, runtime) -> Channel:
+    """The channel a message came in on; one without a sender here answers in the request."""
+    try:
+        return channel_for(name, runtime)
+    except LookupError:
+        return _cache(runtime).setdefault(f"in-request:{name}", InRequest(name, runtime))
 
 
-def adapter_for(channel: str, runtime):
-    cache = runtime.__dict__.setdefault("_adapters", {})
-    if channel not in cache:
-        if channel == "local":
-            cache[channel] = LocalAdapter(runtime)
-        elif channel == "wecom" and runtime.config.channel_on("wecom"):
-            from .wecom_api import WeComAdapter
-            cache[channel] = WeComAdapter(runtime)
-        elif channel == "dingtalk" and runtime.config.channel_on("dingtalk"):
-            from .dingtalk_api import DingTalkAdapter
-            cache[channel] = DingTalkAdapter(runtime)
-        else:
-            raise LookupError(f"no adapter for channel {channel!r}")
-    return cache[channel]
+def blueprint_of(name: str):
+    """The Flask blueprint of a channel's routes."""
+    return import_module(f"{__name__}.{name}.routes").blueprint
+
+
+adapter_for = channel_for  # the name delivery used before channels were packages

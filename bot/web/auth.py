@@ -194,7 +194,7 @@ def wecom_callback():
 
 def wecom_userid(rt, code: str) -> str | None:
     """The WeCom member behind an OAuth code (None: not a member of the corp, e.g. an outside WeChat user)."""
-    from ..channels.wecom_api import WeComClient
+    from ..channels.wecom.client import WeComClient
     client = WeComClient(rt)
     url = rt.config["WECOM_API_BASE"].rstrip("/") + "/auth/getuserinfo"
     try:
@@ -248,7 +248,7 @@ def dingtalk_callback():
 
 def dingtalk_userid(rt, code: str) -> str | None:
     """authCode -> user access token -> unionId -> staff userid (None: not an employee of the org)."""
-    from ..channels.dingtalk_api import DingTalkClient
+    from ..channels.dingtalk.client import DingTalkClient
     cfg = rt.config
     base, oapi = cfg["DINGTALK_API_BASE"].rstrip("/"), cfg["DINGTALK_OAPI_BASE"].rstrip("/")
     try:

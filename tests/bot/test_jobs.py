@@ -238,10 +238,10 @@ def test_scan_run_twice_at_the_same_instant_sends_once(rt):
 
 
 def test_delivery_respects_a_recipients_rate_limit(rt):
-    from bot.channels import RateLimit, SendResult
+    from bot.channels import ChannelBase, RateLimit, SendResult
     from storage import outbox
 
-    class Limited:
+    class Limited(ChannelBase):
         name = "local"
         sent: list = []
 
@@ -270,10 +270,10 @@ def test_delivery_respects_a_recipients_rate_limit(rt):
 
 
 def test_failing_delivery_backs_off_then_fails_visibly(rt):
-    from bot.channels import SendResult
+    from bot.channels import ChannelBase, SendResult
     from storage import outbox
 
-    class Broken:
+    class Broken(ChannelBase):
         name = "local"
         calls = 0
 
@@ -309,14 +309,14 @@ def test_two_delivery_workers_together_respect_the_rate_limit(db_url):
     """Two delivery processes (threads with their own connections here) never take the same slot."""
     import threading
 
-    from bot.channels import RateLimit, SendResult
+    from bot.channels import ChannelBase, RateLimit, SendResult
     from storage import outbox
 
     rt = make_runtime(db_url, FixedClock(local(2026, 11, 2, 10, 0)))
     small_team(rt)
     sent, lock = [], threading.Lock()
 
-    class Limited:
+    class Limited(ChannelBase):
         name = "local"
 
         def limits(self, recipient):

@@ -153,7 +153,7 @@ def test_dingtalk_shows_the_image_in_the_card(sqlite_url, charts):
     run(rt, local(2026, 11, 9, 10, 0))
     (_, _, payload), = cards(rt)
     assert payload["data"]["chart_inline"] is True
-    from bot.channels.dingtalk_api import robot_message
+    from bot.channels.dingtalk.wire import robot_message
     body = robot_message(Reply.from_dict(payload), [], at=["boss"])
     assert f"![漏斗与客户健康度]({payload['data']['chart_url']})" in body["markdown"]["text"]
 

@@ -17,9 +17,9 @@ import pytest
 from dingtalk_stream import AckMessage, CallbackMessage, ChatbotMessage
 
 from bot import create_app
-from bot.channels.dingtalk import sign
-from bot.channels.dingtalk_api import signed_webhook
-from bot.channels.dingtalk_stream_mode import FunnelChatbotHandler, stream_client
+from bot.channels.dingtalk.sign import sign
+from bot.channels.dingtalk.sign import signed_webhook
+from bot.channels.dingtalk.stream import FunnelChatbotHandler, stream_client
 from bot.clock import FixedClock
 from bot.delivery import deliver
 from bot.jobs import daily, scan

@@ -203,7 +203,7 @@ def test_a_refused_card_click_leaves_the_button_as_it_was(client, rt, fake):
 def test_a_long_answer_is_queued_with_the_message_or_not_at_all(client, rt, fake, monkeypatch):
     """An answer too long for the passive reply goes out as a message, queued in the message's own
     transaction: when queueing fails the message is not recorded either, so WeCom's retry runs it."""
-    from bot.channels import wecom
+    from bot.channels.wecom import wire as wecom
     from storage import outbox
     monkeypatch.setattr(wecom, "PASSIVE_LIMIT", 10)
     real_enqueue, calls = outbox.enqueue, []
@@ -355,7 +355,7 @@ def test_a_hanging_gettoken_holds_up_no_callback(client, rt, fake):
 
 def test_gettoken_that_never_answers_times_out_and_is_retried(rt, fake, monkeypatch):
     import threading
-    from bot.channels import wecom_api
+    from bot.channels.wecom import client as wecom_api
     from storage import outbox
     monkeypatch.setattr(wecom_api, "TIMEOUT", 0.3)
     fake.token_gate = threading.Event()

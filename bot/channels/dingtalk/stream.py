@@ -1,6 +1,6 @@
 """DingTalk Stream mode: the bot opens an outbound WebSocket with the official dingtalk-stream SDK, so no
 public callback URL is needed. Robot messages arrive on `/v1.0/im/bot/messages/get` with the same JSON
-as the HTTP callback and take the same path (bot/channels/dingtalk.py `handle_callback`).
+as the HTTP callback and take the same path (`bot.channels.dingtalk.receive`).
 
 A message is acknowledged only after `runtime.handle` returned, i.e. after it is recorded and its
 replies are queued in the outbox: if the process dies first, DingTalk delivers it again, and a
@@ -18,7 +18,8 @@ import requests
 from dingtalk_stream import AckMessage, CallbackMessage, ChatbotMessage
 from dingtalk_stream.version import VERSION_STRING
 
-from .dingtalk import Rejected, handle_callback
+from ..base import Rejected
+from . import receive
 
 log = logging.getLogger(__name__)
 OPEN_CONNECTION = "/v1.0/gateway/connections/open"
@@ -35,7 +36,7 @@ class FunnelChatbotHandler(dingtalk_stream.ChatbotHandler):
         data = callback.data
         try:
             # the database work is blocking: keep it off the event loop (pings, other messages)
-            await asyncio.to_thread(handle_callback, self.runtime, data)
+            await asyncio.to_thread(receive, self.runtime, data)
         except Rejected as e:
             log.warning("dingtalk stream message rejected (%s): %s", e.status, e.why)
             return AckMessage.STATUS_BAD_REQUEST, e.why  # bad data: delivering it again will not help

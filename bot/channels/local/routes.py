@@ -6,14 +6,14 @@ GET  /local/outbox?to=USER_OR_GROUP -> what the bot sent (or has queued) for the
 """
 from __future__ import annotations
 
-import uuid
-
 from flask import Blueprint, current_app, jsonify, request
 
 from storage import outbox
 
-from ..messages import Incoming, Reply
-from ..render import render_text
+from ...messages import Reply
+from .. import channel_for
+from ..base import Rejected
+from ...render import render_text
 
 blueprint = Blueprint("local", __name__, url_prefix="/local")
 
@@ -31,21 +31,12 @@ def bad(message: str, status: int = 400):
 
 @blueprint.post("/messages")
 def messages():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return bad("请求体必须是 JSON 对象: {\"user\": ..., \"text\": ...}")
-    user, text, action = body.get("user"), body.get("text"), body.get("action")
-    if not isinstance(user, str) or not user.strip():
-        return bad("缺少 user")
-    if (text is None) == (action is None):
-        return bad("需要 text 或 action (二选一)")
-    if not isinstance(text if text is not None else action, str):
-        return bad("text / action 必须是字符串")
-    msg_id = body.get("id") or uuid.uuid4().hex
-    if not isinstance(msg_id, str) or len(msg_id) > 128:
-        return bad("id 必须是不超过 128 字符的字符串")
     runtime = current_app.extensions["bot"]
-    handled = runtime.handle(Incoming("local", msg_id, user.strip(), text=text or "", action=action))
+    try:
+        msg = channel_for("local", runtime).parse(request.get_json(silent=True))
+    except Rejected as e:
+        return bad(e.why, e.status)
+    handled = runtime.handle(msg)
     return jsonify(replies=[reply_json(r) for r in handled.replies], understood=handled.understood,
                    duplicate=handled.duplicate)
 

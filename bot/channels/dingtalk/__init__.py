@@ -1,0 +1,65 @@
+"""DingTalk (钉钉): the enterprise app's robot (HTTP callback or Stream mode), its messages, and the team
+groups' custom robots.
+
+routes.py (HTTP callback) · stream.py (Stream mode) · sign.py (signatures) · wire.py (callback JSON,
+message bodies) · session.py (where to answer a message) · client.py (OpenAPI, shared token) · send.py
+"""
+from __future__ import annotations
+
+import requests
+
+from storage.people import is_group
+
+from ...render import render_text
+from ..base import RateLimit, SendResult
+from .client import DingTalkClient
+from .send import Sender
+from .session import remember_session
+from .wire import parse_callback, to_incoming
+
+
+class DingTalkChannel:
+    name = "dingtalk"
+    REP_LIMITS = [RateLimit(30, 60)]
+    ROBOT_LIMITS = [RateLimit(20, 60)]  # a custom robot: 20 a minute, else blocked for 10 minutes
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+        self.http = requests.Session()
+        self.client = DingTalkClient(runtime, self.http)
+        self.sender = Sender(runtime, self.http, self.client)
+
+    def parse(self, data):
+        """A robot callback (HTTP body or Stream data); Rejected for bad data (nothing written)."""
+        return to_incoming(parse_callback(data))
+
+    def remember(self, msg, now) -> None:
+        remember_session(self.runtime, msg.extra["callback"], now)
+
+    def answer(self, msg, replies):
+        """The callback is answered at once with `{}`: every reply goes out as a message (the session
+        webhook while it is valid)."""
+        return None
+
+    def render(self, reply) -> str:
+        return render_text(reply, "dingtalk")
+
+    def merges(self, recipient: str) -> bool:
+        """Group robots take merged messages when more are waiting than the limit lets through."""
+        return is_group(recipient)
+
+    def limits(self, recipient: str) -> list[RateLimit]:
+        return self.ROBOT_LIMITS if is_group(recipient) else self.REP_LIMITS
+
+    def send(self, recipient: str, reply, key: str = "") -> SendResult:
+        return self.sender.send(recipient, reply, key)
+
+
+Channel = DingTalkChannel
+
+
+def receive(runtime, data):
+    """A robot callback (HTTP or Stream) through the one inbound path. Raises Rejected for bad data
+    (nothing written); returns only after the message is recorded and its replies are queued."""
+    from .. import channel_for
+    return runtime.handle(channel_for("dingtalk", runtime).parse(data))

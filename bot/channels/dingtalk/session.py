@@ -1,0 +1,50 @@
+"""Where to answer a DingTalk message: its conversation's session webhook (valid about 90 minutes) and
+conversation, kept in the shared key/value store under the message id, where sending finds it by the
+outbox key `reply:dingtalk:<msgId>:<i>`."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from storage import kv
+
+from .wire import Callback
+
+SESSION_PREFIX = "dingtalk:session:"
+SESSION_KEEP = timedelta(days=1)  # how long after the message its conversation is remembered
+PURGE_EVERY = timedelta(minutes=10)
+REPLY_PREFIX = "reply:dingtalk:"
+
+
+def session_key(msg_id: str) -> str:
+    return SESSION_PREFIX + msg_id
+
+
+def msg_id_of_key(outbox_key: str) -> str | None:
+    """The DingTalk msgId behind an outbox key `reply:dingtalk:<msgId>:<i>`, else None."""
+    if not outbox_key.startswith(REPLY_PREFIX):
+        return None
+    rest = outbox_key[len(REPLY_PREFIX):]
+    msg_id, sep, index = rest.rpartition(":")
+    return msg_id if sep and index.isdigit() and msg_id else None
+
+
+def remember_session(runtime, cb: Callback, now: datetime) -> None:
+    """Keep where to answer this message: its session webhook and conversation, for the adapter."""
+    value = json.dumps({"webhook": cb.session_webhook, "expires": cb.session_expires, "group": cb.group,
+                        "conversation_id": cb.conversation_id, "staff_id": cb.staff_id})
+    # one INSERT; a redelivery keeps the first delivery's session (its replies were queued with it),
+    # and concurrent deliveries only wait on each other, never update the same row (a MariaDB deadlock)
+    kv.add(session_key(cb.msg_id), value, now, SESSION_KEEP)
+    last = runtime.__dict__.get("_dingtalk_purged")
+    if last is None or now - last >= PURGE_EVERY:
+        runtime.__dict__["_dingtalk_purged"] = now
+        kv.purge_expired(SESSION_PREFIX, now)
+
+
+def session_of(outbox_key: str, now: datetime) -> dict | None:
+    msg_id = msg_id_of_key(outbox_key)
+    if msg_id is None:
+        return None
+    value = kv.get(session_key(msg_id), now)
+    return json.loads(value) if value else None

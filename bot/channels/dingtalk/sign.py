@@ -1,0 +1,42 @@
+"""DingTalk signatures: the robot callback's `timestamp` + `sign` headers, and the group robot's signed
+webhook URL. Both are base64(HMAC-SHA256(key=secret, timestamp + "\\n" + secret))."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from ..base import Rejected
+
+SIGN_WINDOW = timedelta(hours=1)
+
+
+def sign(timestamp: str, secret: str) -> str:
+    """base64(HMAC-SHA256(key=secret, timestamp + "\\n" + secret)): the callback's and the group robot's sign."""
+    digest = hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def verify_sign(timestamp: str | None, given: str | None, secret: str, now: datetime) -> None:
+    """Raise Rejected unless `given` is the sign of `timestamp` and the timestamp is within an hour of now."""
+    if not timestamp or not given:
+        raise Rejected(401, "missing timestamp or sign header")
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 16:
+        raise Rejected(400, "timestamp header is not a number of milliseconds")
+    if not hmac.compare_digest(sign(timestamp, secret).encode(), given.encode("utf-8", "replace")):
+        raise Rejected(403, "wrong sign")
+    skew = abs(now.timestamp() * 1000 - int(timestamp))
+    if skew > SIGN_WINDOW.total_seconds() * 1000:
+        raise Rejected(403, f"stale timestamp ({skew / 60000:.0f} min away from now; the limit is 60)")
+
+
+def signed_webhook(webhook: str, secret: str | None, now_ms: int) -> str:
+    """The group robot URL with timestamp and sign (when the robot has a SEC secret)."""
+    if not secret:
+        return webhook
+    parts = urlsplit(webhook)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("timestamp", "sign")]
+    query += [("timestamp", str(now_ms)), ("sign", sign(str(now_ms), secret))]
+    return urlunsplit(parts._replace(query=urlencode(query)))

@@ -1,0 +1,65 @@
+"""WeCom (企业微信): the self-built app's callback and messages, and the team groups' robots.
+
+routes.py (GET URL check, POST callback) · crypto.py (signature, AES) · wire.py (XML, message bodies)
+· client.py (API client, shared token) · send.py (delivery, errcodes)
+"""
+from __future__ import annotations
+
+import requests
+
+from storage.models import ChatGroup
+from storage.people import is_group
+
+from ...render import render_text
+from ..base import Answer, RateLimit, SendResult
+from . import send as _send
+from .client import WeComClient
+from .wire import passive_text, to_incoming
+
+
+class WeComChannel:
+    name = "wecom"
+    REP_LIMITS = [RateLimit(30, 60), RateLimit(1000, 3600)]
+    ROBOT_LIMITS = [RateLimit(20, 60)]
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+        self.client = WeComClient(runtime)
+        self.agent_id = int(runtime.config["WECOM_AGENT_ID"])
+        self.http = requests.Session()
+
+    def parse(self, fields: dict):
+        return to_incoming(fields)
+
+    def remember(self, msg, now) -> None:
+        return None
+
+    def answer(self, msg, replies) -> Answer | None:
+        """The passive reply carries the text; a card click's outcome, a card with buttons or a text
+        over 2048 bytes go out as messages (the passive reply of a click updates its button)."""
+        if msg.action is not None:
+            return None
+        text = passive_text(replies)
+        return None if text is None else Answer(replies, text)
+
+    def render(self, reply) -> str:
+        return render_text(reply, "wecom")
+
+    def merges(self, recipient: str) -> bool:
+        """Group robots take merged messages when more are waiting than the limit lets through."""
+        return is_group(recipient)
+
+    def limits(self, recipient: str) -> list[RateLimit]:
+        return self.ROBOT_LIMITS if is_group(recipient) else self.REP_LIMITS
+
+    def send(self, recipient: str, reply, key: str = "") -> SendResult:
+        group = ChatGroup.get_or_none(ChatGroup.local_id == recipient)
+        if group is not None:
+            return _send.send_robot(self.runtime, self.http, group, reply)
+        return _send.send_app_message(self.runtime, self.client, self.agent_id, recipient, reply, key)
+
+    def update_card(self, userids: list[str], response_code: str, label: str = "已处理") -> dict:
+        return _send.update_card(self.client, self.agent_id, userids, response_code, label)
+
+
+Channel = WeComChannel

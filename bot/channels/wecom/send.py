@@ -1,0 +1,77 @@
+"""Sending to WeCom: app messages (text, button cards) to a member through message/send, manager groups
+through the group robot webhook; WeCom's errcodes as passing or permanent failures."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import requests
+from wechatpy.exceptions import WeChatClientException
+
+from storage import kv
+from storage.models import ChatGroup, Rep
+from storage.people import team_managers
+
+from ...links import managers_links
+from ...messages import Reply
+from ..base import SendResult
+from ..tokens import MIN_FETCH_INTERVAL, TokenBusy
+from . import client as api
+from .wire import app_messages, robot_message
+
+RETRY_CODES = {-1, 45009, 45033, 45011, 40014, 42001, 40001}
+
+
+def send_app_message(runtime, client, agent_id: int, recipient: str, reply: Reply, key: str) -> SendResult:
+    rep = Rep.get_or_none(Rep.local_id == recipient)
+    userid = rep.wecom_userid if rep else (recipient.split(":", 1)[1] if recipient.startswith("wecom:") else None)
+    if not userid:
+        return SendResult(False, f"{recipient} 没有企业微信 userid")
+    bodies = app_messages(reply, userid, agent_id, key or recipient)
+    # a long text goes in parts; the parts already sent are counted, so a retry sends only the rest
+    progress = f"wecom:parts:{key}" if key and len(bodies) > 1 else None
+    done = int(kv.get(progress, runtime.now()) or 0) if progress else 0
+    for i, body in enumerate(bodies[done:], start=done + 1):
+        try:
+            result = client.with_token_retry(lambda body=body: client.post("message/send", data=body))
+        except WeChatClientException as e:
+            return from_error(e.errcode, e.errmsg)
+        except TokenBusy as e:
+            return SendResult(False, str(e), retry=True, retry_after=MIN_FETCH_INTERVAL.total_seconds(),
+                              attempted=False)
+        if result.get("invaliduser"):
+            return SendResult(False, f"invaliduser: {result['invaliduser']} (不在应用可见范围或已离职)")
+        if progress and i < len(bodies):
+            kv.put(progress, str(i), runtime.now(), timedelta(days=2))
+    if progress:
+        kv.delete(progress)
+    return SendResult(True)
+
+
+def send_robot(runtime, http: requests.Session, group: ChatGroup, reply: Reply) -> SendResult:
+    if not group.wecom_robot_key:
+        return SendResult(False, f"群 {group.name} 没有配置企业微信群机器人 key")
+    managers = team_managers(group.team_id)
+    links = managers_links(reply, managers, runtime)
+    mention = [m.wecom_userid for m in managers if m.wecom_userid]
+    url = runtime.config["WECOM_API_BASE"].rstrip("/") + "/webhook/send"
+    r = http.post(url, params={"key": group.wecom_robot_key}, json=robot_message(reply, mention, links),
+                  timeout=api.TIMEOUT)
+    body = r.json()
+    if body.get("errcode", 0) != 0:
+        return from_error(body["errcode"], body.get("errmsg", ""))
+    return SendResult(True)
+
+
+def update_card(client, agent_id: int, userids: list[str], response_code: str, label: str = "已处理") -> dict:
+    return client.with_token_retry(lambda: client.post("message/update_template_card", data={
+        "userids": userids, "agentid": agent_id, "response_code": response_code,
+        "button": {"replace_name": label}}))
+
+
+def from_error(errcode, errmsg) -> SendResult:
+    code = int(errcode) if errcode is not None and re.fullmatch(r"-?\d+", str(errcode)) else None
+    if code is None or code in RETRY_CODES:
+        return SendResult(False, f"errcode {errcode}: {errmsg}", retry=True,
+                          retry_after=60.0 if code in (45009, 45033) else None)
+    return SendResult(False, f"errcode {errcode}: {errmsg}")

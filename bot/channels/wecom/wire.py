@@ -1,0 +1,144 @@
+"""WeCom's formats: a decrypted callback -> `Incoming`; replies -> passive-reply XML, app message
+bodies (text in parts of at most 2048 bytes, button cards) and group-robot texts."""
+from __future__ import annotations
+
+import hashlib
+
+import xmltodict
+
+from ...messages import Incoming, Reply
+from ...render import render_text
+from ..base import Rejected
+
+PASSIVE_LIMIT = 2048  # bytes of a passive text reply
+LINKS_BUDGET = 1024  # bytes of a robot message that its links may take; the card's text keeps the rest
+
+
+def parse_xml(text: str) -> dict:
+    """Parse XML we did not write: no DTDs or entities (XML bombs), must be <xml>…</xml>."""
+    if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
+        raise Rejected(400, "XML with a DTD or entities")
+    try:
+        doc = xmltodict.parse(text, disable_entities=True)
+    except Exception as e:  # noqa: BLE001
+        raise Rejected(400, f"not XML: {type(e).__name__}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("xml"), dict):
+        raise Rejected(400, "XML without an <xml> root")
+    return doc["xml"]
+
+
+def to_incoming(fields: dict) -> Incoming | None:
+    """The Incoming of a decrypted callback; None for an event the bot does not act on. A card click
+    has its action (extra: task_id, response_code); a message the bot cannot read is not `readable`."""
+    sender = str(fields.get("FromUserName") or "")
+    msg_type = str(fields.get("MsgType") or "").lower()
+    created = str(fields.get("CreateTime") or "")
+    extra = {"fields": fields}
+    if msg_type == "text":
+        msg_id = str(fields.get("MsgId") or "").strip()
+        # no MsgId (WeCom always sends one): the sender and second still name one delivery
+        key = f"msg:{msg_id}" if msg_id else f"msg:{sender}:{created}"
+        return Incoming("wecom", key, sender, text=str(fields.get("Content") or ""), extra=extra)
+    if msg_type == "event":
+        event = str(fields.get("Event") or "").lower()
+        if event == "template_card_event":
+            task_id, key = str(fields.get("TaskId") or ""), str(fields.get("EventKey") or "")
+            extra.update(response_code=fields.get("ResponseCode"), task_id=task_id)
+            return Incoming("wecom", f"card:{sender}:{task_id}:{key}", sender, action=key, extra=extra)
+        if event in ("enter_agent", "subscribe"):
+            return Incoming("wecom", f"evt:{sender}:{created}:{event}", sender, text="帮助", extra=extra)
+        return None  # a location report, a menu view...: nothing to say
+    msg_id = str(fields.get("MsgId") or "").strip()
+    return Incoming("wecom", f"msg:{msg_id or sender + ':' + created}", sender, extra=extra, readable=False)
+
+
+def passive_text(replies: list[Reply]) -> str | None:
+    """The passive reply's text, or None when the replies cannot go in it (a card with buttons, or
+    text over WeCom's 2048 bytes): then they go out as messages."""
+    if not replies or any(r.buttons for r in replies):
+        return None if replies else ""
+    text = "\n\n".join(render_text(r, "wecom") for r in replies)
+    return None if len(text.encode()) > PASSIVE_LIMIT else text
+
+
+def _envelope(fields: dict, msg_type: str, body: str, now: int) -> str:
+    return (f"<xml><ToUserName><![CDATA[{fields.get('FromUserName', '')}]]></ToUserName>"
+            f"<FromUserName><![CDATA[{fields.get('ToUserName', '')}]]></FromUserName>"
+            f"<CreateTime>{now}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>{body}</xml>")
+
+
+def text_xml(fields: dict, text: str, now: int) -> str:
+    return _envelope(fields, "text", f"<Content><![CDATA[{text.replace(']]>', ']] >')}]]></Content>", now)
+
+
+def update_button_xml(fields: dict, now: int, label: str = "已处理") -> str:
+    return _envelope(fields, "update_button", f"<Button><ReplaceName><![CDATA[{label}]]></ReplaceName></Button>",
+                     now)
+
+
+def task_id_for(key: str) -> str:
+    """A card's task_id: unique per message, at most 128 of [0-9A-Za-z_-@]."""
+    return "t" + hashlib.sha1(key.encode()).hexdigest()
+
+
+def clip(text: str, limit: int = 2048) -> str:
+    """At most `limit` UTF-8 bytes (WeCom counts bytes), cut at a character boundary."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    return data[:limit - 3].decode(errors="ignore") + "…" if limit >= 3 else ""
+
+
+def parts_of(text: str, limit: int = 2048) -> list[str]:
+    """A long text as messages of at most `limit` UTF-8 bytes, cut between lines (a longer line is clipped)."""
+    parts, current = [], ""
+    for line in text.split("\n"):
+        line = clip(line, limit)
+        candidate = f"{current}\n{line}" if current else line
+        if current and len(candidate.encode()) > limit:
+            parts.append(current)
+            candidate = line
+        current = candidate
+    return parts + [current] if current or not parts else parts
+
+
+def _split(text: str) -> tuple[str, str]:
+    lines = [x for x in text.splitlines() if x.strip()]
+    title = lines[0] if lines else ""
+    return title[:36], "\n".join(lines[1:])[:500]
+
+
+def app_messages(reply: Reply, userid: str, agent_id: int, key: str) -> list[dict]:
+    """The message/send bodies for a reply: a card, or its text in as many messages as 2048 bytes need.
+
+    What the bot sends on its own (a card, a warning) asks WeCom's duplicate check (30 min) to drop it
+    if a crash makes it go out twice. An answer to what a rep just asked (outbox key "reply:...") does
+    not: the same question asked twice must be answered twice."""
+    text = render_text(reply, "wecom")
+    base = {"touser": userid, "agentid": agent_id}
+    if not key.startswith("reply:"):
+        base.update(enable_duplicate_check=1, duplicate_check_interval=1800)
+    if not reply.buttons:
+        return [{**base, "msgtype": "text", "text": {"content": part}} for part in parts_of(text)]
+    title, rest = _split(text)
+    return [{**base, "msgtype": "template_card", "template_card": {
+        "card_type": "button_interaction",
+        "main_title": {"title": title},
+        "sub_title_text": rest,
+        "task_id": task_id_for(key),
+        "button_list": [{"text": b.label[:20], "style": 1, "key": b.action} for b in reply.buttons[:6]],
+    }}]
+
+
+def robot_message(reply: Reply, mention: list[str], links: list[tuple[str, str]] = ()) -> dict:
+    """A text message for a group robot (which has no callback buttons): the card's buttons become
+    signed links at the end, as many as LINKS_BUDGET holds (a team with many managers: the first
+    ones'), kept whole when the text has to be cut."""
+    tail = ""
+    for label, url in links:
+        line = f"\n👉 {label}：{url}"
+        if len((tail + line).encode()) > LINKS_BUDGET:
+            break
+        tail += line
+    text = clip(render_text(reply, "wecom"), 2048 - len(tail.encode()))
+    return {"msgtype": "text", "text": {"content": text + tail, "mentioned_list": mention}}
