@@ -7,6 +7,7 @@ from flask import Flask, jsonify
 
 from .clock import FixedClock
 from .config import load_config
+from .logs import install as install_log_redaction
 from storage.database import ping
 
 from .runtime import Runtime
@@ -25,6 +26,7 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
     app.config["SECRET_KEY"] = cfg["BOT_SECRET_KEY"] or None
     app.json.ensure_ascii = False
     app.extensions["bot"] = runtime
+    install_log_redaction(cfg)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 

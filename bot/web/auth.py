@@ -15,7 +15,9 @@ a user access token (POST /v1.0/oauth2/userAccessToken), that token gives the us
 """
 from __future__ import annotations
 
+import hmac
 import logging
+import re
 import secrets
 import time
 from functools import wraps
@@ -85,9 +87,13 @@ def login_required(view):
     return wrapped
 
 
+SAFE_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*")
+
+
 def safe_next(target: str | None) -> str:
-    """Only a path on this site (never another host) may be the page after login."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only a path on this site may be the page after login: one slash, then URL characters only (no
+    whitespace or control characters, which browsers drop: `/\t/evil.com` would become `//evil.com`)."""
+    if isinstance(target, str) and len(target) <= 2000 and SAFE_PATH.fullmatch(target):
         return target
     return url_for("web.dashboard")
 
@@ -106,7 +112,7 @@ def _new_state() -> str:
 def _check_state() -> str:
     expected = session.pop("oauth_state", None)
     sent = request.args.get("state", "")
-    if not expected or not secrets.compare_digest(expected, sent):
+    if not expected or not hmac.compare_digest(expected.encode(), sent.encode("utf-8", "replace")):
         raise LoginError(400, "登录请求已过期或来源不明，请重新登录。")
     return session.pop("oauth_next", None) or url_for("web.dashboard")
 

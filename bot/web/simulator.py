@@ -24,6 +24,7 @@ from rules.calendar import is_workday
 from storage import dashboard as q
 from storage import people
 from storage.database import to_db
+from storage.redact import redact
 
 from ..clock import FixedClock, aware
 from . import blueprint, runtime, simulator_on
@@ -215,7 +216,7 @@ def run_jobs(rt, old: datetime, new: datetime) -> list[dict]:
                     result = job(rt, now)
                 except Exception as e:  # noqa: BLE001  as the scheduler: a failing job does not stop the others
                     log.exception("simulator: job %s at %s failed", name, t)
-                    result = {"error": f"{type(e).__name__}: {e}"}
+                    result = {"error": redact(f"{type(e).__name__}: {e}")}
                 if _worth_showing(name, result):
                     ran.append({"job": name, "at": now.isoformat(), "local": describe(rt, t)["label"],
                                 "result": result})
