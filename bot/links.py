@@ -20,11 +20,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import secrets
 from datetime import timedelta
 
 from flask import Blueprint, Response, current_app, request
 from itsdangerous import BadData, BadSignature, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 
 from storage import inbound
 
@@ -136,6 +138,8 @@ def _payload(runtime, token: str) -> dict:
     key = secret_key(runtime, create=False)
     if not key or len(token) > MAX_TOKEN:
         raise forged
+    if not canonical(token):  # `<token>=` or another spelling of the same bytes: not a new token
+        raise LinkError(400, "token not in its canonical encoding", "链接无效", "这个链接无法识别。")
     try:
         data = _serializer(runtime, key).loads(token)
     except BadSignature:
@@ -150,6 +154,25 @@ def _payload(runtime, token: str) -> dict:
     if not isinstance(data.get("l", ""), str):
         raise LinkError(400, "token with a bad label", "链接无效", "这个链接无法识别。")
     return data
+
+
+TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-.]+")
+
+
+def canonical(token: str) -> bool:
+    """Whether `token` is spelled as the serializer spells it: base64url without padding, segment by
+    segment. base64 decoders accept padding and ignore a last character's unused bits, so one signed
+    token has other spellings; one token must be one click (its inbound id is its hash)."""
+    if not TOKEN_CHARS.fullmatch(token):
+        return False
+    for part in token.split("."):
+        if part:
+            try:
+                if base64_encode(base64_decode(part)).decode() != part:
+                    return False
+            except BadData:
+                return False
+    return True
 
 
 def token_id(token: str) -> str:
