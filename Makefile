@@ -22,7 +22,7 @@ initdb: venv
 run: venv
 	$(PY) -m bot initdb
 	$(PY) -m bot demo --if-empty
-	BOT_DEMO_LOGIN=1 BOT_SIMULATOR=1 $(PY) -m bot serve --host $(HOST) --port $(PORT)
+	BOT_LOCAL_CHANNEL=1 BOT_DEMO_LOGIN=1 BOT_SIMULATOR=1 $(PY) -m bot serve --host $(HOST) --port $(PORT)
 
 test: venv
 	$(PY) -m pytest -q

@@ -2,7 +2,8 @@
 
 Authentication: header `X-Bot-Timestamp` (unix seconds) and `X-Bot-Signature` = hex HMAC-SHA256 of
 "{timestamp}.{raw body}" with BOT_API_SECRET. Stale (over 5 minutes), forged and replayed requests are
-refused. A batch holds up to 1000 events; each has an id, so a retried batch is not counted twice,
+refused. A batch holds up to 1000 events (a body of at most 2 MB) and is checked whole before anything
+is recorded (a field of the wrong type: 400, nothing written); each event has an id, so a retried batch is not counted twice,
 and each gets its own result (an unknown customer is reported back, not dropped).
 """
 from __future__ import annotations
@@ -55,49 +56,80 @@ def post_events():
     body = request.get_data()
     ts, signature = request.headers.get("X-Bot-Timestamp", ""), request.headers.get("X-Bot-Signature", "")
     now = runtime.clock.now()
-    try:
-        sent_at = datetime.fromtimestamp(int(ts), timezone.utc)
-    except (ValueError, OverflowError, OSError):
+    if not (ts.isascii() and ts.isdigit() and len(ts) <= 12):
         return refuse(401, "缺少或无效的 X-Bot-Timestamp")
+    sent_at = datetime.fromtimestamp(int(ts), timezone.utc)
     if abs(now - sent_at) > WINDOW:
         return refuse(401, "请求已过期 (时间戳与服务器相差超过 5 分钟)")
-    if not hmac.compare_digest(sign(secret, ts, body), signature):
+    # bytes: compare_digest refuses a str with non-ASCII characters
+    if not hmac.compare_digest(sign(secret, ts, body).encode(), signature.encode("utf-8", "replace")):
         return refuse(401, "签名错误")
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return refuse(400, "请求体不是 JSON")
     items = payload.get("events") if isinstance(payload, dict) else None
     if not isinstance(items, list) or not items:
         return refuse(400, "需要 {\"events\": [...]}")
     if len(items) > MAX_EVENTS:
         return refuse(413, f"一次最多 {MAX_EVENTS} 个事件")
+    problem = batch_problem(items)
+    if problem:  # the whole batch is checked before anything is recorded: a fixed retry is not a replay
+        return refuse(400, problem)
     db_now = runtime.now()
     with runtime.database.connection_context():
         try:
+            # the request's record and its events commit together: a failure leaves nothing behind
             with runtime.database.atomic():
-                inbound.record("api-request", signature, "api", ts, db_now)
+                inbound.record("api-request", signature[:128], "api", ts, db_now)
+                results = ingest(runtime, items, db_now)
         except IntegrityError:
             return refuse(409, "重复的请求 (重放)")
-        results = ingest(runtime, items, db_now)
     return jsonify(results=results, accepted=sum(r["status"] == "ok" for r in results))
 
 
+TEXT_FIELDS = {"type": 40, "customer": 200, "team": 200, "at": 64, "text": 20000, "contact": 200, "title": 200,
+               "ticket_id": 200}
+
+
+def batch_problem(items: list) -> str | None:
+    """What makes the batch unreadable (the first event whose fields have the wrong type), else None.
+    What an event means (an unknown customer or type, a time in the future) is answered per event."""
+    for i, e in enumerate(items):
+        where = f"events[{i}]"
+        if not isinstance(e, dict):
+            return f"{where} 必须是 JSON 对象"
+        eid = e.get("id")
+        if not isinstance(eid, str) or not eid or len(eid) > 120:
+            return f"{where}.id 必须是不超过 120 字符的字符串"
+        for name, limit in TEXT_FIELDS.items():
+            value = e.get(name)
+            if value is not None and (not isinstance(value, str) or len(value) > limit):
+                return f"{where}.{name} 必须是不超过 {limit} 字符的字符串"
+    return None
+
+
 def ingest(runtime, items: list, now: datetime) -> list[dict]:
-    names = {e.get("customer") for e in items if isinstance(e, dict) and isinstance(e.get("customer"), str)}
+    names = {e["customer"] for e in items if e.get("customer")}
     by_name = events_q.customers_named(names) if names else {}
-    results = []
-    for e in items:
-        results.append(one(runtime, e, by_name, now))
-    return results
+    return [one(runtime, e, by_name, now) for e in items]
 
 
-def one(runtime, e, by_name: dict, now: datetime) -> dict:
-    if not isinstance(e, dict):
-        return {"id": None, "status": "error", "error": "事件必须是 JSON 对象"}
-    eid = e.get("id")
-    if not isinstance(eid, str) or not eid or len(eid) > 120:
-        return {"id": eid, "status": "error", "error": "缺少 id (不超过 120 字符的字符串)"}
+def event_time(e: dict, now: datetime) -> datetime:
+    """The event's `at` as stored; ValueError for one that is not an ISO-8601 time or is in the future."""
+    if not e.get("at"):
+        return now
+    try:
+        at = to_db(datetime.fromisoformat(e["at"]).astimezone(timezone.utc))
+    except (ValueError, OverflowError):
+        raise ValueError("at 必须是 ISO-8601 时间 (带时区)") from None
+    if at > now + timedelta(minutes=5):
+        raise ValueError("at 不能在将来")
+    return at
+
+
+def one(runtime, e: dict, by_name: dict, now: datetime) -> dict:
+    eid = e["id"]
     kind = e.get("type")
     if kind not in TYPES:
         return {"id": eid, "status": "error", "error": f"未知类型 {kind!r}; 可用: {sorted(TYPES)}"}
@@ -110,29 +142,24 @@ def one(runtime, e, by_name: dict, now: datetime) -> dict:
         return {"id": eid, "status": "error", "error": "多个团队有同名客户, 请给出 team"}
     customer = found[0]
     try:
-        at = to_db(datetime.fromisoformat(e["at"]).astimezone(timezone.utc)) if e.get("at") else now
-    except (TypeError, ValueError):
-        return {"id": eid, "status": "error", "error": "at 必须是 ISO-8601 时间 (带时区)"}
-    if at > now + timedelta(minutes=5):
-        return {"id": eid, "status": "error", "error": "at 不能在将来"}
-    try:
-        with runtime.database.atomic():
+        at = event_time(e, now)
+        with runtime.database.atomic():  # a savepoint: a duplicate event leaves the rest of the batch
             inbound.record("api", eid, "api", kind, now)
             deal = deals.open_deal(customer.id)
             activity, movement = TYPES[kind]
             if activity is None:
                 ticket = e.get("ticket_id")
-                if not isinstance(ticket, str) or not ticket:
+                if not ticket:
                     raise ValueError("工单事件需要 ticket_id")
                 (events_q.ticket_opened if kind == "ticket_opened" else events_q.ticket_answered)(
                     customer, deal, ticket[:128], at)
             else:
                 contact = None
-                if isinstance(e.get("contact"), str) and e["contact"]:
-                    title = str(e.get("title") or "")
+                if e.get("contact"):
+                    title = e.get("title") or ""
                     dm = any(t.lower() in title.lower() for t in runtime.funnel.decision_titles)
                     contact = deals.upsert_contact(customer, e["contact"][:64], title[:64], dm, now)
-                deals.add_activity(deal, customer, customer.owner, activity, str(e.get("text") or "")[:2000], at,
+                deals.add_activity(deal, customer, customer.owner, activity, (e.get("text") or "")[:2000], at,
                                    contact=contact, movement=movement)
     except IntegrityError:
         return {"id": eid, "status": "duplicate"}
@@ -163,7 +190,7 @@ OPENAPI = {
     "openapi": "3.0.3",
     "info": {"title": "Sales-funnel bot events API", "version": "1"},
     "paths": {"/api/events": {"post": {
-        "summary": "Send up to 1000 events (document opened, internal ticket opened/answered, call records, ...)",
+        "summary": "Send up to 1000 events (a body of at most 2 MB) (document opened, internal ticket opened/answered, call records, ...)",
         "parameters": [
             {"name": "X-Bot-Timestamp", "in": "header", "required": True, "schema": {"type": "string"},
              "description": "unix seconds; within 5 minutes of the server's clock"},
@@ -174,7 +201,9 @@ OPENAPI = {
             "properties": {"events": {"type": "array", "maxItems": MAX_EVENTS, "items": EVENT_SCHEMA}}}}}},
         "responses": {
             "200": {"description": "one result per event: ok, duplicate or error (with the reason)"},
-            "400": {"description": "not JSON / no events"}, "401": {"description": "stale or forged"},
+            "400": {"description": "not JSON / no events / an event whose fields have the wrong type (nothing "
+                                   "recorded)"},
+            "401": {"description": "stale or forged"},
             "409": {"description": "the same request replayed"}, "413": {"description": "too many events"}},
     }}},
 }

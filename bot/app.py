@@ -3,16 +3,31 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 
 from .channels import CHANNELS
 from .clock import FixedClock
 from .config import load_config
+from .logs import install as install_log_redaction
 from storage.database import ping
 
 from .runtime import Runtime
 
 MAX_BODY = 64 * 1024
+MAX_API_BODY = 2 * 1024 * 1024  # POST /api/events: 1000 events of the documented shape, with room
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with non-ASCII kept, and a body nested too deeply to read being a bad request (a
+    ValueError, as any unreadable JSON) rather than a RecursionError (a 500)."""
+    ensure_ascii = False
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
 
 def create_app(config: dict | None = None, clock=None) -> Flask:
@@ -24,13 +39,16 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["SECRET_KEY"] = cfg["BOT_SECRET_KEY"] or None
-    app.json.ensure_ascii = False
+    app.json = JSONProvider(app)
     app.extensions["bot"] = runtime
+    install_log_redaction(cfg)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 
     @app.before_request
     def _connect():
+        if request.path == "/api/events":  # a batch of up to 1000 events; every other body stays small
+            request.max_content_length = MAX_API_BODY
         runtime.database.connect(reuse_if_open=True)
 
     @app.teardown_request
@@ -46,9 +64,10 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
 
     @app.errorhandler(413)
     def too_large(e):
-        from flask import request
-        app.logger.warning("request refused (413): body over 64 KB on %s from %s", request.path, request.remote_addr)
-        return jsonify(error="请求太大(最多 64 KB)"), 413
+        limit = "2 MB" if request.path == "/api/events" else "64 KB"
+        app.logger.warning("request refused (413): body over %s on %s from %s", limit, request.path,
+                           request.remote_addr)
+        return jsonify(error=f"请求太大(最多 {limit})"), 413
 
     from .channels import blueprint_of
     for name in CHANNELS:  # each configured chat tool's routes (bot/channels/<name>/routes.py)

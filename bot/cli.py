@@ -13,6 +13,8 @@ from .config import ConfigError, load_config
 def runtime_for(args, migrate: bool = True):
     from .runtime import Runtime
     cfg = load_config()
+    from .logs import install
+    install(cfg)
     clock = FixedClock(parse_now(args.now, cfg.tz)) if getattr(args, "now", None) else None
     return Runtime(cfg, clock=clock, migrate=migrate)
 
@@ -58,6 +60,7 @@ def cmd_say(args) -> int:
 
 def cmd_outbox(args) -> int:
     from storage import outbox
+    from storage.redact import redact
     rt = runtime_for(args)
     with rt.database.connection_context():
         if args.retry:
@@ -68,7 +71,7 @@ def cmd_outbox(args) -> int:
         if args.json:
             print(json.dumps([{"id": r.id, "key": r.key, "channel": r.channel, "to": r.recipient,
                                "status": r.status, "attempts": r.attempts,
-                               "last_error": None if outbox.merged_into(r) else r.last_error,
+                               "last_error": None if outbox.merged_into(r) else redact(r.last_error),
                                "merged_into": outbox.merged_into(r),
                                "created_at": r.created_at.isoformat() + "Z",
                                "sent_at": r.sent_at.isoformat() + "Z" if r.sent_at else None,
@@ -79,7 +82,7 @@ def cmd_outbox(args) -> int:
                                                             ("pending", "sending", "sent", "failed"))))
         for r in rows:
             merged = outbox.merged_into(r)
-            err = f"  随 #{merged} 合并发出" if merged else f"  错误: {r.last_error}" if r.last_error else ""
+            err = f"  随 #{merged} 合并发出" if merged else f"  错误: {redact(r.last_error)}" if r.last_error else ""
             print(f"#{r.id} [{r.status}] {r.channel}->{r.recipient} {r.key} (尝试 {r.attempts}){err}")
     return 0
 

@@ -18,8 +18,9 @@ DEFAULTS = {
     "WECOM_API_BASE": "https://qyapi.weixin.qq.com/cgi-bin/",
     "DINGTALK_API_BASE": "https://api.dingtalk.com",
     "DINGTALK_MODE": "http",  # http: POST /dingtalk/callback; stream: outbound WebSocket (dingtalk-stream)
-    "BOT_LOCAL_CHANNEL": "1",
+    "BOT_LOCAL_CHANNEL": "0",  # 1: the local JSON channel /local/... (anyone reaching it acts as anyone: demo only)
     "BOT_SECRET_KEY": "",
+    "BOT_SECRET_KEY_FILE": "",  # where a generated key is kept when BOT_SECRET_KEY is empty (default: data/secret_key)
     "BOT_PUBLIC_URL": "http://127.0.0.1:8000",
     "BOT_CHARTS_DIR": "",  # where the weekly review's chart images go (default data/charts)
     "BOT_BENCH_ROUTES": "0",  # 1: add /bench/bare and /bench/wecom-crypto, reference routes for bench/
@@ -28,6 +29,9 @@ DEFAULTS = {
     "BOT_SESSION_HOURS": "12",  # a dashboard login lasts this long
     "DINGTALK_OAPI_BASE": "https://oapi.dingtalk.com",  # DingTalk's older API (user id by unionId, for login)
 }
+# what only a demo may turn on: each gives whoever reaches the server the power to act as any user
+DEMO_ONLY = ("BOT_LOCAL_CHANNEL", "BOT_DEMO_LOGIN", "BOT_SIMULATOR")
+ON = ("1", "true", "yes", "on")
 ALL_KEYS = list(DEFAULTS) + [k for keys in CHANNEL_KEYS.values() for k in keys]
 
 
@@ -53,10 +57,18 @@ class Config:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self["BOT_TIMEZONE"])
 
+    def flag(self, key: str) -> bool:
+        return self[key].strip().lower() in ON
+
     def channel_on(self, channel: str) -> bool:
         if channel == "local":
-            return self["BOT_LOCAL_CHANNEL"] not in ("0", "false", "no", "")
+            return self.flag("BOT_LOCAL_CHANNEL")
         return all(self[k] for k in CHANNEL_KEYS[channel])
+
+    @property
+    def production(self) -> bool:
+        """A chat tool is configured: real people's deals and messages are at stake."""
+        return self.channel_on("wecom") or self.channel_on("dingtalk")
 
     @property
     def primary_channel(self) -> str:
@@ -87,6 +99,12 @@ def load_config(overrides: dict | None = None, environ=None) -> Config:
             missing = [k for k in keys if not cfg[k]]
             raise ConfigError(f"{channel} is partly configured: missing {', '.join(missing)} "
                               f"(set them all to turn {channel} on, or none to leave it off)")
+    if cfg.production:
+        tool = "WeCom" if cfg.channel_on("wecom") else "DingTalk"
+        for key in DEMO_ONLY:
+            if cfg.flag(key):
+                raise ConfigError(f"{key}={cfg[key]} is for a local demo only (whoever reaches the server could "
+                                  f"act as any user) and {tool} is configured: unset {key} or set it to 0")
     if (cfg["DINGTALK_MODE"] or "http") not in ("http", "stream"):
         raise ConfigError(f"DINGTALK_MODE={cfg['DINGTALK_MODE']!r} must be http or stream")
     try:

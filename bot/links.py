@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import re
 import secrets
 from datetime import timedelta
 
 from flask import Blueprint, Response, current_app, request
 from itsdangerous import BadData, BadSignature, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 
-from storage import inbound, kv
+from storage import inbound
 
 from .messages import Incoming, Reply, refusal_codes
 from .render import html_env, render_text
@@ -35,7 +38,7 @@ blueprint = Blueprint("links", __name__)
 
 LINK_TTL = timedelta(days=7)
 SALT = "bot.links.v1"
-KEY_NAME = "links:secret-key"  # the generated key, when BOT_SECRET_KEY is not set
+KEY_FILE = "secret_key"  # the generated key, when BOT_SECRET_KEY is not set: a 0600 file beside the database
 MAX_TOKEN = 1024
 
 
@@ -56,10 +59,11 @@ def _clock_signer(clock):
 
 
 def secret_key(runtime, create: bool = True) -> str | None:
-    """BOT_SECRET_KEY, else a random key generated once and shared by every process through the database.
-
-    A generated key survives restarts and app-secret rotations. With create=False a missing key is
-    not generated (nothing can have been signed with it): None.
+    """BOT_SECRET_KEY, else a random key generated once into a file only the bot's user can read
+    (BOT_SECRET_KEY_FILE, default `secret_key` beside the SQLite file or in data/), shared by every
+    process on the machine. Never in the database: whoever reads a backup or a row could forge
+    sessions and links with it. With create=False a missing key is not generated (nothing can have
+    been signed with it): None.
     """
     configured = runtime.config["BOT_SECRET_KEY"]
     if configured:
@@ -67,19 +71,49 @@ def secret_key(runtime, create: bool = True) -> str | None:
     cached = runtime.__dict__.get("_link_key")
     if cached:
         return cached
-    now = runtime.now()
-    with runtime.database.connection_context():
-        key = kv.get(KEY_NAME, now)
-        if key is None and create:
-            with kv.locked(f"{KEY_NAME}:lock", now):
-                key = kv.get(KEY_NAME, now)
-                if key is None:
-                    key = secrets.token_urlsafe(32)
-                    kv.put(KEY_NAME, key, now)
-                    log.info("generated the action-link signing key (set BOT_SECRET_KEY to choose one)")
+    path = key_file(runtime.config)
+    key = _read_key(path)
+    if key is None and create:
+        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: use theirs
+            key = _wait_for_key(path)
+        else:
+            key = secrets.token_urlsafe(32)
+            with os.fdopen(fd, "w") as f:
+                f.write(key)
+            log.info("generated the signing key into %s (set BOT_SECRET_KEY to choose one)", path)
     if key:
         runtime.__dict__["_link_key"] = key
     return key
+
+
+def key_file(cfg) -> str:
+    if cfg["BOT_SECRET_KEY_FILE"]:
+        return cfg["BOT_SECRET_KEY_FILE"]
+    url = cfg.database_url
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        return os.path.join(os.path.dirname(os.path.abspath(url[len("sqlite:///"):])), KEY_FILE)
+    return os.path.join("data", KEY_FILE)
+
+
+def _read_key(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _wait_for_key(path: str) -> str:
+    import time
+    for _ in range(100):  # the creator writes 43 bytes right after creating the file
+        key = _read_key(path)
+        if key:
+            return key
+        time.sleep(0.01)
+    raise RuntimeError(f"the signing key file {path} stays empty: delete it or set BOT_SECRET_KEY")
 
 
 def _serializer(runtime, key: str) -> URLSafeTimedSerializer:
@@ -104,6 +138,8 @@ def _payload(runtime, token: str) -> dict:
     key = secret_key(runtime, create=False)
     if not key or len(token) > MAX_TOKEN:
         raise forged
+    if not canonical(token):  # `<token>=` or another spelling of the same bytes: not a new token
+        raise LinkError(400, "token not in its canonical encoding", "链接无效", "这个链接无法识别。")
     try:
         data = _serializer(runtime, key).loads(token)
     except BadSignature:
@@ -118,6 +154,25 @@ def _payload(runtime, token: str) -> dict:
     if not isinstance(data.get("l", ""), str):
         raise LinkError(400, "token with a bad label", "链接无效", "这个链接无法识别。")
     return data
+
+
+TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-.]+")
+
+
+def canonical(token: str) -> bool:
+    """Whether `token` is spelled as the serializer spells it: base64url without padding, segment by
+    segment. base64 decoders accept padding and ignore a last character's unused bits, so one signed
+    token has other spellings; one token must be one click (its inbound id is its hash)."""
+    if not TOKEN_CHARS.fullmatch(token):
+        return False
+    for part in token.split("."):
+        if part:
+            try:
+                if base64_encode(base64_decode(part)).decode() != part:
+                    return False
+            except BadData:
+                return False
+    return True
 
 
 def token_id(token: str) -> str:

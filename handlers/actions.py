@@ -94,7 +94,7 @@ def snooze_command(ctx: Context, args: str) -> None:
     if when:
         d = SNOOZE_FOR.match(when)
         if d:
-            n = int(d.group(1))
+            n = int(d.group(1)[:6])  # (more digits are out of range anyway: no date overflow)
             until = ctx.now + (timedelta(days=n) if d.group(2).lower() in ("天", "日", "d") else timedelta(hours=n))
         else:
             try:

@@ -21,6 +21,9 @@ def valid_name(name: str) -> bool:
             and any(ch.isalnum() for ch in name) and not name.isdigit())
 
 
+MAX_AMOUNT = 10 ** 13  # yuan, as the importer's limit: a deal's amount fits its column everywhere
+
+
 @router.command("新客户", "新建客户", "新商机", "new", "newcustomer", "add")
 def new_customer(ctx: Context, args: str) -> None:
     amount, rest = find_amount(args)
@@ -28,6 +31,8 @@ def new_customer(ctx: Context, args: str) -> None:
     ctx.understood.update({"customer": name, "amount": amount})
     if not name:
         raise Refusal("new_needs_name")
+    if amount is not None and amount >= MAX_AMOUNT:
+        raise Refusal("bad_amount", max="10万亿")
     if not valid_name(name):
         raise Refusal("bad_name", name=name[:MAX_NAME])
     existing = deals.customer_by_name(ctx.rep.team_id, name)

@@ -116,6 +116,7 @@ def last_days(today: date, n: int) -> Period:
 _QUARTER = re.compile(r"^(\d{4})\s*-?\s*q([1-4])$|^(\d{4})年第?([1-4一二三四])季度?$")
 _MONTH = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})月?$")
 _WEEK = re.compile(r"^(\d{4})\s*-?\s*w(\d{1,2})$")
+MIN_YEAR, MAX_YEAR = 1970, 2999  # a period, its baseline and its end all stay well inside `date`
 _CN_DIGIT = {"一": 1, "二": 2, "三": 3, "四": 4}
 _RELATIVE = {
     "this week": ("week", 0), "本周": ("week", 0), "这周": ("week", 0),
@@ -139,11 +140,13 @@ def parse_period(text: str, today: date) -> Period | None:
     if m := _QUARTER.match(t):
         year = int(m[1] or m[3])
         q = int(m[2]) if m[2] else (_CN_DIGIT.get(m[4]) or int(m[4]))
-        return quarter_of(date(year, 3 * q - 2, 1))
+        return quarter_of(date(year, 3 * q - 2, 1)) if MIN_YEAR <= year <= MAX_YEAR else None
     if m := _MONTH.match(t):
         year, month = int(m[1]), int(m[2])
-        return month_of(date(year, month, 1)) if 1 <= month <= 12 else None
+        return month_of(date(year, month, 1)) if 1 <= month <= 12 and MIN_YEAR <= year <= MAX_YEAR else None
     if m := _WEEK.match(t):
+        if not MIN_YEAR <= int(m[1]) <= MAX_YEAR:
+            return None
         try:
             return week_of(date.fromisocalendar(int(m[1]), int(m[2]), 1))
         except ValueError:

@@ -20,7 +20,23 @@ log = logging.getLogger(__name__)
 
 # (version, description, function(database, migrator)). Version 1 is the schema `create_tables` makes.
 # A later change appends here, e.g. (2, "deal priority", lambda d, m: migrate(m.add_column(...))).
-MIGRATIONS: list[tuple[int, str, Callable[[Database, SchemaMigrator], None]]] = []
+def _no_secrets(database: Database, migrator: SchemaMigrator) -> None:
+    """Version 30: no secret kept in the database. Error texts written before redaction (a failed
+    gettoken's `corpsecret=…`, `access_token=…`) are scrubbed; the action-link signing key that was
+    generated into the key/value table is dropped (it now lives in a 0600 file, or BOT_SECRET_KEY):
+    links and sessions signed with it stop working, so one read from a backup forges nothing."""
+    from .models import KeyValue, Outbox
+    from .redact import redact
+    for row_id, error in Outbox.select(Outbox.id, Outbox.last_error).where(Outbox.last_error.is_null(False)).tuples():
+        clean = redact(error)
+        if clean != error:
+            Outbox.update(last_error=clean).where(Outbox.id == row_id).execute()
+    KeyValue.delete().where(KeyValue.key.in_(["links:secret-key", "links:secret-key:lock"])).execute()
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[Database, SchemaMigrator], None]]] = [
+    (30, "no secrets in the database (error texts scrubbed, generated signing key out)", _no_secrets),
+]
 
 
 def latest_version() -> int:
@@ -53,7 +69,7 @@ class QueuedSqliteDatabase(SqliteDatabase):
     def _lock_file(self) -> int:
         file = getattr(self._queue, "file", None)
         if file is None or self._queue.pid != os.getpid():  # a forked worker opens its own
-            file = self._queue.file = open(self._queue_path, "ab")  # noqa: SIM115  closed in _close
+            file = self._queue.file = os.fdopen(_open_private(self._queue_path), "ab")  # closed in _close
             self._queue.pid = os.getpid()
         return file.fileno()
 
@@ -179,13 +195,20 @@ def _one_trip(base: type) -> type:
     return _one_trip_classes[base]
 
 
+def _open_private(path: str) -> int:
+    """Open `path` for appending, creating it readable and writable by its owner only (0600, whatever
+    the umask); an existing file keeps its mode. The caller closes the descriptor."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+
 def open_database(url: str) -> Database:
     """Connect the models to the database named by `url` and return it (not yet migrated)."""
     kwargs: dict = {}
     if url.startswith("sqlite"):
         path = parse(url).get("database") or ""
-        if path and path != ":memory:":
+        if path and path != ":memory:" and not path.startswith("file:"):
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            os.close(_open_private(path))  # SQLite gives its -wal and -shm files the database file's mode
         kwargs["pragmas"] = {"journal_mode": "wal", "busy_timeout": 10000, "foreign_keys": 1,
                              "synchronous": "normal"}
         kwargs["check_same_thread"] = False

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from peewee import SqliteDatabase
 
+from .redact import redact
 from .database import in_transaction
 from .models import Outbox, db
 from .prepared import prepared
@@ -126,12 +127,12 @@ def mark_retry(row: Outbox, error: str, at: datetime, attempted: bool = True) ->
     """Back to pending until `at`. A row deferred before any send was tried (a rate limit) gives
     back the attempt its claim counted, so waiting never uses up its retries."""
     attempts = Outbox.attempts if attempted else Outbox.attempts - 1
-    Outbox.update(status="pending", next_attempt_at=at, last_error=error[:2000], claimed_at=None,
+    Outbox.update(status="pending", next_attempt_at=at, last_error=redact(error)[:2000], claimed_at=None,
                   claimed_by=None, sent_at=None, attempts=attempts).where(Outbox.id == row.id).execute()
 
 
 def mark_failed(row: Outbox, error: str) -> None:
-    Outbox.update(status="failed", last_error=error[:2000], sent_at=None).where(Outbox.id == row.id).execute()
+    Outbox.update(status="failed", last_error=redact(error)[:2000], sent_at=None).where(Outbox.id == row.id).execute()
 
 
 def reserve_slot(row: Outbox, now: datetime) -> None:

@@ -1,8 +1,8 @@
 """The web pages: the manager dashboard, login (WeCom / DingTalk / local demo) and the chat simulator.
 
 One blueprint, registered by `bot.create_app`. Sessions are Flask's signed cookies with an expiry
-(BOT_SESSION_HOURS); the signing key is BOT_SECRET_KEY, or the key generated once and shared by every
-process through the database (bot/links.secret_key). Every POST of these pages carries the session's
+(BOT_SESSION_HOURS); the signing key is BOT_SECRET_KEY, or the key generated once into a 0600 file beside
+the database and shared by every process on the machine (bot/links.secret_key). Every POST of these pages carries the session's
 CSRF token (form field `csrf_token` or header `X-CSRF-Token`).
 
 - `GET /dashboard`, `GET /dashboard/deal/<id>`: bot/web/dashboard.py (scoped by role: a rep sees their
@@ -75,7 +75,8 @@ def csrf_token() -> str:
 def check_csrf() -> None:
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
     expected = session.get(CSRF_KEY) or ""
-    if not expected or not hmac.compare_digest(str(sent), str(expected)):
+    # bytes: compare_digest refuses a str with non-ASCII characters (a 500 instead of a refusal)
+    if not expected or not hmac.compare_digest(str(sent).encode("utf-8", "replace"), str(expected).encode()):
         log.warning("CSRF check failed for %s %s from %s", request.method, request.path, request.remote_addr)
         abort(400, description="页面已过期或请求来源不明(CSRF 校验失败)，请刷新页面后重试。")
 
@@ -132,8 +133,6 @@ def _setup(state) -> None:
         SESSION_COOKIE_SECURE=rt.config["BOT_PUBLIC_URL"].startswith("https://"),
         SESSION_COOKIE_NAME="funnel_session",
     )
-    if demo_login_on(rt) and (rt.config.channel_on("wecom") or rt.config.channel_on("dingtalk")):
-        log.warning("BOT_DEMO_LOGIN=1 with a chat tool configured: anyone who can open /login can act as any user")
 
 
 from . import auth, dashboard, simulator  # noqa: E402,F401  (routes on the blueprint)

@@ -15,9 +15,12 @@ a user access token (POST /v1.0/oauth2/userAccessToken), that token gives the us
 """
 from __future__ import annotations
 
+import hmac
 import logging
+import re
 import secrets
 import time
+from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -25,7 +28,7 @@ import requests
 from flask import abort, g, jsonify, redirect, render_template, request, session, url_for
 
 from storage import dashboard as q
-from storage import people
+from storage import kv, people
 
 from . import blueprint, demo_login_on, runtime
 
@@ -45,18 +48,31 @@ class LoginError(Exception):
 
 # -- the session ----------------------------------------------------------------------------------------
 
+SESSION_PREFIX = "session:"
+
+
+def _session_key(uid, sid) -> str:
+    return f"{SESSION_PREFIX}{int(uid)}:{sid}"
+
+
 def current_user():
-    """The logged-in, active Rep, or None (an expired or revoked session is cleared)."""
+    """The logged-in, active Rep, or None. A session is a signed cookie naming a server-side record
+    (the key/value store): logging out deletes the record, so a copy of the cookie is worth nothing
+    after it; a session of someone deactivated is deleted at its next use, so reactivating them does
+    not bring it back."""
     if "user" in g:
         return g.user
     user = None
-    uid, exp = session.get("uid"), session.get("exp")
-    if uid is not None:
-        if isinstance(exp, (int, float)) and exp > time.time():
-            user = q.rep(int(uid))
-        if user is None:
-            session.pop("uid", None)
-            session.pop("exp", None)
+    uid, exp, sid = session.get("uid"), session.get("exp"), session.get("sid")
+    if isinstance(uid, int) and isinstance(sid, str):
+        if isinstance(exp, (int, float)) and exp > time.time() \
+                and kv.get(_session_key(uid, sid), runtime().now()) is not None:
+            user = q.rep(uid)
+            if user is None:  # deactivated (or removed): the session ends for good
+                kv.delete(_session_key(uid, sid))
+    if user is None:
+        for name in ("uid", "exp", "sid"):
+            session.pop(name, None)
     g.user = user
     return user
 
@@ -65,13 +81,25 @@ def login_user(rep, via: str) -> None:
     """A fresh session for `rep` (a new CSRF token too: nothing from before the login carries over)."""
     rt = runtime()
     hours = float(rt.config.get("BOT_SESSION_HOURS", "12") or 12)
+    now = rt.now()
+    sid = secrets.token_urlsafe(16)
+    kv.purge_expired(SESSION_PREFIX, now)
+    kv.put(_session_key(rep.id, sid), via, now, timedelta(hours=hours))
     session.clear()
     session.permanent = True
     session["uid"] = rep.id
+    session["sid"] = sid
     session["via"] = via
     session["exp"] = time.time() + hours * 3600
     g.user = q.rep(rep.id)
     log.info("login: %s (%s, %s) via %s", rep.local_id, rep.name, rep.role, via)
+
+
+def logout_user() -> None:
+    uid, sid = session.get("uid"), session.get("sid")
+    if isinstance(uid, int) and isinstance(sid, str):
+        kv.delete(_session_key(uid, sid))
+    session.clear()
 
 
 def login_required(view):
@@ -85,9 +113,13 @@ def login_required(view):
     return wrapped
 
 
+SAFE_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*")
+
+
 def safe_next(target: str | None) -> str:
-    """Only a path on this site (never another host) may be the page after login."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only a path on this site may be the page after login: one slash, then URL characters only (no
+    whitespace or control characters, which browsers drop: `/\t/evil.com` would become `//evil.com`)."""
+    if isinstance(target, str) and len(target) <= 2000 and SAFE_PATH.fullmatch(target):
         return target
     return url_for("web.dashboard")
 
@@ -106,7 +138,7 @@ def _new_state() -> str:
 def _check_state() -> str:
     expected = session.pop("oauth_state", None)
     sent = request.args.get("state", "")
-    if not expected or not secrets.compare_digest(expected, sent):
+    if not expected or not hmac.compare_digest(expected.encode(), sent.encode("utf-8", "replace")):
         raise LoginError(400, "登录请求已过期或来源不明，请重新登录。")
     return session.pop("oauth_next", None) or url_for("web.dashboard")
 
@@ -158,7 +190,7 @@ def demo_login():
 
 @blueprint.post("/logout")
 def logout():
-    session.clear()
+    logout_user()
     return redirect(url_for("web.login"))
 
 

@@ -58,11 +58,21 @@ def role_scope(user) -> tuple[int | None, int | None]:
     return user.team_id, user.id
 
 
+MAX_ID = 2 ** 31 - 1  # a row id fits a 32-bit integer column on every database
+MAX_PAGE = 100_000
+
+
+def id_arg(args, name: str) -> int | None:
+    """A row id from the query string; anything else (a word, 0, 99999999999999999999) counts as absent."""
+    value = args.get(name, type=int)
+    return value if value is not None and 0 < value <= MAX_ID else None
+
+
 def resolve_scope(user, args) -> Scope:
     """The scope of the page: the role's, narrowed by the team and rep filters where they fit in it."""
     max_team, max_owner = role_scope(user)
     notice = None
-    team_arg, rep_arg = args.get("team", type=int), args.get("rep", type=int)
+    team_arg, rep_arg = id_arg(args, "team"), id_arg(args, "rep")
     team_id = max_team
     teams = dict(q.teams()) if max_team is None else {user.team_id: user.team.name}
     if team_arg is not None:
@@ -249,7 +259,7 @@ def warnings():
     scope = resolve_scope(user, request.args)
     level = request.args.get("level")
     level = level if level in q.LEVELS else None
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = min(MAX_PAGE, max(1, request.args.get("page", 1, type=int) or 1))
     rule = level_rule(rt.funnel, now)
     rows = q.warned_deals(scope.team_id, scope.owner_id, rule, level=level, limit=PAGE_SIZE + 1,
                           offset=(page - 1) * PAGE_SIZE)
@@ -266,7 +276,7 @@ def deal_page(deal_id: int):
     rt, user = runtime(), current_user()
     now = rt.now()
     team_id, owner_id = role_scope(user)
-    deal = q.deal(deal_id, team_id, owner_id)
+    deal = q.deal(deal_id, team_id, owner_id) if 0 < deal_id <= MAX_ID else None
     if deal is None:  # not there, or not yours: the same answer
         abort(404, description="没有这个商机，或你无权查看。")
     funnel = rt.funnel

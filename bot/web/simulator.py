@@ -13,6 +13,7 @@ each simulated request swaps in a fixed clock under a lock and puts the real one
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import uuid
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from rules.calendar import is_workday
 from storage import dashboard as q
 from storage import people
 from storage.database import to_db
+from storage.redact import redact
 
 from ..clock import FixedClock, aware
 from . import blueprint, runtime, simulator_on
@@ -144,7 +146,9 @@ def simulator_advance():
     {"reset": true}; the scheduler's jobs run at every hour passed, delivery last."""
     require_simulator()
     rt = runtime()
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(error="请求体必须是 JSON 对象"), 400
     old = sim_now(rt)
     if body.get("reset"):
         session.pop("sim_now", None)
@@ -167,14 +171,27 @@ def target_time(rt, old: datetime, body: dict) -> datetime:
         return next_card_time(rt, old)
     if body.get("at"):
         try:
-            at = datetime.fromisoformat(str(body["at"]))
-        except ValueError:
+            at = aware(datetime.fromisoformat(str(body["at"])[:40]), rt.tz).astimezone(timezone.utc)
+        except (ValueError, OverflowError):
             raise ValueError("时间格式应为 2026-11-30T09:00") from None
-        return aware(at, rt.tz).astimezone(timezone.utc)
-    hours = float(body.get("hours") or 0) + 24 * float(body.get("days") or 0)
+        return at
+    hours = _number(body, "hours") + 24 * _number(body, "days")
     if hours <= 0:
         raise ValueError("需要 hours 或 days (大于 0)")
     return old + timedelta(hours=hours)
+
+
+def _number(body: dict, name: str) -> float:
+    value = body.get(name) or 0
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{name} 必须是数字")
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{name} 必须是数字") from None
+    if not math.isfinite(number) or abs(number) > 10 ** 6:  # (a timedelta of 1e308 hours overflows)
+        raise ValueError(f"{name} 超出范围 (一次最多前进 {MAX_ADVANCE.days} 天)")
+    return number
 
 
 def next_card_time(rt, after: datetime) -> datetime:
@@ -215,7 +232,7 @@ def run_jobs(rt, old: datetime, new: datetime) -> list[dict]:
                     result = job(rt, now)
                 except Exception as e:  # noqa: BLE001  as the scheduler: a failing job does not stop the others
                     log.exception("simulator: job %s at %s failed", name, t)
-                    result = {"error": f"{type(e).__name__}: {e}"}
+                    result = {"error": redact(f"{type(e).__name__}: {e}")}
                 if _worth_showing(name, result):
                     ran.append({"job": name, "at": now.isoformat(), "local": describe(rt, t)["label"],
                                 "result": result})

@@ -99,7 +99,7 @@ def _read(body: str) -> Decimal | None:
 
 
 def _to_int(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return int(value.to_integral_value(rounding=ROUND_HALF_UP))  # (quantize fails past 28 digits)
 
 
 def cn_int(s: str) -> int | None:

@@ -367,8 +367,8 @@ def test_forged_and_expired_links_get_4xx_pages_and_write_nothing(client, rt, fa
     assert any("expired" in r.getMessage() for r in caplog.records)
 
 
-def test_the_generated_link_key_is_shared_through_the_database(rt, db_url):
-    """Without BOT_SECRET_KEY every process signs with the same key, kept in the database."""
+def test_the_generated_link_key_is_shared_by_every_process(rt, db_url):
+    """Without BOT_SECRET_KEY every process signs with the same key (kept in a file, not the database)."""
     from bot.links import make_token, read_token
     from tests.conftest import make_runtime
     token = make_token(rt, "alice", "followup:1:1")

@@ -12,7 +12,7 @@ from tests.helpers import small_team
 
 @pytest.fixture
 def app(db_url):
-    app = create_app({"database_url": db_url, "use_dotenv": False}, clock=FixedClock(T0))
+    app = create_app({"database_url": db_url, "use_dotenv": False, "bot_local_channel": "1"}, clock=FixedClock(T0))
     small_team(app.extensions["bot"])
     return app
 

@@ -13,7 +13,8 @@ CSRF = re.compile(r'name="csrf(?:_token|-token)" (?:value|content)="([^"]+)"')
 
 
 def make_app(url: str, clock=None, demo: bool = True, **cfg):
-    settings = {"database_url": url, "use_dotenv": False, "bot_demo_login": "1", "bot_simulator": "1", **cfg}
+    settings = {"database_url": url, "use_dotenv": False, "bot_local_channel": "1", "bot_demo_login": "1",
+                "bot_simulator": "1", **cfg}
     app = create_app(settings, clock=clock or FixedClock(T0))
     if demo:
         load(app)

@@ -95,7 +95,8 @@ def test_the_page_after_login_stays_on_this_site(app):
 
 @pytest.fixture
 def wecom_app(sqlite_url, fake):
-    return make_app(sqlite_url, bot_demo_login="0", wecom_api_base=fake.base + "/cgi-bin/",
+    return make_app(sqlite_url, bot_local_channel="0", bot_demo_login="0", bot_simulator="0",
+                    wecom_api_base=fake.base + "/cgi-bin/",
                     bot_public_url="https://funnel.example.com", **WECOM)
 
 
@@ -166,7 +167,8 @@ def test_wecom_login_is_off_without_wecom(app):
 
 @pytest.fixture
 def dingtalk_app(sqlite_url, fake):
-    return make_app(sqlite_url, bot_demo_login="0", dingtalk_api_base=fake.base, dingtalk_oapi_base=fake.base,
+    return make_app(sqlite_url, bot_local_channel="0", bot_demo_login="0", bot_simulator="0",
+                    dingtalk_api_base=fake.base, dingtalk_oapi_base=fake.base,
                     bot_public_url="https://funnel.example.com", **DINGTALK)
 
 

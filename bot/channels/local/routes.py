@@ -16,6 +16,7 @@ from ..base import Rejected
 from ...render import render_text
 
 blueprint = Blueprint("local", __name__, url_prefix="/local")
+MAX_LIST = 500
 
 
 def reply_json(reply: Reply) -> dict:
@@ -46,7 +47,11 @@ def local_outbox():
     to = request.args.get("to", "")
     if not to:
         return bad("缺少参数 to")
-    rows = outbox.rows(recipient=to, channel="local", limit=int(request.args.get("limit", 50)))
+    raw = request.args.get("limit", "50")
+    limit = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 0
+    if not 1 <= limit <= MAX_LIST:
+        return bad(f"limit 必须是 1 到 {MAX_LIST} 之间的整数")
+    rows = outbox.rows(recipient=to[:128], channel="local", limit=limit)
     return jsonify(messages=[outbox_json(r) for r in rows])
 
 
