@@ -13,12 +13,12 @@ from storage.models import Rep
 class Refusal(Exception):
     """Stop the command: nothing it wrote is kept, and the sender gets the `refusal` template."""
 
-    def __init__(self, code: str, **data):
+    def __init__(self, code: str, buttons: list[Button] | None = None, **data):
         super().__init__(code)
-        self.code, self.data = code, data
+        self.code, self.data, self.buttons = code, data, buttons or []
 
     def reply(self) -> Reply:
-        return Reply("refusal", {"code": self.code, **self.data})
+        return Reply("refusal", {"code": self.code, **self.data}, list(self.buttons))
 
 
 @dataclass

@@ -6,6 +6,7 @@ from storage.models import Customer
 
 from .context import Context, Refusal
 from .parse import Candidate, Matcher
+from .parse.names import CustomerIndex, index_for
 
 MAX_NAME = 50
 
@@ -47,3 +48,40 @@ def ensure_allowed(ctx: Context, customer: Customer) -> None:
         return
     if customer.owner_id != rep.id:
         raise Refusal("not_yours", customer=customer.name, owner=customer.owner.name)
+
+
+def own_index(ctx: Context) -> CustomerIndex:
+    """The sender's customers (a manager's: the team's), for finding one anywhere in a message."""
+    index = getattr(ctx, "_own_index", None)
+    if index is None:
+        index = index_for([Candidate(*row) for row in deals.customer_candidates(ctx.rep)])
+        ctx._own_index = index
+    return index
+
+
+def customer_in_text(ctx: Context, reading, query: str, refuse: str = "unknown_customer") -> Customer:
+    """The customer a read message names (anywhere in it), or a Refusal: ambiguous -> the numbered
+    question, a colleague's -> not_yours, none -> `refuse`."""
+    if ctx.chosen_customer_id is not None:
+        return resolve_customer(ctx, "")
+    found = reading.customer
+    if found.kind in ("exact", "alias", "hint"):
+        customer = deals.get_customer(found.candidates[0].id)
+        ctx.understood["customer"] = customer.name
+        return customer
+    if found.kind == "ambiguous":
+        from .choices import ask
+        ask(ctx, [(c.id, c.name) for c in found.candidates])
+        shown = query or reading.text[found.start:found.end] if found.start >= 0 else query
+        raise Refusal("ambiguous", query=(shown or reading.text)[:MAX_NAME],
+                      options=[c.name for c in found.candidates])
+    if ctx.rep.role == "rep":
+        team = index_for([Candidate(*row) for row in deals.customer_candidates(ctx.rep, whole_team=True)])
+        other = team.find(reading.text)
+        if other.kind in ("exact", "alias") or (query and team.matcher.match(query[:MAX_NAME]).kind in ("exact", "unique")):
+            pick = other.candidates[0] if other.kind in ("exact", "alias") else team.matcher.match(query[:MAX_NAME]).candidates[0]
+            customer = deals.get_customer(pick.id)
+            raise Refusal("not_yours", customer=customer.name, owner=customer.owner.name)
+    if not query and refuse == "unknown_customer":
+        raise Refusal("no_customer")
+    raise Refusal(refuse, query=(query or reading.text)[:MAX_NAME])

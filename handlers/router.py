@@ -78,6 +78,11 @@ def dispatch(ctx: Context) -> None:
     run_text(ctx, text)
 
 
+# Command words that are also everyday words starting a sentence: "今天去了华联超市…" is a visit, not
+# 今日任务; "客户说下周签" is news about a customer, not the customer card.
+EVERYDAY_WORDS = frozenset({"今天", "任务", "客户", "查看", "列表", "阶段", "成交", "改", "修改", "下一步"})
+
+
 def run_text(ctx: Context, text: str) -> None:
     verb, rest = split_command(text)
     lower = verb.lower()
@@ -93,16 +98,21 @@ def run_text(ctx: Context, text: str) -> None:
                 route = router.commands.get(w)
                 break
     ctx.understood.setdefault("text", text)
+    from .activities import log_activity, log_free, reading_of, says_something
     if route is not None:
+        if lower in EVERYDAY_WORDS and rest:
+            reading = reading_of(ctx, rest)
+            if reading.customer.kind != "none" and says_something(reading):
+                ctx.understood["intent"] = reading.kind
+                log_free(ctx, rest, reading)
+                return
         ctx.understood.setdefault("intent", route.name)
         route.fn(ctx, rest)
         return
     kind = ctx.funnel.activity_for_word(lower)
     if kind is not None:
-        from .activities import log_activity
         ctx.understood.setdefault("intent", kind.key)
         log_activity(ctx, kind.key, rest)
         return
-    ctx.understood.setdefault("intent", "unknown")
-    raise Refusal("unknown_command", text=text[:30])
-
+    # no command word: a sentence about a customer ("今天去了华联超市,见了王总…", "华联超市 明天再去一趟")
+    log_free(ctx, text)

@@ -93,7 +93,10 @@ _contact = prepared(lambda customer_id, name: Contact.select(*CONTACT_FIELDS)
                     .where((Contact.customer == customer_id) & (Contact.name == name)).limit(1))
 
 
-def upsert_contact(customer: Customer, name: str, title: str, decision_maker: bool, now: datetime) -> Contact:
+def upsert_contact(customer: Customer, name: str, title: str, decision_maker: bool, now: datetime,
+                   weak_title: bool = False) -> Contact:
+    """The customer's contact `name`, created or updated. A `weak_title` (only the polite form of the name,
+    总 in 王总) never replaces a stored one (采购总监)."""
     row = _contact.first(customer.id, name)
     contact = None if row is None else instance(Contact, CONTACT_FIELDS, row)
     if contact is None:
@@ -104,7 +107,7 @@ def upsert_contact(customer: Customer, name: str, title: str, decision_maker: bo
         except IntegrityError:
             contact = Contact.get((Contact.customer == customer) & (Contact.name == name))
     changed = False
-    if title and title != contact.title:
+    if title and title != contact.title and not (weak_title and contact.title):
         contact.title, changed = title, True
     if decision_maker and not contact.is_decision_maker:
         contact.is_decision_maker, changed = True, True
@@ -269,3 +272,71 @@ def last_activities(deal_ids: list[int]) -> dict[int, Activity]:
         for a in q:
             out[a.deal_id] = a
     return out
+
+
+# ---- the last log, kept 30 minutes so the rep can correct or undo it ------------------------------
+
+_DEAL_STATE = ("last_activity_at", "last_movement_at", "next_step", "next_step_due", "next_check_at")
+
+
+def deal_state(deal: Deal | None) -> dict | None:
+    """What logging an activity changes on a deal, as JSON-ready values (to put back on 撤销)."""
+    if deal is None:
+        return None
+    return {f: (v.isoformat() if isinstance(v, datetime) else v) for f in _DEAL_STATE
+            for v in [getattr(deal, f)]}
+
+
+def _restore(deal_id: int, state: dict) -> None:
+    values = {}
+    for f in _DEAL_STATE:
+        v = state.get(f)
+        if v is not None and f != "next_step":
+            v = datetime.fromisoformat(v)
+        values[getattr(Deal, f)] = v
+    Deal.update(values).where(Deal.id == deal_id).execute()
+
+
+def contact_state(contact: Contact | None) -> list | None:
+    return None if contact is None else [contact.title, contact.is_decision_maker]
+
+
+def drop_contact_if_unused(contact_id: int, created: bool, previous: list | None, keep_activity: int | None = None) -> None:
+    """Undo what a log did to a contact: remove one it created (when no other activity names it), or put
+    back the title and decision-maker flag it had."""
+    used = Activity.select().where((Activity.contact == contact_id) & (Activity.id != (keep_activity or 0))).exists()
+    if created and not used:
+        Contact.delete().where(Contact.id == contact_id).execute()
+    elif previous is not None:
+        Contact.update(title=previous[0], is_decision_maker=previous[1]).where(Contact.id == contact_id).execute()
+
+
+def undo_log(activity_id: int, deal_id: int | None, deal_before: dict | None) -> bool:
+    """Remove the activity and put its deal back as it was; False when the activity is gone already."""
+    if Activity.delete().where(Activity.id == activity_id).execute() == 0:
+        return False
+    if deal_id is not None and deal_before is not None:
+        _restore(deal_id, deal_before)
+    return True
+
+
+def set_next_step(deal_id: int, step: str | None, due: datetime | None) -> None:
+    """Book (or correct) the deal's next step; not movement: the silence clock is not reset."""
+    Deal.update({Deal.next_step: step, Deal.next_step_due: due}).where(Deal.id == deal_id).execute()
+
+
+def set_activity_contact(activity_id: int, contact: Contact | None) -> None:
+    Activity.update(contact=contact.id if contact else None).where(Activity.id == activity_id).execute()
+
+
+def activity_exists(activity_id: int) -> bool:
+    return Activity.select().where(Activity.id == activity_id).exists()
+
+
+def open_deal_by_id(deal_id: int) -> Deal | None:
+    return Deal.get_or_none((Deal.id == deal_id) & (Deal.status == "open"))
+
+
+def activity_text(activity_id: int) -> str | None:
+    row = Activity.select(Activity.text).where(Activity.id == activity_id).tuples().first()
+    return row[0] if row else None

@@ -135,6 +135,16 @@ def _today(m, today):
     return today
 
 
+@_rule(r"昨(?:天|日|晚)")
+def _yesterday(m, today):
+    return today - timedelta(days=1)
+
+
+@_rule(r"(?<![之以])前(?:天|日)")
+def _day_before_yesterday(m, today):
+    return today - timedelta(days=2)
+
+
 @_rule(r"明(?:天|日|早|晚)")
 def _tomorrow(m, today):
     return today + timedelta(days=1)
@@ -232,6 +242,33 @@ def _day_only(m, today):
     return _next_day_of_month(cn_int(m["d"]) or 0, today)
 
 
+# Lunar new year: 初八 / 正月初八 / 正月十五, the next such day on or after today
+_SPRING_FESTIVAL = {
+    2024: date(2024, 2, 10), 2025: date(2025, 1, 29), 2026: date(2026, 2, 17), 2027: date(2027, 2, 6),
+    2028: date(2028, 1, 26), 2029: date(2029, 2, 13), 2030: date(2030, 2, 3), 2031: date(2031, 1, 23),
+    2032: date(2032, 2, 11), 2033: date(2033, 1, 31), 2034: date(2034, 2, 19), 2035: date(2035, 2, 8),
+}
+
+
+@_rule(r"(?:正月|大年)初(?P<d>[一二三四五六七八九十])|(?<![月\d])初(?P<d2>[一二三四五六七八九十])(?![一二三四五六七八九十步期稿版])"
+       r"|正月(?P<d3>十[一二三四五六七八九]?|二十)")
+def _lunar_new_year(m, today):
+    n = cn_int(m["d"] or m["d2"] or m["d3"] or "")
+    if not n:
+        return None
+    for year in (today.year, today.year + 1):
+        festival = _SPRING_FESTIVAL.get(year)
+        if festival is not None and festival + timedelta(days=n - 1) >= today:
+            return festival + timedelta(days=n - 1)
+    return None
+
+
+# A time of day alone (下午三点再打): today
+@_rule(r"(?:上午|下午|晚上|傍晚|中午|早上)(?:\d{1,2}|[一二两三四五六七八九十]{1,3})(?:点|:\d\d)")
+def _time_of_day(m, today):
+    return today
+
+
 # English
 _EN_DAY = "|".join(name.lower() for name in calendar.day_name)
 _EN_MONTHS = "|".join(sorted(_EN_MONTH, key=len, reverse=True))
@@ -293,7 +330,7 @@ def _en_month_day(m, today):
     return _next_month_day(month, int(m["d"] or m["d2"]), today, m[0])
 
 
-# ---- entry point ----------------------------------------------------------------------------
+# ---- entry points ----------------------------------------------------------------------------
 
 def parse_due(text: str, today: date) -> tuple[date, str] | None:
     """The first date expression in `text`: (date, matched text of the normalized input), or None.
@@ -311,3 +348,33 @@ def parse_due(text: str, today: date) -> tuple[date, str] | None:
         if d is not None:
             return d, m[0]
     return None
+
+
+@dataclass(frozen=True)
+class Found:
+    start: int
+    end: int
+    day: date
+    text: str
+
+
+def find_dates(text: str, today: date) -> list[Found]:
+    """Every date expression in normalized `text`, left to right, none overlapping (the longest at a place).
+
+    Raises DateError for a date that does not exist.
+    """
+    found = []
+    for order, rule in enumerate(_RULES):
+        for m in rule.pattern.finditer(text):
+            found.append((m.start(), m.start() - m.end(), order, m, rule))
+    found.sort(key=lambda item: item[:3])
+    out: list[Found] = []
+    end = 0
+    for start, _neg_len, _order, m, rule in found:
+        if start < end:
+            continue
+        d = rule.resolve(m, today)
+        if d is not None:
+            out.append(Found(start, m.end(), d, m[0]))
+            end = m.end()
+    return out

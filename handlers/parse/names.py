@@ -140,3 +140,98 @@ class Matcher:
 def match_name(query: str, candidates: Sequence[Candidate]) -> Match:
     """One-off match; build a Matcher once to match many queries against the same list."""
     return Matcher(candidates).match(query)
+
+
+# Generic endings a rep leaves off when naming a customer in a sentence: 去了永辉 for 永辉超市.
+_GENERIC_ENDINGS = (
+    "有限责任公司", "股份有限公司", "有限公司", "连锁超市", "连锁", "集团", "公司", "超市", "便利店", "便利",
+    "餐饮", "酒店", "商贸", "食品", "百货", "茶饮", "饮品", "咖啡", "鲜果行", "果行", "商行", "商店", "门店",
+    "贸易", "科技", "商场", "生鲜", "烘焙", "药房", "大药房", "书店", "店", "行",
+)
+MIN_ALIAS = 2
+
+
+def _alias(key: str) -> str | None:
+    """The name without its generic ending (永辉超市 -> 永辉), or None when nothing distinctive is left."""
+    for ending in _GENERIC_ENDINGS:
+        if key.endswith(ending) and len(key) - len(ending) >= MIN_ALIAS:
+            return key[:-len(ending)]
+    return None
+
+
+@dataclass
+class Found:
+    kind: str          # "exact" (the whole name is in the text), "alias" (without its ending), "none"
+    candidates: list[Candidate]
+    start: int = -1    # where the name is in the (normalized, case-folded) text
+    end: int = -1
+    by_alias: bool = False  # found only without its generic ending (weaker than a typed name)
+
+
+class CustomerIndex:
+    """A rep's customers, looked up anywhere inside a message (longest name wins).
+
+    Built once per candidate list (see `index_for`); a lookup is a substring test per name.
+    """
+
+    def __init__(self, candidates: Sequence[Candidate]):
+        self.matcher = Matcher(candidates)
+        self.names: list[tuple[str, int]] = []   # (folded name, candidate index), longest first
+        self.aliases: dict[str, list[int]] = {}
+        for i, c in enumerate(self.matcher.candidates):
+            folded = normalize(c.name).casefold().replace(" ", "")
+            if len(folded) < 2:
+                continue
+            self.names.append((folded, i))
+            alias = _alias(folded)
+            if alias:
+                self.aliases.setdefault(alias, []).append(i)
+        self.names.sort(key=lambda item: -len(item[0]))
+        self.alias_list = sorted(self.aliases, key=len, reverse=True)
+
+    @property
+    def candidates(self) -> list[Candidate]:
+        return self.matcher.candidates
+
+    def find(self, text: str) -> Found:
+        """The customer named anywhere in normalized `text`: the whole name (longest first), else the
+        name without its generic ending; two different customers equally good -> "ambiguous"."""
+        folded = text.casefold()
+        hits: list[tuple[int, int, int]] = []  # (start, end, candidate)
+        for name, i in self.names:
+            pos = folded.find(name)
+            if pos < 0:
+                continue
+            end = pos + len(name)
+            if any(s <= pos and end <= e for s, e, _ in hits):
+                continue  # inside a longer name already found: 华联超市 within 华联超市朝阳店
+            hits.append((pos, end, i))
+        if hits:
+            same = {self.matcher.keys[i] for _, _, i in hits}
+            if len(same) == 1 and len(hits) == 1:
+                s, e, i = hits[0]
+                return Found("exact", [self.candidates[i]], s, e)
+            best = max(e - s for s, e, _ in hits)
+            top = [h for h in hits if h[1] - h[0] == best]
+            if len({i for _, _, i in top}) == 1:
+                s, e, i = top[0]
+                return Found("exact", [self.candidates[i]], s, e)
+            s, e, _ = min(top)
+            return Found("ambiguous", [self.candidates[i] for _, _, i in top][:MAX_OPTIONS], s, e)
+        for alias in self.alias_list:
+            pos = folded.find(alias)
+            if pos >= 0:
+                found = self.aliases[alias]
+                kind = "alias" if len(found) == 1 else "ambiguous"
+                return Found(kind, [self.candidates[i] for i in found][:MAX_OPTIONS], pos, pos + len(alias), True)
+        return Found("none", [])
+
+
+@lru_cache(maxsize=256)
+def _index(candidates: tuple[Candidate, ...]) -> CustomerIndex:
+    return CustomerIndex(candidates)
+
+
+def index_for(candidates: Sequence[Candidate]) -> CustomerIndex:
+    """The index of a candidate list, cached: a rep's customers come back with every message."""
+    return _index(tuple(candidates))

@@ -5,7 +5,6 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from .dates import parse_due
 from .normalize import normalize
 from .people import find_person, is_decision_maker
 
@@ -28,6 +27,10 @@ class NoteFacts:
     due_text: str | None
 
 
+def marked_next_step(text: str) -> str | None:
+    return find_next_step(text)
+
+
 def find_next_step(text: str) -> str | None:
     """What follows 下一步 / next step / 计划 / 待办 up to the end of its clause; None without a marker."""
     for marker in _MARKERS:
@@ -41,16 +44,21 @@ def find_next_step(text: str) -> str | None:
 
 
 def extract_note(text: str, today: date, decision_titles: list[str]) -> NoteFacts:
-    """Contact, decision-maker flag, next step and its due date. Raises DateError for an impossible date."""
+    """Contact, decision-maker flag, next step and its due date. Raises DateError for an impossible date.
+
+    The next step is what follows 下一步 / 计划 / next step, else the clause with a future date or time
+    (明天寄样品, 下周一再跟进) or a vague one (年后再约: no date).
+    """
+    from .message import next_step_of
+
     text = normalize(text)
     person = find_person(text)
-    step = find_next_step(text)
-    due = parse_due(step, today) if step else None
+    step = next_step_of(text, today)
     return NoteFacts(
         contact_name=person.name if person else None,
         contact_title=person.title if person else None,
         decision_maker=is_decision_maker(person, decision_titles),
-        next_step=step,
-        due=due[0] if due else None,
-        due_text=due[1] if due else None,
+        next_step=step.text if step else None,
+        due=step.due if step else None,
+        due_text=step.due_text if step else None,
     )

@@ -62,13 +62,37 @@ _POLITE = re.compile(rf"(?P<name>(?P<sn>{_SURNAME})(?P<suffix>{_SUFFIX}))")
 _FAMILIAR = re.compile(rf"(?:{_CONTACT_VERBS.pattern})(?P<name>[小老]{_SURNAME})")
 
 
+# A title alone, no name: 见了店长, 财务经理说, 老板娘在, 见了助理
+_ALONE_ROLES = (
+    "老板娘", "老板", "店长", "店主", "副店长", "助理", "前台", "负责人", "总经理", "副总经理",
+    "董事长", "总监", "经理", "主管", "厂长", "主任", "老总", "一把手", "大老板",
+)
+_ALONE = re.compile(
+    rf"(?P<title>(?:{_DEPARTMENT}部?)(?:" + "|".join(r for r in _ROLES if r not in ("VP", "GM"))
+    + ")|" + "|".join(sorted(_ALONE_ROLES, key=len, reverse=True)) + ")",
+    re.IGNORECASE,
+)
+# Words right after a title that make it no person: 采购量, 财务部, 经理级 ...
+_NOT_ALONE_AFTER = set("量额价部处科室级层费款单额计划流程系统")
+# Our own side: 我们经理, 我司总监, 咱们老板 are not the customer's people
+_OURS = re.compile(r"(?:我们|我司|咱们|我方|我们公司|公司|我|我的|和我)(?:的)?$")
+# A person who was not there: 陈总不在, 王总出差了
+_ABSENT = re.compile(r"^(?:今天|刚好|正好)?(?:不在|没在|出差|休假|请假|没来|外出)")
+
+
 @dataclass(frozen=True)
 class Person:
-    name: str          # "王总", "刘敏", "小李"
+    name: str          # "王总", "刘敏", "小李", "店长" (a title alone)
     title: str | None  # "采购总监", "总", "财务经理", "采购经理" (采购部李经理); None for a bare 老王
     suffix: str        # the title part of the name itself ("总" in 王总), "" for full names
     start: int         # where the mention (title included) starts in the text
     end: int           # where the name ends
+    alone: bool = False  # a title with no name (店长)
+
+    @property
+    def explicit_title(self) -> bool:
+        """Whether the title was said as a title (采购总监王总, 店长), not only as the polite form of a name (王总)."""
+        return bool(self.title) and self.title != self.suffix
 
 
 def _trim_given(name: str) -> str | None:
@@ -118,14 +142,64 @@ def _people(text: str) -> list[Person]:
             # keep one reading per name: the one that also carries a title prefix wins
             if person.end not in found or person.start < found[person.end].start:
                 found[person.end] = person
-    return sorted(found.values(), key=lambda p: p.start)
+    named = sorted(found.values(), key=lambda p: p.start)
+    covered = [(p.start, p.end) for p in named]
+    for m in _ALONE.finditer(text):
+        if any(a < m.end() and m.start() < b for a, b in covered):
+            continue  # part of a named mention: 采购总监王总
+        after = text[m.end():m.end() + 1]
+        if after and after in _NOT_ALONE_AFTER:
+            continue
+        title = m["title"]
+        if title.isascii():
+            title = title.upper()
+        named.append(Person(title, title, "", m.start(), m.end(), alone=True))
+    people = []
+    for p in sorted(named, key=lambda p: p.start):
+        if _OURS.search(text[max(0, p.start - 4):p.start]):
+            continue  # 我们经理: our side
+        people.append(p)
+    return people
+
+
+def _absent(text: str, person: Person) -> bool:
+    return _ABSENT.match(text[person.end:person.end + 6]) is not None
+
+
+_EN_TITLE = (r"(?:purchasing|procurement|finance|financial|sales|marketing|store|category|regional|general|"
+             r"operations|it)?\s*(?:director|manager|head|buyer|owner|boss|ceo|cfo|cto|coo|vp|gm|president|"
+             r"assistant)")
+_EN_PERSON = re.compile(
+    rf"\b(?:met|meet|saw|see|called|call|with|visited|visit|talked to|spoke to|spoke with)\s+(?:the\s+|their\s+)?"
+    rf"(?P<title>{_EN_TITLE})?\s*(?P<name>(?:(?:mr|ms|mrs|miss)\.?\s*)?[A-Z][a-z]+)?", re.IGNORECASE)
+
+
+_EN_TITLES_CN = {"director": "总监", "manager": "经理", "owner": "老板", "boss": "老板", "head": "负责人",
+                 "president": "总", "ceo": "CEO", "cfo": "CFO", "vp": "VP", "gm": "总经理", "buyer": "采购"}
+
+
+def _english_person(text: str) -> Person | None:
+    for m in _EN_PERSON.finditer(text):
+        title = (m["title"] or "").strip().lower() or None
+        name = m["name"]
+        if name and not name[0].isupper():
+            name = None  # "met the buyer today": no name
+        if name and name.lower() in ("the", "at", "today", "tomorrow", "and", "about", "on", "in"):
+            name = None
+        if name or title:
+            return Person(name or title, title, "", m.start(), m.end(), alone=name is None)
+    return None
 
 
 def find_person(text: str) -> Person | None:
-    """The person a note is about: the first one after a contact verb (见了/约了/和 ...), else the first one."""
-    people = _people(text)
+    """The person a note is about: the first one after a contact verb (见了/约了/和 ...), else the first one.
+
+    Someone who was not there (陈总不在) is skipped; 王总的助理小吴 is 小吴 (助理).
+    """
+    people = [p for p in _people(text) if not _absent(text, p)]
     if not people:
-        return None
+        return _english_person(text) if text.isascii() or re.search(r"[A-Za-z]{3}", text) else None
+    people = _assistants(text, people)
     name_ends = {p.end for p in people}
     for verb in _CONTACT_VERBS.finditer(text):
         if verb.start() in name_ends:
@@ -137,9 +211,31 @@ def find_person(text: str) -> Person | None:
     return people[0]
 
 
+def _assistants(text: str, people: list[Person]) -> list[Person]:
+    """王总的助理小吴: the one met is 小吴, titled 助理; the boss is only how he is described."""
+    out = []
+    skip = set()
+    for i, p in enumerate(people):
+        nxt = people[i + 1] if i + 1 < len(people) else None
+        if nxt is not None and text[p.end:nxt.start] == "的":
+            skip.add(i)
+            if nxt.alone and i + 2 < len(people) and people[i + 2].start == nxt.end:
+                # 的助理小吴: the title, then the name
+                third = people[i + 2]
+                people[i + 2] = Person(third.name, nxt.title, third.suffix, nxt.start, third.end)
+                skip.add(i + 1)
+    for i, p in enumerate(people):
+        if i not in skip:
+            out.append(p)
+    return out or people
+
+
 def is_decision_maker(person: Person | None, decision_titles: list[str]) -> bool:
     """Whether the person's title or polite suffix contains one of `decision_titles` (Latin ones case-insensitively)."""
     if person is None:
         return False
     held = f"{person.title or ''} {person.suffix}".casefold()
+    for english, chinese in _EN_TITLES_CN.items():
+        if english in held:
+            held += " " + chinese
     return any(t and t.casefold() in held for t in decision_titles)

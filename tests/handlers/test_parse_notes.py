@@ -47,6 +47,11 @@ def test_full_example_on_saturday_means_next_friday():
     ("拜访了华联超市,见到老王", "老王", None, False),
     ("见了张工,聊了安装", "张工", "工", False),
     ("跟采购经理王强聊了", "王强", "采购经理", True),
+    ("约了老板娘", "老板娘", "老板娘", True),               # a title alone is who was met (issue 13)
+    ("见了店长", "店长", "店长", False),
+    ("陈总不在,见了助理", "助理", "助理", False),          # the one actually met
+    ("王总的助理小吴接待的", "小吴", "助理", False),
+    ("和我们经理一起去的,见了老板", "老板", "老板", True),   # 我们经理 is our side
 ])
 def test_contact(text, name, title, decides):
     facts = note(text)
@@ -54,7 +59,6 @@ def test_contact(text, name, title, decides):
 
 
 @pytest.mark.parametrize("text", [
-    "约了老板娘",
     "施工方案还没定",          # 施 is a surname, 施工 is not a person
     "下周总结时再说",          # 周 is a surname, 下周 is not
     "关于总部的政策",          # 于 is a surname, 于总部 is not 于总
@@ -105,8 +109,11 @@ def test_full_width_punctuation_ends_the_clause():
     assert (facts.next_step, facts.due) == ("周五前发方案", FRI)
 
 
-def test_without_a_marker_there_is_no_next_step_or_due():
+def test_next_step_without_a_marker():
+    # issue 13: a clause with a future date and an action is the next step, 下一步 or not
     facts = note("见了王总,周五前发方案")
+    assert (facts.next_step, facts.due, facts.due_text) == ("周五前发方案", FRI, "周五")
+    facts = note("见了王总,聊了陈列")
     assert (facts.next_step, facts.due, facts.due_text) == (None, None, None)
 
 

@@ -1,0 +1,45 @@
+"""The one-tap questions the bot asks instead of guessing: a stage move heard in a note (签了 -> 赢单?),
+and "记为华联超市的拜访?" when the customer was only guessed. Pressing does what the typed command would."""
+from __future__ import annotations
+
+from storage import deals
+from storage.models import Deal
+
+from .context import Context, Refusal
+from .router import router
+
+
+@router.action("choose")
+def choose(ctx: Context, arg: str) -> None:
+    """A button standing for a numbered answer ("1")."""
+    from .choices import answer
+    if not arg.isdigit() or not answer(ctx, int(arg)):
+        raise Refusal("action_expired")
+
+
+@router.action("offer")
+def offer(ctx: Context, arg: str) -> None:
+    """offer:<deal>:won:<activity> / offer:<deal>:lost:<activity> / offer:<deal>:advance:<stage>."""
+    from .stages import lost, move_stage, won
+    parts = arg.split(":")
+    if len(parts) != 3 or not parts[0].isdigit():
+        raise Refusal("unknown_action", action=arg[:40])
+    deal = Deal.get_or_none(Deal.id == int(parts[0]))
+    if deal is None:
+        raise Refusal("action_expired")
+    rep = ctx.rep
+    if not (rep.role == "admin" or (rep.role == "manager" and deal.team_id == rep.team_id) or deal.owner_id == rep.id):
+        raise Refusal("not_allowed")
+    if deal.status != "open":
+        raise Refusal("action_spent", detail="商机已关闭")
+    ctx.chosen_customer_id = deal.customer_id
+    what, extra = parts[1], parts[2]
+    if what == "won":
+        won(ctx, "")
+    elif what == "lost":
+        reason = deals.activity_text(int(extra)) if extra.isdigit() else ""
+        lost(ctx, f"_ {reason or '客户不做了'}")
+    elif what == "advance":
+        move_stage(ctx, f"_ {extra}")
+    else:
+        raise Refusal("unknown_action", action=arg[:40])
