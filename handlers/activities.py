@@ -38,8 +38,11 @@ def reading_of(ctx: Context, text: str, verb_kind: str | None = None, hint: str 
 
 def log_activity(ctx: Context, kind: str, args: str) -> None:
     """A command word named the kind: 拜访 华联超市 ... (the customer may be glued, or anywhere)."""
+    record_reading(ctx, reading_of(ctx, args, verb_kind=kind, hint=name_hint(args)), args)
+
+
+def record_reading(ctx: Context, reading: Reading, args: str) -> None:
     hint = name_hint(args)
-    reading = reading_of(ctx, args, verb_kind=kind, hint=hint)
     customer = customer_in_text(ctx, reading, hint or args)
     record(ctx, customer, reading)
 

@@ -26,6 +26,7 @@ class Router:
         self.commands: dict[str, Route] = {}
         self.actions: dict[str, Callable] = {}
         self.fallbacks: list[Callable] = []  # fn(ctx, verb, rest) -> bool, tried for unknown verbs
+        self._verbs: dict = {}
 
     def command(self, *words: str):
         def deco(fn):
@@ -46,10 +47,17 @@ class Router:
         return fn
 
     def verbs(self, ctx: Context) -> list[str]:
-        words = list(self.commands)
-        for kind in ctx.funnel.activities.values():
-            words += [w.lower() for w in kind.words]
-        return sorted(words, key=len, reverse=True)
+        return self.verbs_of(ctx.funnel)
+
+    def verbs_of(self, funnel) -> list[str]:
+        key = (id(funnel), len(self.commands))
+        cached = self._verbs.get(key)
+        if cached is None:
+            words = list(self.commands)
+            for kind in funnel.activities.values():
+                words += [w.lower() for w in kind.words]
+            cached = self._verbs[key] = sorted(set(words), key=len, reverse=True)
+        return cached
 
 
 router = Router()
@@ -83,36 +91,58 @@ def dispatch(ctx: Context) -> None:
 EVERYDAY_WORDS = frozenset({"今天", "任务", "客户", "查看", "列表", "阶段", "成交", "改", "修改", "下一步"})
 
 
-def run_text(ctx: Context, text: str) -> None:
+@dataclass
+class Decision:
+    """What a text message is: a command (route + its arguments) or an activity read from it."""
+    route: Route | None = None
+    rest: str = ""
+    verb_kind: str | None = None   # an activity's command word named its kind (拜访 -> visit)
+    reading: object | None = None  # handlers.parse.message.Reading, for an activity
+    free: bool = False             # no command word: a sentence about a customer
+
+
+def decide(text: str, funnel, read: Callable) -> Decision:
+    """Pure: which command or activity `text` is. `read(text, verb_kind=None, hint=None)` reads an
+    activity (it knows the sender's customers and today's date)."""
+    from .activities import name_hint, says_something
     verb, rest = split_command(text)
     lower = verb.lower()
     route = router.commands.get(lower)
-    if route is None and ctx.funnel.activity_for_word(lower) is None:
+    kind = funnel.activity_for_word(lower)
+    if route is None and kind is None:
+        # a verb glued to its argument: "拜访华联超市 ..."
+        for w in router.verbs_of(funnel):
+            if text.lower().startswith(w) and len(text) > len(w):
+                lower, rest = w, text[len(w):].strip()
+                route, kind = router.commands.get(w), funnel.activity_for_word(w)
+                break
+    if route is not None:
+        if lower in EVERYDAY_WORDS and rest:
+            reading = read(rest)
+            if reading.customer.kind != "none" and says_something(reading):
+                return Decision(rest=rest, reading=reading, free=True)
+        return Decision(route=route, rest=rest)
+    if kind is not None:
+        hint = name_hint(rest)
+        return Decision(rest=rest, verb_kind=kind.key, reading=read(rest, verb_kind=kind.key, hint=hint))
+    return Decision(rest=text, reading=read(text), free=True)
+
+
+def run_text(ctx: Context, text: str) -> None:
+    verb, _ = split_command(text)
+    if router.commands.get(verb.lower()) is None and ctx.funnel.activity_for_word(verb.lower()) is None:
         from .actions import fill_note
         if fill_note(ctx, text):  # the one line asked for after "已跟进"
             return
-        # a verb glued to its argument: "拜访华联超市 ..."
-        for w in router.verbs(ctx):
-            if text.lower().startswith(w) and len(text) > len(w):
-                lower, rest = w, text[len(w):].strip()
-                route = router.commands.get(w)
-                break
     ctx.understood.setdefault("text", text)
-    from .activities import log_activity, log_free, reading_of, says_something
-    if route is not None:
-        if lower in EVERYDAY_WORDS and rest:
-            reading = reading_of(ctx, rest)
-            if reading.customer.kind != "none" and says_something(reading):
-                ctx.understood["intent"] = reading.kind
-                log_free(ctx, rest, reading)
-                return
-        ctx.understood.setdefault("intent", route.name)
-        route.fn(ctx, rest)
+    from .activities import log_free, reading_of, record_reading
+    decision = decide(text, ctx.funnel, lambda t, verb_kind=None, hint=None: reading_of(ctx, t, verb_kind, hint))
+    if decision.route is not None:
+        ctx.understood.setdefault("intent", decision.route.name)
+        decision.route.fn(ctx, decision.rest)
         return
-    kind = ctx.funnel.activity_for_word(lower)
-    if kind is not None:
-        ctx.understood.setdefault("intent", kind.key)
-        log_activity(ctx, kind.key, rest)
-        return
-    # no command word: a sentence about a customer ("今天去了华联超市,见了王总…", "华联超市 明天再去一趟")
-    log_free(ctx, text)
+    ctx.understood.setdefault("intent", decision.reading.kind or "unknown")
+    if decision.free:
+        log_free(ctx, decision.rest, decision.reading)
+    else:
+        record_reading(ctx, decision.reading, decision.rest)

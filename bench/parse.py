@@ -1,0 +1,111 @@
+"""Benchmark: reading reps' messages (issue 13), accuracy on the labelled corpus and speed.
+
+Issue: "A development corpus of at least 400 labelled messages ... bench/parse.py printing accuracy per
+field and per kind. Target: >= 97 % of fields right on it. Performance: p99 under 2 ms per message for
+a rep with 500 customers, start-up adds under 1 s."
+
+What it does (in-process, no database: parsing is pure):
+  1. loads tests/corpus/messages.txt; the rep's customers are the corpus's own plus generated names up
+     to 500 (a rep with many customers); a colleague's customers for the "not yours" answers;
+  2. reads every message as the bot does (handlers.router.decide + handlers.parse.message.read) and
+     scores each field against its label: per field, per kind, and all fields together;
+  3. times one message's reading (command decision, customer lookup among 500, dates, people, next step)
+     over every corpus message, repeated: p50, p99, max; the customer index build (once per customer
+     list, cached) separately;
+  4. start-up: importing the parser in a fresh interpreter, against a bare interpreter.
+
+Run from the repo root:  .venv/bin/python bench/parse.py [--quick] [--misses] [--customers N]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from rules.funnel import load_funnel  # noqa: E402
+from tests.corpus import FIELDS, index_of, load, outputs, padding, score  # noqa: E402
+
+
+def startup_seconds() -> tuple[float, float]:
+    def run(code: str) -> float:
+        best = float("inf")
+        for _ in range(5):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+            best = min(best, time.perf_counter() - t)
+        return best
+    bare = run("pass")
+    loaded = run("import handlers.parse.message, handlers.parse.names; "
+                 "from handlers.parse.names import Candidate, index_for; index_for([Candidate.of(1, '华联超市')])")
+    return bare, loaded
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer timing rounds")
+    p.add_argument("--misses", action="store_true", help="list every message with a wrong field")
+    p.add_argument("--customers", type=int, default=500, help="the rep's customers (default 500)")
+    args = p.parse_args()
+
+    funnel = load_funnel(ROOT / "rules" / "funnel.toml")
+    corpus = load()
+    names = corpus.customers + padding(max(0, args.customers - len(corpus.customers)))
+    t = time.perf_counter()
+    own = index_of(names)
+    build_ms = (time.perf_counter() - t) * 1000
+    team = index_of(corpus.colleague, start=10_000)
+
+    results = score(corpus, funnel, own, team)
+    print(f"corpus: {len(corpus.cases)} messages, {len(FIELDS)} fields each; the rep has {len(names)} customers")
+    total = sum(len(FIELDS) for _ in results)
+    good = sum(sum(ok.values()) for _, _, ok in results)
+    print(f"fields right: {good}/{total} = {100 * good / total:.1f} %   "
+          f"messages with every field right: {sum(all(ok.values()) for *_, ok in results)}/{len(results)}")
+    print("\nper field        right   of labelled (not '-')")
+    for f in FIELDS:
+        n = sum(ok[f] for *_, ok in results)
+        lab = [(c, ok) for c, _, ok in results if c.labels[f] not in ("-", "n")]
+        ln = sum(ok[f] for _, ok in lab)
+        print(f"  {f:<10} {100 * n / len(results):6.1f} %   {100 * ln / max(1, len(lab)):6.1f} % of {len(lab)}")
+    print("\nper kind              messages  fields right  all right")
+    kinds = defaultdict(list)
+    for r in results:
+        kinds[r[0].kind].append(r)
+    for kind, rs in kinds.items():
+        fr = sum(sum(ok.values()) for *_, ok in rs) / (len(rs) * len(FIELDS))
+        ar = sum(all(ok.values()) for *_, ok in rs) / len(rs)
+        print(f"  {kind:<20} {len(rs):6d}  {100 * fr:10.1f} %  {100 * ar:7.1f} %")
+    if args.misses:
+        print("\nmisses (line: text / field label -> got)")
+        for case, got, ok in results:
+            wrong = [f"{f}: {case.labels[f]} -> {got[f]}" for f in FIELDS if not ok[f]]
+            if wrong:
+                print(f"  {case.line}: {case.text}\n      " + "; ".join(wrong))
+
+    rounds = 3 if args.quick else 20
+    times = []
+    for _ in range(rounds):
+        for case in corpus.cases:
+            t = time.perf_counter()
+            outputs(case.text, case.today, funnel, own, team)
+            times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    p99 = times[int(len(times) * 0.99) - 1]
+    print(f"\nreading one message, {len(names)} customers ({len(times)} readings): "
+          f"p50 {statistics.median(times):.3f} ms, p99 {p99:.3f} ms, max {times[-1]:.3f} ms  (target p99 < 2 ms)")
+    print(f"customer index for {len(names)} customers: built in {build_ms:.1f} ms (once per customer list, cached)")
+    bare, loaded = startup_seconds()
+    print(f"start-up: a bare interpreter {bare * 1000:.0f} ms, with the parser imported {loaded * 1000:.0f} ms: "
+          f"the parser adds {(loaded - bare) * 1000:.0f} ms  (target < 1 s)")
+
+
+if __name__ == "__main__":
+    main()
