@@ -65,6 +65,13 @@ def customer_in_text(ctx: Context, reading, query: str, refuse: str = "unknown_c
     if ctx.chosen_customer_id is not None:
         return resolve_customer(ctx, "")
     found = reading.customer
+    if found.kind == "hint" and ctx.rep.role == "rep":
+        # 拜访 联华超市: a colleague's customer by its exact name beats a near miss among one's own
+        team = index_for([Candidate(*row) for row in deals.customer_candidates(ctx.rep, whole_team=True)])
+        other = team.find(reading.text)
+        if other.kind == "exact" and other.candidates[0].id not in {c.id for c in own_index(ctx).candidates}:
+            customer = deals.get_customer(other.candidates[0].id)
+            raise Refusal("not_yours", customer=customer.name, owner=customer.owner.name)
     if found.kind in ("exact", "alias", "hint"):
         customer = deals.get_customer(found.candidates[0].id)
         ctx.understood["customer"] = customer.name

@@ -109,18 +109,22 @@ def decide(text: str, funnel, read: Callable) -> Decision:
     lower = verb.lower()
     route = router.commands.get(lower)
     kind = funnel.activity_for_word(lower)
+    glued = False
     if route is None and kind is None:
         # a verb glued to its argument: "拜访华联超市 ..."
         for w in router.verbs_of(funnel):
             if text.lower().startswith(w) and len(text) > len(w):
-                lower, rest = w, text[len(w):].strip()
+                lower, rest, glued = w, text[len(w):].strip(), True
                 route, kind = router.commands.get(w), funnel.activity_for_word(w)
                 break
     if route is not None:
         if lower in EVERYDAY_WORDS and rest:
-            reading = read(rest)
-            if reading.customer.kind != "none" and says_something(reading):
-                return Decision(rest=rest, reading=reading, free=True)
+            # the word may be part of the sentence: 今天去了…, 改天再去…
+            said = text if glued or lower == "今天" else rest
+            reading = read(said)
+            if says_something(reading) and (reading.customer.kind != "none"
+                                            or reading.kind not in (None, "note", "plan")):
+                return Decision(rest=said, reading=reading, free=True)
         return Decision(route=route, rest=rest)
     if kind is not None:
         hint = name_hint(rest)

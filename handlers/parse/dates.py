@@ -202,6 +202,15 @@ def _month_end_rule(m, today):
     return _month_end(year, month)
 
 
+@_rule(r"(?<![\d一二三四五六七八九十])(?P<m>1[0-2]|[1-9]|十[一二]?|[一二三四五六七八九])月(?:底|末|份?底)")
+def _named_month_end(m, today):
+    month = cn_int(m["m"]) or 0
+    if not 1 <= month <= 12:
+        return None
+    year = today.year if month >= today.month else today.year + 1
+    return _month_end(year, month)
+
+
 @_rule(r"(?:今|本)?年(?:底|末)")
 def _year_end(m, today):
     return date(today.year, 12, 31)

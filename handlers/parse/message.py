@@ -39,17 +39,20 @@ _KIND_CUES: tuple[tuple[str, re.Pattern], ...] = tuple((k, re.compile(p, re.IGNO
     ("terms", r"谈妥|条款(?:定了|谈好|谈妥|确认)|定了条款|(?:价格|账期|折扣|返点|付款方式)(?:谈好|谈妥|定了|敲定)|敲定了|"
               r"商务条款|agreed (?:on )?(?:the )?terms"),
     ("feedback", r"回复说|回复了|书面反馈|反馈说|反馈了|给了反馈|回了邮件|邮件回复|回邮件|书面回复|答复|feedback|replied"),
-    ("evaluation", r"在评估|评估中|内部评估|开始评估|启动评估|在试用|试用|在测试|测试中|试点|evaluat|trial|pilot"),
-    ("competitor", r"竞品|竞争对手|对手|友商|在抢|抢(?:陈列|位置|货架|端架|单)|也在(?:谈|接触|报价)|"
+    ("evaluation", r"在评估|评估中|内部评估|开始评估|启动评估|在试用|试用|在测试|测试中|evaluat|trial|pilot"),
+    ("competitor", r"竞品|竞争对手|对手|友商|在抢|抢(?:陈列|位置|货架|端架|单)|也在(?:谈|接触|报价)|被[^,]{1,6}(?:占|抢)|"
                    r"(?:农夫山泉|娃哈哈|康师傅|统一|元气森林|可口可乐|百事)(?:也|在|来|进)|competitor"),
     ("proposal", r"(?:发了|发过去了?|提交了|给了|递了|交了|报了)(?:个|份|一版|新的|最新的)?(?:方案|报价|价格|报价单|标书)|"
                  r"(?:方案|报价|报价单)(?:已经|已)?(?:发了|发过去了|提交了|给了|发给)|报了价|报价了|把方案发|把报价发|"
+                 r"(?<![要再])报价(?!单?还)|"
                  r"sent (?:the |a )?(?:proposal|quote)"),
     ("meeting", r"开了(?:个|一个|场)?会|开会|视频会|线上会|会议|腾讯会议|钉钉会议|电话会|碰了个头|碰头|开了个碰头会|"
+                r"大会|订货会|招商会|"
                 r"meeting|video call"),
     ("call", r"打了(?:个|一个|通)?电话|打电话|通了(?:个)?电话|电话(?:沟通|聊|里|说|确认|联系)|来电|回电|微信语音|语音(?:聊|沟通)|"
              r"视频通话|通话|打给|电联|\bcall(?:ed)?\b|phoned|rang|电话"),
     ("visit", r"去了|跑了一趟|跑了趟|跑了|见了|见到|拜访|上门|到店|去店里|去了趟|去了一趟|见面|当面|面谈|碰面|"
+              r"碰到|遇到|碰见|送了样|送样了|送了样品|"
               r"走访|巡店|过去了|来了一趟|约见|\bvisit(?:ed)?\b|\bmet\b|dropped by|went to"),
     ("need", r"需求是|提了需求|需求:|要求是|想要|需要(?!我们)"),
 ))
@@ -88,7 +91,7 @@ _CLAUSE = re.compile(r"\s*[,.;!?]+\s*|(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])|(
 _REPORTED = re.compile(r"(?:说|表示|答应|同意|承诺|告诉我|反馈|回复|提到|讲)$")
 _PAST_AFTER = re.compile(r"了(?!解)|过(?!去|来|几天|两天|段|一|阵)|完(?!成|再)|\bdid\b|\bwent\b|\bmet\b|\bsent\b|\bcalled\b")
 _STILL_FUTURE = re.compile(r"(?:约了|定了|安排了|说好了|约好了|答应了)")
-_FUTURE_TODAY = re.compile(r"再|要|会|准备|打算|计划|之前|前(?!天)|争取|晚点|晚些|回头|待会|等会|一会|下班前|\bwill\b|\bby\b")
+_FUTURE_TODAY = re.compile(r"再|要|(?<![开例周晨早晚大年])会(?!议)|准备|打算|计划|之前|前(?!天)|争取|晚点|晚些|回头|待会|等会|一会|下班前|\bwill\b|\bby\b")
 _VAGUE = re.compile(
     r"年后|节后|过年后|春节后|国庆后|元旦后|过完年|过几天|过两天|改天|回头|过段时间|近期|下次|下回|以后再|"
     r"下周(?![一二三四五六日天1-7末])|下个?礼拜(?![一二三四五六日天1-7])|下个?星期(?![一二三四五六日天1-7])|"
@@ -117,15 +120,19 @@ def _pieces(text: str, today: date) -> list[Piece]:
         if not clause:
             continue
         dates = find_dates(clause, today)
-        cuts = [0]
         marks = sorted(dates + [DateFound(m.start(), m.end(), today, m[0]) for m in _VAGUE.finditer(clause)
-                                if not any(d.start <= m.start() < d.end for d in dates)],
+                                if not any(d.start <= m.start() < d.end for d in dates)
+                                and _REPORTED.search(clause[:m.start()])],
                        key=lambda d: d.start)
+        cuts, last_end = [0], -1
         for d in marks:
             before = clause[cuts[-1]:d.start]
-            if d.start > cuts[-1] and (_PAST_AFTER.search(before) or re.search(r"说|表示|后$", before)
-                                       or any(x.end <= d.start and x.start >= cuts[-1] for x in dates)):
+            adjacent = last_end >= 0 and not clause[last_end:d.start].strip()
+            if d.start > cuts[-1] and not adjacent and (
+                    _PAST_AFTER.search(before) or re.search(r"说|表示|后$", before)
+                    or any(x.end <= d.start and x.start >= cuts[-1] for x in dates)):
                 cuts.append(d.start)
+            last_end = d.end
         cuts.append(len(clause))
         for a, b in zip(cuts, cuts[1:]):
             part = clause[a:b]
@@ -136,7 +143,20 @@ def _pieces(text: str, today: date) -> list[Piece]:
         prev = out[i - 1].text if i else ""
         p.reported = bool(_REPORTED.search(prev) or _MAYBE.search(p.text))
         _tense(p, today)
-    return out
+    # 明天十点 线上会: a short clause right after a plan, with nothing done in it, belongs to the plan
+    merged: list[Piece] = []
+    for p in out:
+        if (merged and merged[-1].future and not p.future and not p.dates and len(p.text) <= 6
+                and not _PAST_AFTER.search(p.text)):
+            prev = merged[-1]
+            prev.text = f"{prev.text} {p.text}"
+            continue
+        merged.append(p)
+    return merged
+
+
+_LATER_TODAY = re.compile(r"(?:下午|晚上|傍晚|晚点|待会|一会)")
+_RELATIVE_TODAY = re.compile(r"^(?:今|today|tonight)", re.IGNORECASE)
 
 
 def _tense(p: Piece, today: date) -> None:
@@ -150,12 +170,18 @@ def _tense(p: Piece, today: date) -> None:
         if d.day > today:
             p.future = not past_after
         elif d.day == today:
-            p.future = not past_after and bool(_FUTURE_TODAY.search(p.text) or re.search(r"[上下]午|晚上|点", d.text))
+            said = p.text.split("说", 1)[0]  # 今天打电话过来说要加货: the 要 is theirs
+            p.future = not past_after and bool(
+                not _RELATIVE_TODAY.match(d.text) or _FUTURE_TODAY.search(said)
+                or re.search(r"[上下]午|晚上|点", d.text) or _LATER_TODAY.match(after))
         if p.future:
             p.due = d.day
         return
     m = _VAGUE.search(p.text)
     if m and not _PAST_AFTER.search(p.text[m.end():]):
+        before = p.text[:m.start()]
+        if _PAST_AFTER.search(before) and not re.search(r"(?:约了|约好了|说好了|说)$", before):
+            return  # 定了年前的促销档期: decided, not planned
         p.future = p.vague = True
 
 
@@ -224,37 +250,63 @@ def read(text: str, today: date, index: CustomerIndex, decision_titles: list[str
             found = Found("ambiguous", hinted.candidates, pos, end)
     rest = cleaned
     if found.start >= 0:
-        rest = f"{cleaned[:found.start]} {cleaned[found.end:]}"
+        rest = f"{cleaned[:found.start]}{cleaned[found.end:]}"
     pieces = _pieces(rest, today)
     step = next_step_of(rest, today, pieces)
-    # what happened: the clauses that are not the plan
-    report = " ".join(p.text for p in pieces if not p.future and _content(p.text))
+    # what happened: the clauses that are not the plan (约了 right before the plan is part of it)
+    past = [p for i, p in enumerate(pieces) if not p.future and not (
+        verb_kind is None and _APPOINTMENT.search(p.text) and i + 1 < len(pieces) and pieces[i + 1].future)]
+    report = " ".join(p.text for p in past)
     if step is not None and step.marked:
         report = _before_marker(rest)
-    reported = bool(_content(report)) or (verb_kind is not None and step is not None and step.marked)
-    if step is not None and not step.marked and any(p.reported and p.future for p in pieces if _step_text(p.text) == step.text):
+        past = [Piece(report, [])]
+    if verb_kind is not None:  # 电话 X 王经理出差 ...: with a command word, anything said besides the plan reports
+        reported = any(_PUNCT.sub("", p.text) for p in past) or (step is not None and step.marked)
+    else:
+        reported = any(_content(p.text) or _DONE.search(p.text) for p in past)
+    if step is not None and not step.marked and any(
+            p.reported and p.future for p in pieces if _step_text(p.text) == step.text):
         reported = True  # 王总说下周签合同: what the customer said is news, not only a plan
     person = find_person(rest)
-    if not reported and person is not None and step is not None and not step.marked:
-        # 约了明天见王总: the person belongs to the plan, nobody was met yet
-        person = None if person.start >= 0 and _in_future(rest, person, pieces) else person
+    if person is not None and step is not None and not step.marked and _in_future(rest, person, pieces):
+        person = None  # 约了明天见王总: the person belongs to the plan, nobody was met yet
     if verb_kind and (reported or step is None):
         kind = verb_kind
     elif not reported and step is not None:
         kind = "plan"
     else:
-        kind = kind_of(report) or (verb_kind if verb_kind else ("note" if _content(report) else None))
+        kind = kind_of(report) or (verb_kind if verb_kind else ("note" if reported or _content(report) else None))
+    if kind == "plan":
+        person = None
     signal = signal_of(report or rest) if reported else None
     note = cleaned[found.end:] if found.start == 0 else cleaned
     return Reading(cleaned, found, kind, person, is_decision_maker(person, decision_titles), step, signal,
                    note=note.strip(" ,:"), reported=reported)
 
 
-_NOISE = re.compile(r"[\s,.;:!?\-]|今天|刚才|刚刚|刚|拜访|去|了|和|跟|给|的|客户|那边|这边|一下|一趟|我|我们")
+_NOISE = re.compile(r"[\s,.;:!?\-]|今天|刚才|刚刚|刚|拜访|去|了|和|跟|给|的|客户|那边|这边|一下|一趟|我们|我|"
+                    r"约好|约|出差|不在|没在|休假|任务|他们|他")
+# something was done: 去了, 聊了, 跑了一趟, 黄了 (a clause too short to count as content still reports)
+_PUNCT = re.compile(r"[\s,.;:!?\-~]+")
+_DONE = re.compile(r"了(?!解)|过(?!去|来)|在$")
+_APPOINTMENT = re.compile(r"(?:约了|约好了|约好|说好了)$")
 
 
 def _content(text: str) -> bool:
+    """Whether a clause says something beyond fillers and the people in it (店长 alone says nothing)."""
+    left = _NOISE.sub("", text)
+    if len(left) < 2:
+        return False
+    if len(left) > 8:
+        return True
+    for person in reversed(_people_spans(text)):
+        text = text[:person[0]] + text[person[1]:]
     return len(_NOISE.sub("", text)) >= 2
+
+
+def _people_spans(text: str) -> list[tuple[int, int]]:
+    from .people import _people
+    return [(p.start, p.end) for p in _people(text)]
 
 
 _MARKER = re.compile(r"下一步|下步|next\s*steps?|next\s*:|todo\s*:|计划|待办", re.IGNORECASE)

@@ -146,7 +146,7 @@ def match_name(query: str, candidates: Sequence[Candidate]) -> Match:
 _GENERIC_ENDINGS = (
     "有限责任公司", "股份有限公司", "有限公司", "连锁超市", "连锁", "集团", "公司", "超市", "便利店", "便利",
     "餐饮", "酒店", "商贸", "食品", "百货", "茶饮", "饮品", "咖啡", "鲜果行", "果行", "商行", "商店", "门店",
-    "贸易", "科技", "商场", "生鲜", "烘焙", "药房", "大药房", "书店", "店", "行",
+    "贸易", "科技", "商场", "生鲜", "烘焙", "药房", "大药房", "书店", "会员店", "店", "行",
 )
 MIN_ALIAS = 2
 
@@ -176,41 +176,49 @@ class CustomerIndex:
 
     def __init__(self, candidates: Sequence[Candidate]):
         self.matcher = Matcher(candidates)
-        self.names: list[tuple[str, int]] = []   # (folded name, candidate index), longest first
+        # by their first two characters, so a message is scanned once, not once per name
+        self.names: dict[str, list[tuple[str, int]]] = {}
         self.aliases: dict[str, list[int]] = {}
+        alias_heads: dict[str, set[str]] = {}
         for i, c in enumerate(self.matcher.candidates):
             folded = normalize(c.name).casefold().replace(" ", "")
             if len(folded) < 2:
                 continue
-            self.names.append((folded, i))
+            self.names.setdefault(folded[:2], []).append((folded, i))
             alias = _alias(folded)
             if alias:
                 self.aliases.setdefault(alias, []).append(i)
-        self.names.sort(key=lambda item: -len(item[0]))
-        self.alias_list = sorted(self.aliases, key=len, reverse=True)
+                alias_heads.setdefault(alias[:2], set()).add(alias)
+        for group in self.names.values():
+            group.sort(key=lambda item: -len(item[0]))
+        self.alias_heads = {k: sorted(v, key=len, reverse=True) for k, v in alias_heads.items()}
 
     @property
     def candidates(self) -> list[Candidate]:
         return self.matcher.candidates
+
+    def _scan(self, folded: str):
+        """(start, end, candidate) of every whole name in the text, longest first at each place."""
+        names = self.names
+        for pos in range(len(folded) - 1):
+            group = names.get(folded[pos:pos + 2])
+            if group:
+                for name, i in group:
+                    if folded.startswith(name, pos):
+                        yield pos, pos + len(name), i
 
     def find(self, text: str) -> Found:
         """The customer named anywhere in normalized `text`: the whole name (longest first), else the
         name without its generic ending; two different customers equally good -> "ambiguous"."""
         folded = text.casefold()
         hits: list[tuple[int, int, int]] = []  # (start, end, candidate)
-        for name, i in self.names:
-            pos = folded.find(name)
-            if pos < 0:
-                continue
-            end = pos + len(name)
+        for pos, end, i in sorted(self._scan(folded), key=lambda h: (h[0] - h[1], h[0])):
             if any(s <= pos and end <= e for s, e, _ in hits):
                 continue  # inside a longer name already found: 华联超市 within 华联超市朝阳店
+            if any(h[2] == i for h in hits):
+                continue  # the same customer named twice
             hits.append((pos, end, i))
         if hits:
-            same = {self.matcher.keys[i] for _, _, i in hits}
-            if len(same) == 1 and len(hits) == 1:
-                s, e, i = hits[0]
-                return Found("exact", [self.candidates[i]], s, e)
             best = max(e - s for s, e, _ in hits)
             top = [h for h in hits if h[1] - h[0] == best]
             if len({i for _, _, i in top}) == 1:
@@ -218,12 +226,13 @@ class CustomerIndex:
                 return Found("exact", [self.candidates[i]], s, e)
             s, e, _ = min(top)
             return Found("ambiguous", [self.candidates[i] for _, _, i in top][:MAX_OPTIONS], s, e)
-        for alias in self.alias_list:
-            pos = folded.find(alias)
-            if pos >= 0:
-                found = self.aliases[alias]
-                kind = "alias" if len(found) == 1 else "ambiguous"
-                return Found(kind, [self.candidates[i] for i in found][:MAX_OPTIONS], pos, pos + len(alias), True)
+        heads = self.alias_heads
+        for pos in range(len(folded) - 1):
+            for alias in heads.get(folded[pos:pos + 2], ()):
+                if folded.startswith(alias, pos):
+                    found = self.aliases[alias]
+                    kind = "alias" if len(found) == 1 else "ambiguous"
+                    return Found(kind, [self.candidates[i] for i in found][:MAX_OPTIONS], pos, pos + len(alias), True)
         return Found("none", [])
 
 

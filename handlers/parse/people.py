@@ -45,7 +45,7 @@ _DEPARTMENT = "(?:" + "|".join(_DEPARTMENTS) + ")"
 _TITLE = f"(?:{_DEPARTMENT}部?)?(?:" + "|".join(_ROLES) + ")"
 _GIVEN = r"[\u4e00-\u9fff]{1,2}"
 # Characters that end a given name: verbs and particles that follow a name in a note.
-_NAME_STOP = set("的了说聊谈在和跟与要想对把被让给是也都还就很见约通打发看提问讲表同认觉希需会能可已正刚将不没再又来去到们等")
+_NAME_STOP = set("的了说聊谈在和跟与要想对把被让给是也都还就很见约通打发看提问讲表同认觉希需会能可已正刚将不没再又来去到们等开")
 
 _CONTACT_VERBS = re.compile(r"见了|见到|拜访了|拜访|约了|约见|会见|联系了|联系|找了|和|跟|与|给")
 
@@ -59,13 +59,18 @@ _WITH_DEPARTMENT = re.compile(
     re.IGNORECASE,
 )
 _POLITE = re.compile(rf"(?P<name>(?P<sn>{_SURNAME})(?P<suffix>{_SUFFIX}))")
-_FAMILIAR = re.compile(rf"(?:{_CONTACT_VERBS.pattern})(?P<name>[小老]{_SURNAME})")
+_FAMILIAR = re.compile(rf"(?:{_CONTACT_VERBS.pattern})(?P<name>[小老]{_SURNAME})|(?P<name2>[小老]{_SURNAME})(?=说|表示|答应|讲)")
+# A full name with no title, where only a person fits: 见了王强, 王强打电话说 ...
+_NOT_GIVEN = set("末一二三四五六日天案价品式面便后期法向场前里边家店货子些个次位总经理工董老板部门单会")
+_FULL_NAME = re.compile(
+    rf"(?:见了|见到|约了|碰到|找了|和|跟|与|^)(?P<name>{_SURNAME}[\u4e00-\u9fff]{{1,2}})(?=聊|打|说|通|谈|沟通|见|[,.;!? ]|$)")
 
 
 # A title alone, no name: 见了店长, 财务经理说, 老板娘在, 见了助理
 _ALONE_ROLES = (
     "老板娘", "老板", "店长", "店主", "副店长", "助理", "前台", "负责人", "总经理", "副总经理",
-    "董事长", "总监", "经理", "主管", "厂长", "主任", "老总", "一把手", "大老板",
+    "董事长", "总监", "经理", "主管", "厂长", "主任", "老总", "一把手", "大老板", "副总", "店员", "营业员",
+    "收银员", "导购", "采购", "财务", "会计",
 )
 _ALONE = re.compile(
     rf"(?P<title>(?:{_DEPARTMENT}部?)(?:" + "|".join(r for r in _ROLES if r not in ("VP", "GM"))
@@ -73,7 +78,7 @@ _ALONE = re.compile(
     re.IGNORECASE,
 )
 # Words right after a title that make it no person: 采购量, 财务部, 经理级 ...
-_NOT_ALONE_AFTER = set("量额价部处科室级层费款单额计划流程系统")
+_NOT_ALONE_AFTER = set("量额价部处科室级层费款单额计划流程系统了订合季周渠政成预数申审模中方需清渠")
 # Our own side: 我们经理, 我司总监, 咱们老板 are not the customer's people
 _OURS = re.compile(r"(?:我们|我司|咱们|我方|我们公司|公司|我|我的|和我)(?:的)?$")
 # A person who was not there: 陈总不在, 王总出差了
@@ -112,7 +117,16 @@ def _trim_given(name: str) -> str | None:
 
 def _from_match(m: re.Match) -> Person | None:
     groups = m.groupdict()
+    if groups.get("name2"):
+        name = groups["name2"]
+        return Person(name, None, "", m.start("name2"), m.end("name2"))
     name = groups["name"]
+    if m.re is _FULL_NAME:
+        given = name[1:] if name[:2] not in _COMPOUND_SURNAMES else name[2:]
+        name = _trim_given(name)
+        if name is None or not given or given[0] in _NOT_GIVEN or given[0] in _NAME_STOP or _ALONE.match(name):
+            return None
+        return Person(name, None, "", m.start("name"), m.start("name") + len(name))
     suffix = groups.get("suffix") or ""
     if suffix:
         if name in _NOT_A_PERSON:
@@ -134,7 +148,7 @@ def _from_match(m: re.Match) -> Person | None:
 
 def _people(text: str) -> list[Person]:
     found: dict[int, Person] = {}
-    for pattern in (_WITH_TITLE, _WITH_DEPARTMENT, _POLITE, _FAMILIAR):
+    for pattern in (_WITH_TITLE, _WITH_DEPARTMENT, _POLITE, _FAMILIAR, _FULL_NAME):
         for m in pattern.finditer(text):
             person = _from_match(m)
             if person is None:
@@ -162,8 +176,13 @@ def _people(text: str) -> list[Person]:
     return people
 
 
+_WAITING = re.compile(r"(?:等|要等|还要等|还得等|得等|让|请|问问|找找)$")
+
+
 def _absent(text: str, person: Person) -> bool:
-    return _ABSENT.match(text[person.end:person.end + 6]) is not None
+    """Someone not met: 陈总不在, 等老板拍板."""
+    return (_ABSENT.match(text[person.end:person.end + 6]) is not None
+            or _WAITING.search(text[max(0, person.start - 3):person.start]) is not None)
 
 
 _EN_TITLE = (r"(?:purchasing|procurement|finance|financial|sales|marketing|store|category|regional|general|"
