@@ -64,10 +64,12 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="fewer timing rounds")
     p.add_argument("--misses", action="store_true", help="list every message with a wrong field")
     p.add_argument("--customers", type=int, default=500, help="the rep's customers (default 500)")
+    p.add_argument("--corpus", default=None,
+                   help="another labelled file in the same format, e.g. tests/corpus/holdout.txt")
     args = p.parse_args()
 
     funnel = load_funnel(ROOT / "rules" / "funnel.toml")
-    corpus = load()
+    corpus = load(Path(args.corpus)) if args.corpus else load()
     names = corpus.customers + padding(max(0, args.customers - len(corpus.customers)))
     t = time.perf_counter()
     own = index_of(names)

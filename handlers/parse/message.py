@@ -44,16 +44,17 @@ _KIND_CUES: tuple[tuple[str, re.Pattern], ...] = tuple((k, re.compile(p, re.IGNO
                    r"(?:农夫山泉|娃哈哈|康师傅|统一|元气森林|可口可乐|百事)(?:也|在|来|进)|competitor"),
     ("proposal", r"(?:发了|发过去了?|提交了|给了|递了|交了|报了)(?:个|份|一版|新的|最新的)?(?:方案|报价|价格|报价单|标书)|"
                  r"(?:方案|报价|报价单)(?:已经|已)?(?:发了|发过去了|提交了|给了|发给)|报了价|报价了|把方案发|把报价发|"
-                 r"(?<![要再])报价(?!单?还)|"
+                 r"(?<![要再])报价(?!单?还)|(?:方案|报价单?)[^,\s]{0,4}?(?:发过去|发出去|发出)|"
                  r"sent (?:the |a )?(?:proposal|quote)"),
     ("meeting", r"开了(?:个|一个|场)?会|开会|视频会|线上会|会议|腾讯会议|钉钉会议|电话会|碰了个头|碰头|开了个碰头会|"
                 r"大会|订货会|招商会|"
                 r"meeting|video call"),
     ("call", r"打了(?:个|一个|通)?电话|打电话|通了(?:个)?电话|电话(?:沟通|聊|里|说|确认|联系)|来电|回电|微信语音|语音(?:聊|沟通)|"
              r"视频通话|通话|打给|电联|\bcall(?:ed)?\b|phoned|rang|电话"),
-    ("visit", r"去了|跑了一趟|跑了趟|跑了|见了|见到|拜访|上门|到店|去店里|去了趟|去了一趟|见面|当面|面谈|碰面|"
+    ("visit", r"(?<![寄发出送传递])去了|跑了一趟|跑了趟|跑了|见了|见到|拜访|上门|到店|去店里|去了趟|去了一趟|见面|当面|面谈|碰面|"
+              r"转了一圈|转了转|逛了|"
               r"碰到|遇到|碰见|送了样|送样了|送了样品|"
-              r"走访|巡店|过去了|来了一趟|约见|\bvisit(?:ed)?\b|\bmet\b|dropped by|went to"),
+              r"走访|巡店|(?<![发寄送传递])过去了|来了一趟|约见|\bvisit(?:ed)?\b|\bmet\b|dropped by|went to"),
     ("need", r"需求是|提了需求|需求:|要求是|想要|需要(?!我们)"),
 ))
 
@@ -67,7 +68,7 @@ def kind_of(text: str) -> str | None:
 
 # ---- stage signals ---------------------------------------------------------------------------
 
-_NOT = r"(?<!没)(?<!没有)(?<!未)(?<!不)(?<!还没)(?<!没能)"
+_NOT = r"(?<!没)(?<!没有)(?<!未)(?<!不)(?<!还没)(?<!没能)(?<!可以)(?<!能)(?<!就)(?<!才)"
 _SIGNALS: tuple[tuple[str, re.Pattern], ...] = tuple((k, re.compile(p, re.IGNORECASE)) for k, p in (
     ("lost", r"不做了|不合作了|不考虑了|不买了|不要了|不采购了|黄了|没戏了|选了别家|选了别的|用了竞品|选了竞品|放弃了|"
              r"丢了|没谈成|取消了合作|终止合作|不跟我们做|lost the deal|went with"),
@@ -91,13 +92,14 @@ _CLAUSE = re.compile(r"\s*[,.;!?]+\s*|(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])|(
 _REPORTED = re.compile(r"(?:说|表示|答应|同意|承诺|告诉我|反馈|回复|提到|讲)$")
 _PAST_AFTER = re.compile(r"了(?!解)|过(?!去|来|几天|两天|段|一|阵)|完(?!成|再)|\bdid\b|\bwent\b|\bmet\b|\bsent\b|\bcalled\b")
 _STILL_FUTURE = re.compile(r"(?:约了|定了|安排了|说好了|约好了|答应了)")
-_FUTURE_TODAY = re.compile(r"再|要|(?<![开例周晨早晚大年])会(?!议)|准备|打算|计划|之前|前(?!天)|争取|晚点|晚些|回头|待会|等会|一会|下班前|\bwill\b|\bby\b")
+_FUTURE_TODAY = re.compile(r"再|要|准备|打算|计划|之前|前(?!天)|争取|晚点|晚些|回头|待会|等会|一会|下班前|\bwill\b|\bby\b")
 _VAGUE = re.compile(
     r"年后|节后|过年后|春节后|国庆后|元旦后|过完年|过几天|过两天|改天|回头|过段时间|近期|下次|下回|以后再|"
     r"下周(?![一二三四五六日天1-7末])|下个?礼拜(?![一二三四五六日天1-7])|下个?星期(?![一二三四五六日天1-7])|"
     r"这周(?![一二三四五六日天1-7末])|本周(?![一二三四五六日天1-7末])|月初|月中|下半月|年前|节前|\bsoon\b|\blater\b")
 # the customer's possibility, not the rep's plan: 下礼拜二可以签合同, 下周应该能定
 _MAYBE = re.compile(r"可以|能|应该|估计|大概|可能|也许|有望|\bmay\b|\bmight\b|\bcould\b")
+_SAID = re.compile(r"说|表示|答应|承诺")
 _AROUND = re.compile(r"^(?:左右|前后|上下)")
 _STEP_LEAD = re.compile(r"^(?:[,.;:\s]|然后|再说|说|就|那就|那|我们|我|咱们|并|还|并且|另外)+")
 _STEP_TAIL = re.compile(r"(?:吧|啊|哈|呢|的|了吧)+$")
@@ -141,8 +143,10 @@ def _pieces(text: str, today: date) -> list[Piece]:
                                         if a <= d.start < b]))
     for i, p in enumerate(out):
         prev = out[i - 1].text if i else ""
-        p.reported = bool(_REPORTED.search(prev) or _MAYBE.search(p.text))
         _tense(p, today)
+        said = _SAID.search(p.text)
+        p.reported = bool(_REPORTED.search(prev) or _MAYBE.search(p.text) or said and p.future and (
+            not p.dates or said.start() < p.dates[0].start))
     # 明天十点 线上会: a short clause right after a plan, with nothing done in it, belongs to the plan
     merged: list[Piece] = []
     for p in out:
@@ -325,5 +329,5 @@ def _in_future(text: str, person: Person, pieces: list[Piece]) -> bool:
             continue
         pos = at + len(p.text)
         if at <= person.start < at + len(p.text):
-            return p.future
+            return p.future and not p.reported
     return False

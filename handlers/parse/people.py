@@ -70,7 +70,7 @@ _FULL_NAME = re.compile(
 _ALONE_ROLES = (
     "老板娘", "老板", "店长", "店主", "副店长", "助理", "前台", "负责人", "总经理", "副总经理",
     "董事长", "总监", "经理", "主管", "厂长", "主任", "老总", "一把手", "大老板", "副总", "店员", "营业员",
-    "收银员", "导购", "采购", "财务", "会计",
+    "收银员", "导购", "采购", "财务", "会计", "运营",
 )
 _ALONE = re.compile(
     rf"(?P<title>(?:{_DEPARTMENT}部?)(?:" + "|".join(r for r in _ROLES if r not in ("VP", "GM"))
@@ -82,7 +82,7 @@ _NOT_ALONE_AFTER = set("量额价部处科室级层费款单额计划流程系�
 # Our own side: 我们经理, 我司总监, 咱们老板 are not the customer's people
 _OURS = re.compile(r"(?:我们|我司|咱们|我方|我们公司|公司|我|我的|和我)(?:的)?$")
 # A person who was not there: 陈总不在, 王总出差了
-_ABSENT = re.compile(r"^(?:今天|刚好|正好)?(?:不在|没在|出差|休假|请假|没来|外出)")
+_ABSENT = re.compile(r"^(?:今天|刚好|正好)?(?:不在|没在|出差|休假|请假|没来|外出|在外地|在外面|在总部开会)")
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ def _people(text: str) -> list[Person]:
     return people
 
 
-_WAITING = re.compile(r"(?:等|要等|还要等|还得等|得等|让|请|问问|找找)$")
+_WAITING = re.compile(r"(?:等|要等|还要等|还得等|得等|让|请|问问|找找|没见到|没见着|没碰到|没找到|没见)$")
 
 
 def _absent(text: str, person: Person) -> bool:
@@ -198,7 +198,9 @@ _EN_TITLES_CN = {"director": "总监", "manager": "经理", "owner": "老板", "
 
 
 def _english_person(text: str) -> Person | None:
-    for m in _EN_PERSON.finditer(text):
+    pos = 0
+    while (m := _EN_PERSON.search(text, pos)) is not None:
+        pos = m.start() + 1  # "call with manager Zhang": try "with ..." too
         title = (m["title"] or "").strip().lower() or None
         name = m["name"]
         if name and not name[0].isupper():
