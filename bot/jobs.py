@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from rules.calendar import is_workday
 from rules.stale import evaluate
-from handlers.views import period_of
+from handlers.views import deal_clock, period_of
 from storage import deals as deals_q, outbox, people, scan as scan_q
 from storage.database import in_transaction
 
@@ -42,12 +42,12 @@ def _scan_batch(rt, batch: list[int], scan_id: str, now: datetime):
     """Evaluate, record and queue one batch in one transaction (run again whole on a deadlock)."""
     funnel = rt.funnel
     updates, fired = [], []
-    for deal_id, owner_id, stage, moved, due, snoozed, wlevel, wsince in scan_q.due_rows(batch):
-        try:
-            th = funnel.stage(stage).stale
-        except KeyError:  # a stage removed from the rules file: use the defaults
-            th = funnel.default_stale
-        ev = evaluate(moved, due, snoozed, wlevel, wsince, th, now, funnel.pause_while_next_step_ahead)
+    rules: dict[tuple, tuple] = {}  # (stage, team) -> (thresholds, clock)
+    for deal_id, owner_id, stage, moved, due, snoozed, wlevel, wsince, team_id in scan_q.due_rows(batch):
+        rule = rules.get((stage, team_id))
+        if rule is None:  # a stage removed from the rules file gets the defaults
+            rule = rules[(stage, team_id)] = (funnel.stale_for(stage), deal_clock(funnel, rt.tz, stage, team_id))
+        ev = evaluate(moved, due, snoozed, wlevel, wsince, rule[0], now, funnel.pause_while_next_step_ahead, rule[1])
         updates.append((deal_id, ev.level, ev.since, ev.next_check))
         if ev.fire:
             fired.append((deal_id, ev.fire, ev.since))

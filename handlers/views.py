@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from rules.stale import LEVEL_ICONS, LEVEL_NAMES, silence
+from storage import people
 from storage.models import Deal
 
 from .context import Context
@@ -11,10 +12,17 @@ from .context import Context
 LEVEL_RANK = {"red": 0, "orange": 1, "yellow": 2, None: 3}
 
 
+def deal_clock(funnel, tz, stage: str, team_id: int | None):
+    """The clock that counts this deal's silence (working days, or every hour for a stage or team that
+    says clock = "calendar")."""
+    team = people.team_name(team_id) if funnel.schedule.team_clocks else None
+    return funnel.clock(tz, stage, team)
+
+
 def deal_silence(ctx: Context, deal: Deal, stage=None):
     stage = stage or ctx.funnel.stage(deal.stage)
     return silence(deal.last_movement_at, deal.next_step_due, stage.stale, ctx.now,
-                   ctx.funnel.pause_while_next_step_ahead)
+                   ctx.funnel.pause_while_next_step_ahead, deal_clock(ctx.funnel, ctx.tz, stage.key, deal.team_id))
 
 
 def deal_row(ctx: Context, deal: Deal) -> dict:

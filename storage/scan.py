@@ -10,7 +10,7 @@ from .database import bulk_insert_ignore, bulk_update
 from .models import Customer, Deal, Rep, Warning, db
 
 DUE_FIELDS = (Deal.id, Deal.owner, Deal.stage, Deal.last_movement_at, Deal.next_step_due, Deal.snoozed_until,
-              Deal.warn_level, Deal.warn_since)
+              Deal.warn_level, Deal.warn_since, Deal.team)
 
 
 def due_deal_ids(now: datetime) -> list[int]:
@@ -21,7 +21,7 @@ def due_deal_ids(now: datetime) -> list[int]:
 
 
 def due_rows(ids: list[int]) -> list[tuple]:
-    """(id, owner_id, stage, last_movement_at, next_step_due, snoozed_until, warn_level, warn_since)."""
+    """(id, owner_id, stage, last_movement_at, next_step_due, snoozed_until, warn_level, warn_since, team_id)."""
     return list(Deal.select(*DUE_FIELDS).where(Deal.id.in_(ids)).order_by(Deal.owner, Deal.id).tuples())
 
 
