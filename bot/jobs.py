@@ -11,10 +11,11 @@ from datetime import datetime, timezone
 from rules.calendar import is_workday
 from rules.stale import evaluate
 from handlers.views import deal_clock, period_of
-from storage import deals as deals_q, outbox, people, scan as scan_q
+from storage import deals as deals_q, people, scan as scan_q
 from storage.database import in_transaction
 
 from .cards import MAX_BUTTON_DEALS, red_card_reply, rep_buttons, warning_reply
+from . import pushes
 from .delivery import deliver
 from .messages import Reply
 
@@ -101,7 +102,7 @@ def _queue_warnings(rt, fired: list[tuple[int, str, datetime]], scan_id: str, no
                          Reply("red_digest", {"rows": [c.data for _, c in cards[:RED_DIGEST_ROWS]],
                                               "count": len(cards), "more": max(0, len(cards) - RED_DIGEST_ROWS)},
                                urgent=True).to_dict()))
-    return outbox.enqueue_many(rows, now)
+    return pushes.queue(rt, rows, now, fold=True)
 
 
 def daily(rt, now: datetime) -> dict:
@@ -143,8 +144,12 @@ def daily(rt, now: datetime) -> dict:
                 buttons += rep_buttons(r["deal_id"], r["period"], r["customer"], prefix=True)
         rows.append((f"task:{rep.local_id}:{day.isoformat()}", rt.config.primary_channel, rep.local_id,
                      Reply("task_card", data, buttons).to_dict()))
-    queued = in_transaction(rt.database, lambda: outbox.enqueue_many(rows, now))
-    return {"job": "daily", "date": day.isoformat(), "queued": queued}
+
+    def write():
+        queued = pushes.queue(rt, rows, now, budgeted=False)
+        return queued, pushes.fold_into_morning(rt, now, day, {r[2]: r[0] for r in rows})
+    queued, folded = in_transaction(rt.database, write)
+    return {"job": "daily", "date": day.isoformat(), "queued": queued, "folded": folded}
 
 
 def deliver_job(rt, now: datetime) -> dict:

@@ -133,6 +133,13 @@ def test_watch_a_new_deal_go_yellow_orange_red_and_the_0900_card_arrive(app, rt,
     assert feed["groups"][0]["id"] == "managers"
     red = group()
     assert red and "红色" in red[-1]["text"] and red[-1]["buttons"]
+    # quiet hours: a week of hourly jobs, and every message the bot sent on its own (the manager group's
+    # red cards among them, the demo's too) went out between 09:00 and 20:00 on a working day
+    for pane in [sim.feed("rep1")["messages"], *[g["messages"] for g in sim.feed("rep1")["groups"]],
+                 sim.feed("liyan")["messages"]]:
+        sent = [m for m in pane if m["status"] == "sent" and m["sent_at"]]
+        assert sent and all(9 <= int(m["local"][6:8]) < 20 for m in sent), [m["local"] for m in sent]
+        assert not [m for m in sent if m["local"][:5] in ("11-28", "11-29")]  # the weekend
     # the manager presses the red card's button from the group feed
     action = red[-1]["buttons"][0]["action"]
     r = sim.send("liyan", action=action)
