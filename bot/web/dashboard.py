@@ -14,7 +14,7 @@ from datetime import timezone
 from flask import abort, jsonify, redirect, render_template, request, url_for
 
 from handlers import report
-from handlers.views import deal_row
+from handlers.views import deal_row, stage_change_text
 from rules import kpi as K
 from rules.health import Part, Score
 from rules.stale import LEVEL_ICONS, LEVEL_NAMES, silence
@@ -320,8 +320,9 @@ def deal_page(deal_id: int):
                     (" · 决策人" if e["decision_maker"] else "")
         elif e["type"] == "stage":
             item["what"] = ACTIVITY_NAMES["stage"]
-            item["text"] = " → ".join(x for x in (stage_name(funnel, e["from"]), stage_name(funnel, e["to"])) if x) + \
-                (f"（{e['text']}）" if e["text"] else "")
+            closed = e["text"].startswith(("won", "lost"))  # the close itself says won or lost
+            item["text"] = (stage_change_text(funnel, e["from"], e["to"], e["text"]) if e["from"] or closed
+                            else stage_name(funnel, e["to"])) + (f"（{e['text']}）" if e["text"] and not closed else "")
         else:
             item["what"] = f"{LEVEL_ICONS.get(e['level'], '')} {LEVEL_NAMES.get(e['level'], e['level'])}预警"
             item["level"] = e["level"]
