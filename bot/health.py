@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta, timezone
 
 from rules.health import SIGNALS, points, score
-from storage import health as health_q, kv, outbox, people
+from storage import health as health_q, kv, people
 from storage.database import in_transaction
 
+from . import pushes
 from .messages import Reply
 
 RUN_AT = time(6, 0)
@@ -53,14 +54,20 @@ def health(rt, now: datetime, team_id: int | None = None, force: bool = False) -
         health_q.save_scores(day, scores)
         health_q.update_customers(changes, entered, left, now)
         health_q.record_tier_changes(tier_changes, day)
+        # one ⭐ message per manager group a day, listing every customer that became high-intent
+        by_group: dict[tuple, list] = {}
+        groups: dict[int, object] = {}
         for cid, team, name, sig in notices:  # once on the manager's to-do list
-            group = people.team_group(team, "manager")
-            if group is not None:
+            if team not in groups:
+                groups[team] = people.team_group(team, "manager")
+            if groups[team] is not None:
                 s = score(sig, rules)
                 best = s.best_action
-                outbox.enqueue(f"intent:{cid}:{day.isoformat()}", rt.config.primary_channel, group.local_id,
-                               Reply("high_intent_notice", {"customer": name, "score": s.total,
-                                                            "action": best.action if best else ""}).to_dict(), now)
+                by_group.setdefault(groups[team].local_id, []).append(
+                    {"customer": name, "score": s.total, "action": best.action if best else ""})
+        pushes.queue(rt, [(f"intent:{group}:{day.isoformat()}", rt.config.primary_channel, group,
+                           Reply("high_intent_notice", {"customers": sorted(items, key=lambda c: -c["score"])}).to_dict())
+                          for group, items in by_group.items()], now)
         kv.put(done_key, "1", now, timedelta(days=2))
     in_transaction(rt.database, write)
     return {"job": "health", "date": day.isoformat(), "customers": len(scores), "changed": len(changes),

@@ -10,11 +10,12 @@ from datetime import datetime, timezone
 
 from rules.calendar import is_workday
 from rules.stale import evaluate
-from handlers.views import period_of
-from storage import deals as deals_q, outbox, people, scan as scan_q
+from handlers.views import deal_clock, period_of
+from storage import deals as deals_q, people, scan as scan_q
 from storage.database import in_transaction
 
 from .cards import MAX_BUTTON_DEALS, red_card_reply, rep_buttons, warning_reply
+from . import pushes
 from .delivery import deliver
 from .messages import Reply
 
@@ -42,12 +43,12 @@ def _scan_batch(rt, batch: list[int], scan_id: str, now: datetime):
     """Evaluate, record and queue one batch in one transaction (run again whole on a deadlock)."""
     funnel = rt.funnel
     updates, fired = [], []
-    for deal_id, owner_id, stage, moved, due, snoozed, wlevel, wsince in scan_q.due_rows(batch):
-        try:
-            th = funnel.stage(stage).stale
-        except KeyError:  # a stage removed from the rules file: use the defaults
-            th = funnel.default_stale
-        ev = evaluate(moved, due, snoozed, wlevel, wsince, th, now, funnel.pause_while_next_step_ahead)
+    rules: dict[tuple, tuple] = {}  # (stage, team) -> (thresholds, clock)
+    for deal_id, owner_id, stage, moved, due, snoozed, wlevel, wsince, team_id in scan_q.due_rows(batch):
+        rule = rules.get((stage, team_id))
+        if rule is None:  # a stage removed from the rules file gets the defaults
+            rule = rules[(stage, team_id)] = (funnel.stale_for(stage), deal_clock(funnel, rt.tz, stage, team_id))
+        ev = evaluate(moved, due, snoozed, wlevel, wsince, rule[0], now, funnel.pause_while_next_step_ahead, rule[1])
         updates.append((deal_id, ev.level, ev.since, ev.next_check))
         if ev.fire:
             fired.append((deal_id, ev.fire, ev.since))
@@ -101,7 +102,7 @@ def _queue_warnings(rt, fired: list[tuple[int, str, datetime]], scan_id: str, no
                          Reply("red_digest", {"rows": [c.data for _, c in cards[:RED_DIGEST_ROWS]],
                                               "count": len(cards), "more": max(0, len(cards) - RED_DIGEST_ROWS)},
                                urgent=True).to_dict()))
-    return outbox.enqueue_many(rows, now)
+    return pushes.queue(rt, rows, now, fold=True)
 
 
 def daily(rt, now: datetime) -> dict:
@@ -143,8 +144,12 @@ def daily(rt, now: datetime) -> dict:
                 buttons += rep_buttons(r["deal_id"], r["period"], r["customer"], prefix=True)
         rows.append((f"task:{rep.local_id}:{day.isoformat()}", rt.config.primary_channel, rep.local_id,
                      Reply("task_card", data, buttons).to_dict()))
-    queued = in_transaction(rt.database, lambda: outbox.enqueue_many(rows, now))
-    return {"job": "daily", "date": day.isoformat(), "queued": queued}
+
+    def write():
+        queued = pushes.queue(rt, rows, now, budgeted=False)
+        return queued, pushes.fold_into_morning(rt, now, day, {r[2]: r[0] for r in rows})
+    queued, folded = in_transaction(rt.database, write)
+    return {"job": "daily", "date": day.isoformat(), "queued": queued, "folded": folded}
 
 
 def deliver_job(rt, now: datetime) -> dict:

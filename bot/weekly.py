@@ -23,6 +23,7 @@ from handlers.report import numbers_data, team_numbers_vs
 from rules import kpi as K
 from storage import deals, kpi as store, outbox, people
 
+from . import pushes
 from .charts import chart_url, charts_dir
 from .messages import Reply
 
@@ -75,8 +76,8 @@ def weekly(rt, now: datetime) -> dict:
             charts.append(name)
         except Exception:  # noqa: BLE001  the numbers go out even when the chart cannot be drawn
             log.exception("weekly review chart for team %s failed", team_id)
-        queued += outbox.enqueue(key, rt.config.primary_channel, group.local_id,
-                                 Reply("weekly_review", data).to_dict(), now)
+        queued += pushes.queue(rt, [(key, rt.config.primary_channel, group.local_id,
+                                     Reply("weekly_review", data).to_dict())], now)
     result = {"job": "weekly", "date": day.isoformat(), "week": week, "period": period.key, "queued": queued,
               "charts": charts}
     if failed:

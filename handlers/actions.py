@@ -16,7 +16,7 @@ from .context import Context, Refusal
 from .lookup import resolve_customer
 from .parse import DateError, parse_due
 from .router import router
-from .views import deal_silence, period_of
+from .views import deal_silence, period_of, snooze_label
 
 DEFAULT_SNOOZE = timedelta(hours=24)
 MAX_SNOOZE = timedelta(days=30)
@@ -69,10 +69,10 @@ def fill_note(ctx: Context, text: str) -> bool:
 def snooze_action(ctx: Context, arg: str) -> None:
     deal, _ = _deal_for_action(ctx, arg)
     if deal.snoozed_until and deal.snoozed_until > ctx.now:
-        raise Refusal("action_spent", detail=f"已推迟到 {ctx.to_local(deal.snoozed_until):%m-%d %H:%M}")
+        raise Refusal("action_spent", detail=f"已推迟到 {snooze_label(ctx, deal.snoozed_until)}")
     until = ctx.now + DEFAULT_SNOOZE
     deals.snooze(deal, until, "提醒卡片: 推迟24小时")
-    ctx.say("snoozed", customer=deal.customer.name, until=f"{ctx.to_local(until):%m-%d %H:%M}", reason="")
+    ctx.say("snoozed", customer=deal.customer.name, until=snooze_label(ctx, until), reason="")
 
 
 SNOOZE_FOR = re.compile(r"^(\d+)\s*(天|日|小时|h|d)$", re.IGNORECASE)
@@ -103,14 +103,15 @@ def snooze_command(ctx: Context, args: str) -> None:
                 raise Refusal("bad_date", message=str(e)) from None
             if found is None:
                 raise Refusal("bad_snooze", text=when[:30])
-            until = ctx.end_of_local_day(found[0])
+            # 推迟 … 下周一: reminders resume when that working day starts (its send window opens)
+            until = ctx.funnel.send_window.day_start(ctx.funnel.workdays(ctx.tz), found[0])
     if until <= ctx.now or until - ctx.now > MAX_SNOOZE:
         raise Refusal("snooze_range", days=MAX_SNOOZE.days)
     if not reason:
         raise Refusal("snooze_needs_reason", customer=customer.name)
     deals.snooze(deal, until, reason[:200])
     ctx.understood.update({"customer": customer.name, "until": until.isoformat(), "reason": reason})
-    ctx.say("snoozed", customer=customer.name, until=f"{ctx.to_local(until):%m-%d %H:%M}", reason=reason)
+    ctx.say("snoozed", customer=customer.name, until=snooze_label(ctx, until), reason=reason)
 
 
 @router.action("askhelp")

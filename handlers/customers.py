@@ -10,7 +10,7 @@ from .context import Context, Refusal
 from .lookup import MAX_NAME, resolve_customer
 from .parse import find_amount, initials_of
 from .router import router
-from .views import deal_row, deal_silence, list_row, ranked_silences
+from .views import deal_row, deal_silence, list_row, ranked_silences, stage_change_text
 
 NAME_OK = re.compile(r"^[\w\u4e00-\u9fff·&().\-]+$")
 LIST_LIMIT = 30
@@ -90,14 +90,9 @@ def kind_name(ctx: Context, kind: str) -> str:
 def text_of(ctx: Context, kind: str, text: str) -> str:
     if kind != "stage":
         return text
-    a, _, b = text.partition(">")
-
-    def name(key):
-        try:
-            return ctx.funnel.stage(key).name
-        except KeyError:
-            return key
-    return f"{name(a)} → {name(b)}" if a else f"新建于 {name(b)}"
+    a, _, rest = text.partition(">")
+    b, _, note = rest.partition(">")
+    return stage_change_text(ctx.funnel, a, b, note)
 
 
 @router.command("我的客户", "客户列表", "列表", "list", "ls", "mine")

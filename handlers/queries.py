@@ -7,7 +7,7 @@ from storage import deals, health
 
 from .context import Context
 from .router import router
-from .views import LEVEL_RANK, deal_row, deal_silence
+from .views import LEVEL_RANK, deal_row, deal_silence, snoozed
 
 TASK_LIMIT = 15
 
@@ -33,6 +33,7 @@ def task_card_data(ctx: Context, open_deals: list | None = None, high_intent: li
             if s is None:
                 s = silences[d.id] = deal_silence(ctx, d)
             levels.append((d, s))
+    levels = [(d, s) for d, s in levels if not snoozed(ctx, d)]  # a snoozed deal leaves today's card
     counts = {lv: sum(1 for _, s in levels if s.level == lv) for lv in ("red", "orange", "yellow")}
     shown = [(d, s) for d, s in levels if s.level and (not manager or s.level in ("red", "orange"))]
     shown.sort(key=lambda ds: (LEVEL_RANK[ds[1].level], -ds[0].amount, -ds[1].hours))

@@ -48,16 +48,24 @@ def move_stage(ctx: Context, args: str) -> None:
             backward=stage.order < current.order, exit=[ctx.funnel.criteria[c].label for c in stage.exit])
 
 
+SIGNED = re.compile(r"已签约|签约了|已签|签了|\bsigned\b", re.IGNORECASE)
+
+
 @router.command("赢单", "成交", "won", "win")
 def won(ctx: Context, args: str) -> None:
-    customer, deal, _ = open_deal_of(ctx, args)
+    """赢单 华联超市; with exit criteria missing it is refused naming them, unless the rep says the
+    customer has signed (赢单 华联超市 已签约): then it is won and the missing ones are recorded as skipped."""
+    customer, deal, rest = open_deal_of(ctx, args)
     closing = ctx.funnel.closing
     missing = missing_for(ctx, deal, closing.key)
-    if missing:
+    signed = bool(SIGNED.search(rest))
+    if missing and not signed:
         raise Refusal("criteria_missing", customer=customer.name, current=ctx.funnel.stage(deal.stage).name,
-                      target="赢单", missing=missing)
-    deals.close_deal(deal, "won", None, ctx.rep, closing.key, ctx.now)
-    ctx.say("deal_closed", customer=customer.name, status="won", amount=deal.amount, reason=None)
+                      target="赢单", missing=missing, signed_hint=True)
+    skipped = [m["label"] for m in missing]
+    deals.close_deal(deal, "won", None, ctx.rep, closing.key, ctx.now, skipped=skipped)
+    ctx.understood["skipped"] = skipped
+    ctx.say("deal_closed", customer=customer.name, status="won", amount=deal.amount, reason=None, skipped=skipped)
     announce(ctx, deal, customer, "won", None)
 
 

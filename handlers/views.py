@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from rules.stale import LEVEL_ICONS, LEVEL_NAMES, silence
+from storage import people
+from storage.deals import SKIPPED
 from storage.models import Deal
 
 from .context import Context
@@ -11,10 +13,29 @@ from .context import Context
 LEVEL_RANK = {"red": 0, "orange": 1, "yellow": 2, None: 3}
 
 
+def deal_clock(funnel, tz, stage: str, team_id: int | None):
+    """The clock that counts this deal's silence (working days, or every hour for a stage or team that
+    says clock = "calendar")."""
+    team = people.team_name(team_id) if funnel.schedule.team_clocks else None
+    return funnel.clock(tz, stage, team)
+
+
 def deal_silence(ctx: Context, deal: Deal, stage=None):
     stage = stage or ctx.funnel.stage(deal.stage)
     return silence(deal.last_movement_at, deal.next_step_due, stage.stale, ctx.now,
-                   ctx.funnel.pause_while_next_step_ahead)
+                   ctx.funnel.pause_while_next_step_ahead, deal_clock(ctx.funnel, ctx.tz, stage.key, deal.team_id))
+
+
+def snooze_label(ctx: Context, until: datetime) -> str:
+    """"12月7日 09:00" (local)."""
+    t = ctx.to_local(until)
+    return f"{t.month}月{t.day}日 {t:%H:%M}"
+
+
+def snoozed(ctx: Context, deal) -> str:
+    """The snooze's end as shown (💤 至12月7日 09:00), or "" for a deal not snoozed now."""
+    until = getattr(deal, "snoozed_until", None)
+    return snooze_label(ctx, until) if until is not None and until > ctx.now else ""
 
 
 def deal_row(ctx: Context, deal: Deal) -> dict:
@@ -37,6 +58,7 @@ def deal_row(ctx: Context, deal: Deal) -> dict:
         "due": due.strftime("%m-%d") if due else "",
         "status": deal.status,
         "period": period_of(s.since),
+        "snoozed": snoozed(ctx, deal),
     }
 
 
@@ -47,14 +69,38 @@ def period_of(since: datetime) -> int:
 
 def ranked_silences(ctx: Context, deals) -> list[tuple]:
     """(deal, silence) pairs, warning level first (red, orange, yellow, none), then the larger deal, then
-    the longer silence; only each deal's silence is computed."""
+    the longer silence; a snoozed deal after all the others. Only each deal's silence is computed."""
     pairs = [(d, deal_silence(ctx, d)) for d in deals]
-    pairs.sort(key=lambda p: (LEVEL_RANK[p[1].level], -p[0].amount, -p[1].hours))
+    pairs.sort(key=lambda p: (bool(snoozed(ctx, p[0])), LEVEL_RANK[p[1].level], -p[0].amount, -p[1].hours))
     return pairs
 
 
 def list_row(ctx: Context, deal, s) -> dict:
-    """One line of a deal list (我的客户): what the line shows, and the deal's id."""
+    """One line of a deal list (我的客户): what the line shows, and the deal's id. A snoozed deal shows
+    until when (💤 至12月7日 09:00) instead of its level."""
+    until = snoozed(ctx, deal)
+    level = None if until else s.level
     return {"deal_id": deal.id, "customer": deal.customer.name, "owner": deal.owner.name,
-            "stage": ctx.funnel.stage(deal.stage).name, "days_silent": s.days, "level": s.level,
-            "level_name": LEVEL_NAMES.get(s.level, ""), "icon": LEVEL_ICONS.get(s.level, "⚪")}
+            "stage": ctx.funnel.stage(deal.stage).name, "days_silent": s.days, "level": level,
+            "level_name": LEVEL_NAMES.get(level, ""), "icon": LEVEL_ICONS.get(level, "⚪"), "snoozed": until}
+
+
+def stage_change_text(funnel, from_stage: str | None, to_stage: str, note: str | None) -> str:
+    """"谈判 → 方案提交"; a close reads as what it was: "谈判 → 赢单" or "谈判 → 输单（价格）", never a lost
+    deal "→ 成交"; a won deal's skipped exit criteria are named."""
+    def name(key):
+        try:
+            return funnel.stage(key).name
+        except KeyError:
+            return key or ""
+    note = note or ""
+    status, _, detail = note.partition(":")
+    status = status.split(";")[0].strip()
+    target = name(to_stage)
+    if status in ("won", "lost") and funnel.stage_or_none(to_stage) is not None and funnel.stage(to_stage).closing:
+        target = "赢单" if status == "won" else "输单"
+        reason = detail.split(";")[0].strip() if status == "lost" else ""
+        skipped = note.partition(f"{SKIPPED}:")[2].strip()
+        target += f"（{reason}）" if reason else ""
+        target += f"（跳过：{skipped}）" if skipped else ""
+    return f"{name(from_stage)} → {target}" if from_stage else f"新建于 {target}"

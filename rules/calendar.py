@@ -1,10 +1,25 @@
 """Working days in mainland China: statutory holidays and make-up working days (调休), plus the
-team's own days off and extra working days from the rules file."""
+team's own days off and extra working days from the rules file.
+
+The clocks here count how long a deal has been silent. `WorkdayClock` (the default) counts only the
+working days, each as a whole 24 hours in local time: a silence that starts on Friday at 17:00 has
+lasted 24 hours on Monday at 17:00 and 48 on Tuesday at 17:00. `CalendarClock` counts every hour.
+Both take and give naive UTC datetimes, as stored. `SendWindow` says when the bot may speak on its own.
+"""
 from __future__ import annotations
 
-from datetime import date
+from bisect import bisect_left
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 
 import chinese_calendar
+
+DAY = 86400.0
+DAY_US = 86_400_000_000  # a day in microseconds: the walk over whole days is done in integers
+_HOLIDAYS = chinese_calendar.holidays  # {date: name}: statutory days off
+_WORKDAYS = chinese_calendar.workdays  # {date: name}: make-up working days (调休)
+KNOWN_YEARS = range(min(_HOLIDAYS).year, max(_HOLIDAYS).year + 1)
 
 
 def is_workday(day: date, days_off: frozenset[date] = frozenset(),
@@ -13,7 +28,162 @@ def is_workday(day: date, days_off: frozenset[date] = frozenset(),
         return False
     if day in extra_workdays:
         return True
-    try:
-        return chinese_calendar.is_workday(day)
-    except NotImplementedError:  # a year the calendar package does not know yet: Monday to Friday
-        return day.weekday() < 5
+    if day.year in KNOWN_YEARS:  # the package's own rule, read from its tables (its function is slow)
+        return day in _WORKDAYS or (day not in _HOLIDAYS and day.weekday() < 5)
+    return day.weekday() < 5  # a year the calendar package does not know yet: Monday to Friday
+
+
+class CalendarClock:
+    """Every hour counts."""
+    kind = "calendar"
+
+    @staticmethod
+    def elapsed_hours(start: datetime, end: datetime) -> float:
+        return max(0.0, (end - start).total_seconds() / 3600)
+
+    @staticmethod
+    def add_hours(start: datetime, hours: float) -> datetime:
+        return start + timedelta(hours=hours)
+
+    @staticmethod
+    def latest_start(end: datetime, hours: float) -> datetime:
+        """The latest start whose silence has lasted `hours` at `end`."""
+        return end - timedelta(hours=hours)
+
+
+CALENDAR = CalendarClock()
+_BASE = date(2000, 1, 1).toordinal()
+
+
+class WorkdayClock:
+    """Only working days count, each as 24 hours of the local day."""
+    kind = "workday"
+
+    def __init__(self, tz, days_off: frozenset[date] = frozenset(), extra_workdays: frozenset[date] = frozenset()):
+        self.tz, self.days_off, self.extra_workdays = tz, days_off, extra_workdays
+        probe = [tz.utcoffset(datetime(y, m, 1)) for y in (1995, 2010, 2026, 2040, 2080) for m in (1, 7)]
+        self._offset = probe[0] if len(set(probe)) == 1 else None  # a zone without summer time: fast path
+        self._cum = [0]  # _cum[i]: working days in [_BASE, _BASE + i)
+        self._work: list[bool] = []
+        self._extend(date(2040, 1, 1).toordinal() - _BASE)
+
+    def _extend(self, upto: int) -> None:
+        for i in range(len(self._work), upto + 1):
+            w = is_workday(date.fromordinal(_BASE + i), self.days_off, self.extra_workdays)
+            self._work.append(w)
+            self._cum.append(self._cum[-1] + w)
+
+    def _i(self, ordinal: int) -> int:
+        i = ordinal - _BASE
+        if i < 0:
+            raise ValueError(f"date {date.fromordinal(ordinal)} is before {date.fromordinal(_BASE)}")
+        if i + 2 >= len(self._work):
+            self._extend(i + 400)
+        return i
+
+    def is_workday(self, day: date) -> bool:
+        return self._work[self._i(day.toordinal())]
+
+    def _local(self, utc: datetime) -> datetime:
+        if self._offset is not None:
+            return utc + self._offset
+        return utc.replace(tzinfo=timezone.utc).astimezone(self.tz).replace(tzinfo=None)
+
+    def _utc(self, local: datetime) -> datetime:
+        if self._offset is not None:
+            return local - self._offset
+        return local.replace(tzinfo=self.tz).astimezone(timezone.utc).replace(tzinfo=None)
+
+    @staticmethod
+    def _midnight(i: int) -> datetime:
+        return datetime.fromordinal(_BASE + i)
+
+    def elapsed_hours(self, start: datetime, end: datetime) -> float:
+        if end <= start:
+            return 0.0
+        a, b = self._local(start), self._local(end)
+        ia, ib = self._i(a.toordinal()), self._i(b.toordinal())
+        work = self._work
+        if ia == ib:
+            return (b - a).total_seconds() / 3600 if work[ia] else 0.0
+        secs = (self._midnight(ia + 1) - a).total_seconds() if work[ia] else 0.0
+        secs += (self._cum[ib] - self._cum[ia + 1]) * DAY
+        if work[ib]:
+            secs += (b - self._midnight(ib)).total_seconds()
+        return secs / 3600
+
+    def add_hours(self, start: datetime, hours: float) -> datetime:
+        """The earliest instant at which a silence that began at `start` has lasted `hours`."""
+        a = self._local(start)
+        ia = self._i(a.toordinal())
+        left = round(hours * 3_600_000_000)
+        if self._work[ia]:
+            rest = _us(self._midnight(ia + 1) - a)
+            if left <= rest:
+                return start + timedelta(microseconds=left)
+            left -= rest
+        n, r = divmod(left, DAY_US)
+        m = int(n) + (1 if r > 0 else 0)  # the m-th working day after `start`'s day holds the instant
+        target = self._cum[ia + 1] + m
+        self._i(_BASE + ia + 1 + 2 * m + 60)  # enough days built to find it
+        while self._cum[-1] < target:
+            self._extend(len(self._work) + 400)
+        j = bisect_left(self._cum, target) - 1
+        local = self._midnight(j) + timedelta(microseconds=r) if r > 0 else self._midnight(j + 1)
+        return self._utc(local)
+
+    def latest_start(self, end: datetime, hours: float) -> datetime:
+        """The latest start whose silence has lasted `hours` at `end`."""
+        b = self._local(end)
+        ib = self._i(b.toordinal())
+        left = round(hours * 3_600_000_000)
+        if self._work[ib]:
+            avail = _us(b - self._midnight(ib))
+            if left <= avail:
+                return end - timedelta(microseconds=left)
+            left -= avail
+        n, r = divmod(left, DAY_US)
+        m = int(n) + (1 if r > 0 else 0)  # the m-th working day before `end`'s day
+        target = self._cum[ib] - m + 1
+        if target < 1:
+            return self._utc(self._midnight(0))
+        j = bisect_left(self._cum, target) - 1
+        local = self._midnight(j + 1) - timedelta(microseconds=r) if r > 0 else self._midnight(j)
+        return self._utc(local)
+
+
+def _us(delta: timedelta) -> int:
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+@lru_cache(maxsize=64)
+def workday_clock(tz, days_off: frozenset[date], extra_workdays: frozenset[date]) -> WorkdayClock:
+    return WorkdayClock(tz, days_off, extra_workdays)
+
+
+@dataclass(frozen=True)
+class SendWindow:
+    """When the bot may send on its own: working days, from `opens` to `closes` local time."""
+    opens: time = time(9, 0)
+    closes: time = time(20, 0)
+
+    def next_open(self, clock: WorkdayClock, now: datetime) -> datetime:
+        """`now` when inside the window, else the window's next opening (naive UTC)."""
+        local = clock._local(now)
+        day = local.date()
+        if clock.is_workday(day) and self.opens <= local.time() < self.closes:
+            return now
+        if not (clock.is_workday(day) and local.time() < self.opens):
+            day += timedelta(days=1)
+            while not clock.is_workday(day):
+                day += timedelta(days=1)
+        return clock._utc(datetime.combine(day, self.opens))
+
+    def is_open(self, clock: WorkdayClock, now: datetime) -> bool:
+        return self.next_open(clock, now) == now
+
+    def day_start(self, clock: WorkdayClock, day: date) -> datetime:
+        """The window's opening on `day`, or on the first working day after it (naive UTC)."""
+        while not clock.is_workday(day):
+            day += timedelta(days=1)
+        return clock._utc(datetime.combine(day, self.opens))

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
+
+from .calendar import CALENDAR, SendWindow, workday_clock
 from datetime import date, time
 from pathlib import Path
 
@@ -55,6 +58,7 @@ class Stage:
     escalate_to: str = "manager"
     suggestion: str = ""
     closing: bool = False
+    clock: str | None = None  # "workday" or "calendar"; None: the team's or [schedule]'s
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,10 @@ class Schedule:
     extra_workdays: frozenset[date] = frozenset()
     # the weekly funnel review to the manager group: (weekday, 0 = Monday, local time)
     weekly_review_at: tuple[int, time] = (0, time(9, 30))
+    clock: str = "workday"  # how silence is counted: only working days, or every hour ("calendar")
+    send_window: tuple[time, time] = (time(9, 0), time(20, 0))  # when the bot may send on its own
+    daily_budget: int = 6  # messages the bot sends a person on its own in a day; beyond them, one digest
+    team_clocks: dict = field(default_factory=dict)  # {team name: "workday" | "calendar"}
 
 
 @dataclass
@@ -90,6 +98,37 @@ class Funnel:
     @property
     def all_thresholds(self) -> list[Thresholds]:
         return [s.stale for s in self.stages]
+
+    def clock(self, tz, stage: str | None = None, team: str | None = None):
+        """How silence is counted for a deal in `stage` of `team` (a team name): the stage's `clock`,
+        else the team's ([teams.NAME] clock), else [schedule] clock; a working-day clock by default."""
+        kind = None
+        if stage is not None:
+            st = self.stage_or_none(stage)
+            kind = st.clock if st is not None else None
+        if kind is None and team is not None:
+            kind = self.schedule.team_clocks.get(team)
+        if (kind or self.schedule.clock) == "calendar":
+            return CALENDAR
+        return self.workdays(tz)
+
+    def workdays(self, tz):
+        """The team's working days (China's calendar with 调休, plus [schedule]'s own days)."""
+        return workday_clock(tz, self.schedule.days_off, self.schedule.extra_workdays)
+
+    @cached_property
+    def send_window(self) -> SendWindow:
+        return SendWindow(*self.schedule.send_window)
+
+    def stage_or_none(self, key: str) -> Stage | None:
+        try:
+            return self.stage(key)
+        except KeyError:
+            return None
+
+    def stale_for(self, key: str) -> Thresholds:
+        st = self.stage_or_none(key)
+        return st.stale if st is not None else self.default_stale
 
     def stage(self, key: str) -> Stage:
         by_key = self.__dict__.get("_by_key")
@@ -239,10 +278,11 @@ def parse_funnel(raw: dict, p: str = "<rules>") -> Funnel:
                 raise RulesError(f"{p}: {where}: unknown criterion '{ckey}'. "
                                  f"Fix: use one of {sorted(criteria)} or define [criteria.{ckey}]")
         stale = _thresholds(s.get("stale", {}), where, p, default)
+        clock = _clock_kind(s.get("clock"), where, p)
         stage = Stage(key=key, name=name, order=i, aliases=tuple(s.get("aliases", [])),
                       exit=tuple(s.get("exit", [])), stale=stale,
                       escalate_to=s.get("escalate_to", "manager"), suggestion=s.get("suggestion", ""),
-                      closing=bool(s.get("closing", False)))
+                      closing=bool(s.get("closing", False)), clock=clock)
         for alias in (key, name, *stage.aliases):
             a = alias.strip().lower()
             if a in by_name and by_name[a].key != key:
@@ -256,10 +296,20 @@ def parse_funnel(raw: dict, p: str = "<rules>") -> Funnel:
                          f"Fix: mark the final (won/lost) stage with closing = true")
     return Funnel(path=p, stages=stages, criteria=criteria, activities=activities, default_stale=default,
                   pause_while_next_step_ahead=pause, decision_titles=titles,
-                  schedule=_schedule(raw.get("schedule", {}), p), _by_name=by_name)
+                  schedule=_schedule(raw.get("schedule", {}), p, raw.get("teams", {})), _by_name=by_name)
 
 
-def _schedule(raw: dict, p: str) -> Schedule:
+CLOCKS = ("workday", "calendar")
+
+
+def _clock_kind(value, where: str, p: str) -> str | None:
+    if value is None or value in CLOCKS:
+        return value
+    raise RulesError(f"{p}: {where}: clock = {value!r} is not a clock. "
+                     f"Fix: write clock = \"workday\" (working days only) or clock = \"calendar\" (every hour)")
+
+
+def _schedule(raw: dict, p: str, teams: dict | None = None) -> Schedule:
     def clock(key, default):
         v = raw.get(key, default)
         try:
@@ -276,8 +326,28 @@ def _schedule(raw: dict, p: str) -> Schedule:
                 raise RulesError(f"{p}: [schedule]: {key} has {v!r}, not a date. "
                                  f"Fix: write dates as 2026-12-24") from None
         return frozenset(out)
+    window = raw.get("send_window", "09:00-20:00")
+    try:
+        opens, closes = (time.fromisoformat(x.strip()) for x in str(window).replace("–", "-").split("-"))
+    except ValueError:
+        raise RulesError(f"{p}: [schedule]: send_window = {window!r} is not a time range. "
+                         f"Fix: write it as \"09:00-20:00\"") from None
+    if closes <= opens:
+        raise RulesError(f"{p}: [schedule]: send_window = {window!r} closes before it opens. "
+                         f"Fix: e.g. send_window = \"09:00-20:00\"")
+    budget = raw.get("daily_budget", 6)
+    if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
+        raise RulesError(f"{p}: [schedule]: daily_budget = {budget!r} must be a whole number of messages, "
+                         f"at least 1. Fix: e.g. daily_budget = 6")
+    team_clocks = {}
+    for name, t in (teams or {}).items():
+        kind = _clock_kind(t.get("clock") if isinstance(t, dict) else t, f"[teams.{name}]", p)
+        if kind:
+            team_clocks[name] = kind
     sched = Schedule(clock("task_card_at", "09:00"), clock("task_card_until", "12:00"), days("days_off"),
-                     days("extra_workdays"), weekly_review_at=_weekly_at(raw.get("weekly_review_at", "Mon 09:30"), p))
+                     days("extra_workdays"), weekly_review_at=_weekly_at(raw.get("weekly_review_at", "Mon 09:30"), p),
+                     clock=_clock_kind(raw.get("clock", "workday"), "[schedule]", p), send_window=(opens, closes),
+                     daily_budget=budget, team_clocks=team_clocks)
     if sched.task_card_until <= sched.task_card_at:
         raise RulesError(f"{p}: [schedule]: task_card_until must be later than task_card_at. "
                          f"Fix: e.g. task_card_at = \"09:00\", task_card_until = \"12:00\"")

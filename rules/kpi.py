@@ -420,7 +420,7 @@ def compute(data: KpiInput, funnel: Funnel, tz) -> Kpis:
             continue
         stage, moved, due = state_at_end(d, last_visit.get(d.id), data.last_activity.get(d.id), until)
         th = stages[stage].stale if stage in stages else funnel.default_stale
-        if silence(moved, due, th, until, funnel.pause_while_next_step_ahead).level == "red":
+        if silence(moved, due, th, until, funnel.pause_while_next_step_ahead, funnel.clock(tz, stage)).level == "red":
             stalled[d.id] = stage
 
     lost = [d for d in data.deals if d.status == "lost" and closed_in(d, start, until)]

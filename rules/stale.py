@@ -1,9 +1,13 @@
-"""Stale-deal levels: a pure function of a deal's movement times, its stage's thresholds and `now`."""
+"""Stale-deal levels: a pure function of a deal's movement times, its stage's thresholds, the clock
+that counts its silence (rules/calendar: working days only by default) and `now`.
+
+Every view that says "days silent" (我的客户, the 09:00 card, the dashboard, the KPIs) reads `silence`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from .calendar import CALENDAR
 from .funnel import LEVELS, Thresholds
 
 LEVEL_NAMES = {"yellow": "黄色", "orange": "橙色", "red": "红色"}
@@ -13,7 +17,7 @@ LEVEL_ICONS = {"yellow": "🟡", "orange": "🟠", "red": "🔴"}
 @dataclass(frozen=True)
 class Silence:
     since: datetime  # when the current silence period started
-    hours: float  # how long it has lasted at `now`
+    hours: float  # how long it has lasted at `now`, by its clock (working-day hours by default)
     level: str | None  # None, "yellow", "orange" or "red"
 
     @property
@@ -29,16 +33,16 @@ def silence_start(last_movement_at: datetime, next_step_due: datetime | None, pa
 
 
 def silence(last_movement_at: datetime, next_step_due: datetime | None, thresholds: Thresholds,
-            now: datetime, pause: bool = True) -> Silence:
+            now: datetime, pause: bool = True, clock=CALENDAR) -> Silence:
     since = silence_start(last_movement_at, next_step_due, pause)
-    hours = max(0.0, (now - since).total_seconds() / 3600)
+    hours = clock.elapsed_hours(since, now)
     level = ("red" if hours >= thresholds.red_hours else "orange" if hours >= thresholds.orange_hours
              else "yellow" if hours >= thresholds.yellow_hours else None)
     return Silence(since=since, hours=hours, level=level)
 
 
-def crossing_time(since: datetime, thresholds: Thresholds, level: str) -> datetime:
-    return since + timedelta(hours=thresholds.hours(level))
+def crossing_time(since: datetime, thresholds: Thresholds, level: str, clock=CALENDAR) -> datetime:
+    return clock.add_hours(since, thresholds.hours(level))
 
 
 RANK = {None: 0, "yellow": 1, "orange": 2, "red": 3}
@@ -54,13 +58,13 @@ class Evaluation:
 
 def evaluate(last_movement_at: datetime, next_step_due: datetime | None, snoozed_until: datetime | None,
              warned_level: str | None, warned_since: datetime | None, thresholds: Thresholds,
-             now: datetime, pause: bool = True) -> Evaluation:
+             now: datetime, pause: bool = True, clock=CALENDAR) -> Evaluation:
     """What the stale scan does with one deal: each level fires once per silence period.
 
     A scan that runs late (after downtime) fires only the highest level crossed, not all of them.
     A snoozed deal stays quiet and is looked at again when the snooze ends.
     """
-    s = silence(last_movement_at, next_step_due, thresholds, now, pause)
+    s = silence(last_movement_at, next_step_due, thresholds, now, pause, clock)
     current = warned_level if warned_since == s.since else None
     if snoozed_until is not None and snoozed_until > now:
         return Evaluation(None, current, s.since, snoozed_until)
@@ -68,5 +72,5 @@ def evaluate(last_movement_at: datetime, next_step_due: datetime | None, snoozed
     level = fire or current
     reached = max(RANK[level], RANK[s.level])
     following = [lv for lv in LEVELS if RANK[lv] > reached]
-    next_check = crossing_time(s.since, thresholds, following[0]) if following else None
+    next_check = crossing_time(s.since, thresholds, following[0], clock) if following else None
     return Evaluation(fire, level, s.since, next_check)

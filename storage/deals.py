@@ -164,9 +164,15 @@ def change_stage(deal: Deal, to_stage: str, rep: Rep, now: datetime, note: str |
     deal.save()
 
 
-def close_deal(deal: Deal, status: str, reason: str | None, rep: Rep, closing_stage: str, now: datetime) -> None:
-    StageChange.create(deal=deal, from_stage=deal.stage, to_stage=closing_stage, rep=rep, at=now,
-                       note=f"{status}: {reason}" if reason else status)
+SKIPPED = "跳过"  # a won deal's exit criteria recorded as skipped: "won; 跳过: a；b"
+
+
+def close_deal(deal: Deal, status: str, reason: str | None, rep: Rep, closing_stage: str, now: datetime,
+               skipped: list[str] | None = None) -> None:
+    note = f"{status}: {reason}" if reason else status
+    if skipped:
+        note += f"; {SKIPPED}: " + "；".join(skipped)
+    StageChange.create(deal=deal, from_stage=deal.stage, to_stage=closing_stage, rep=rep, at=now, note=note)
     deal.stage, deal.status, deal.lost_reason = closing_stage, status, reason
     deal.stage_entered_at = deal.last_movement_at = deal.closed_at = now
     deal.next_check_at = None
@@ -175,7 +181,7 @@ def close_deal(deal: Deal, status: str, reason: str | None, rep: Rep, closing_st
 
 def _open_deals():
     return (Deal.select(Deal.id, Deal.owner, Deal.team, Deal.stage, Deal.amount, Deal.last_movement_at, Deal.next_step,
-                        Deal.next_step_due, Customer.name, Rep.name)
+                        Deal.next_step_due, Deal.snoozed_until, Customer.name, Rep.name)
             .join(Customer).switch(Deal).join(Rep, on=Deal.owner).where(Deal.status == "open")
             .order_by(Deal.last_movement_at, Deal.id))
 
@@ -202,7 +208,7 @@ _activity_events = prepared(lambda customer_id, limit: (
     Activity.select(Activity.at, Activity.kind, Rep.name, Activity.text).join(Rep, JOIN.LEFT_OUTER)
     .where(Activity.customer == customer_id).order_by(Activity.at.desc(), Activity.id.desc()).limit(limit)))
 _stage_events = prepared(lambda customer_id, limit: (
-    StageChange.select(StageChange.at, Rep.name, StageChange.from_stage, StageChange.to_stage)
+    StageChange.select(StageChange.at, Rep.name, StageChange.from_stage, StageChange.to_stage, StageChange.note)
     .join(Rep, JOIN.LEFT_OUTER).join_from(StageChange, Deal).where(Deal.customer == customer_id)
     .order_by(StageChange.at.desc(), StageChange.id.desc()).limit(limit)))
 
@@ -210,7 +216,8 @@ _stage_events = prepared(lambda customer_id, limit: (
 def timeline(customer: Customer, limit: int = 8) -> list[tuple[datetime, str, str, str]]:
     """The customer's latest events, newest first: (at, what, who, text)."""
     events = [(at, kind, who or "", text) for at, kind, who, text in _activity_events.rows(customer.id, limit)]
-    events += [(at, "stage", who or "", f"{a or ''}>{b}") for at, who, a, b in _stage_events.rows(customer.id, limit)]
+    events += [(at, "stage", who or "", f"{a or ''}>{b}>{note or ''}")
+               for at, who, a, b, note in _stage_events.rows(customer.id, limit)]
     events.sort(key=lambda e: e[0], reverse=True)
     return events[:limit]
 

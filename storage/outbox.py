@@ -24,7 +24,8 @@ MAX_PAYLOAD = 65535  # bytes: MySQL's TEXT; checked here for every database alik
 
 def enqueue(key: str, channel: str, recipient: str, payload: dict, now: datetime) -> bool:
     """Queue a message once: returns False when a row with this key exists already (nothing changes).
-    A value the row cannot hold raises ValueError (MySQL's INSERT IGNORE would cut it short silently)."""
+    A value the row cannot hold raises ValueError (MySQL's INSERT IGNORE would cut it short silently).
+    It is due at once; a message held for later goes through enqueue_many's `send_at`."""
     body = json.dumps(payload, ensure_ascii=False)
     if not channel or not recipient or len(channel) > 16 or len(recipient) > 64:
         raise ValueError(f"outbox row {key[:60]!r}: bad channel {channel!r} or recipient {recipient!r}")
@@ -152,9 +153,10 @@ def exists(key: str) -> bool:
     return Outbox.select().where(Outbox.key == key[:190]).exists()
 
 
-def enqueue_many(rows: list[tuple[str, str, str, dict]], now: datetime) -> int:
+def enqueue_many(rows: list[tuple[str, str, str, dict]], now: datetime, send_at: datetime | None = None) -> int:
     """Queue (key, channel, recipient, payload) rows at once; a key already there is skipped.
-    Returns how many were new."""
+    They are due at `send_at` (default: now; a message the bot sends on its own waits for the team's
+    send window). Returns how many were new."""
     if not rows:
         return 0
     from .database import bulk_insert_ignore
@@ -164,6 +166,57 @@ def enqueue_many(rows: list[tuple[str, str, str, dict]], now: datetime) -> int:
         existing |= {k for (k,) in Outbox.select(Outbox.key).where(Outbox.key.in_(keys[i:i + 1000])).tuples()}
     bulk_insert_ignore(Outbox, [Outbox.key, Outbox.channel, Outbox.recipient, Outbox.payload, Outbox.status,
                                 Outbox.attempts, Outbox.next_attempt_at, Outbox.created_at],
-                       [(k[:190], ch, to, json.dumps(p, ensure_ascii=False), "pending", 0, now, now)
+                       [(k[:190], ch, to, json.dumps(p, ensure_ascii=False), "pending", 0, send_at or now, now)
                         for k, ch, to, p in rows if k[:190] not in existing])
     return len(set(keys) - existing)
+
+
+def _prefixed(prefixes: tuple[str, ...]):
+    cond = None
+    for p in prefixes:
+        c = Outbox.key.startswith(p)
+        cond = c if cond is None else (cond | c)
+    return cond
+
+
+def scheduled_counts(recipients: list[str], prefixes: tuple[str, ...], start: datetime, end: datetime) -> dict[str, int]:
+    """{recipient: messages with a key of `prefixes` that go out in [start, end)}: sent then, or still
+    waiting for then; a row carried inside another's message (merged, folded) does not count."""
+    out: dict[str, int] = {}
+    for i in range(0, len(recipients), 1000):
+        batch = recipients[i:i + 1000]
+        q = (Outbox.select(Outbox.recipient, Outbox.status, Outbox.next_attempt_at, Outbox.sent_at, Outbox.last_error)
+             .where(Outbox.recipient.in_(batch) & (Outbox.created_at >= start - timedelta(days=40))
+                    & (Outbox.created_at < end) & _prefixed(prefixes)))
+        for to, status, due, sent, note in q.tuples():
+            if status == "failed" or (note or "").startswith("merged:"):
+                continue
+            at = sent if status == "sent" else due
+            if at is not None and start <= at < end:
+                out[to] = out.get(to, 0) + 1
+    return out
+
+
+def held(prefixes: tuple[str, ...], created_by: datetime) -> list[Outbox]:
+    """Rows still waiting, never tried, created by `created_by` (held overnight, or just now), oldest first."""
+    return list(Outbox.select().where((Outbox.status == "pending") & (Outbox.attempts == 0)
+                                      & (Outbox.created_at <= created_by) & _prefixed(prefixes)).order_by(Outbox.id))
+
+
+def fold(row_ids: list[int], into: int, now: datetime) -> int:
+    """Rows whose content went out inside row `into` (the 09:00 card, a digest): sent, merged into it."""
+    n = 0
+    for i in range(0, len(row_ids), 1000):
+        n += (Outbox.update(status="sent", sent_at=now, last_error=f"merged:{into}")
+              .where(Outbox.id.in_(row_ids[i:i + 1000]) & (Outbox.status == "pending")).execute())
+    return n
+
+
+def by_key(key: str) -> Outbox | None:
+    return Outbox.get_or_none(Outbox.key == key[:190])
+
+
+def replace_payload(row_id: int, payload: dict) -> bool:
+    """A row still waiting gets a new payload (a digest taking in one more message)."""
+    return (Outbox.update(payload=json.dumps(payload, ensure_ascii=False))
+            .where((Outbox.id == row_id) & (Outbox.status == "pending")).execute()) == 1

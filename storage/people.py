@@ -88,3 +88,15 @@ def team_managers(team_id: int) -> list[Rep]:
     """The team's active managers, in a stable order."""
     return list(Rep.select().where((Rep.team == team_id) & (Rep.role == "manager")
                                    & (Rep.active == True)).order_by(Rep.id))  # noqa: E712
+
+
+_team_names: dict[int, str] = {}
+
+
+def team_name(team_id: int | None) -> str | None:
+    """A team's name (kept per process: the rules file's [teams.NAME] settings are looked up by it)."""
+    if team_id is None:
+        return None
+    if team_id not in _team_names:
+        _team_names.update(Team.select(Team.id, Team.name).tuples())
+    return _team_names.get(team_id)

@@ -10,7 +10,7 @@ from .database import bulk_insert_ignore, bulk_update
 from .models import Customer, Deal, Rep, Warning, db
 
 DUE_FIELDS = (Deal.id, Deal.owner, Deal.stage, Deal.last_movement_at, Deal.next_step_due, Deal.snoozed_until,
-              Deal.warn_level, Deal.warn_since)
+              Deal.warn_level, Deal.warn_since, Deal.team)
 
 
 def due_deal_ids(now: datetime) -> list[int]:
@@ -21,7 +21,7 @@ def due_deal_ids(now: datetime) -> list[int]:
 
 
 def due_rows(ids: list[int]) -> list[tuple]:
-    """(id, owner_id, stage, last_movement_at, next_step_due, snoozed_until, warn_level, warn_since)."""
+    """(id, owner_id, stage, last_movement_at, next_step_due, snoozed_until, warn_level, warn_since, team_id)."""
     return list(Deal.select(*DUE_FIELDS).where(Deal.id.in_(ids)).order_by(Deal.owner, Deal.id).tuples())
 
 
@@ -72,11 +72,11 @@ class Named:
 class LiteDeal:
     """An open deal as the daily cards read it: plain attributes, no ORM instance (500k of them load fast)."""
     __slots__ = ("id", "owner_id", "team_id", "stage", "amount", "last_movement_at", "next_step", "next_step_due",
-                 "status", "customer", "owner")
+                 "snoozed_until", "status", "customer", "owner")
 
     def __init__(self, row):
         (self.id, self.owner_id, self.team_id, self.stage, self.amount, self.last_movement_at, self.next_step,
-         self.next_step_due, customer, owner) = row
+         self.next_step_due, self.snoozed_until, customer, owner) = row
         self.status = "open"
         self.customer, self.owner = Named(customer), Named(owner)
 
@@ -84,7 +84,7 @@ class LiteDeal:
 def open_deal_rows() -> dict[int, list[LiteDeal]]:
     """Every open deal of an active rep, grouped by owner id: one query for all the daily cards."""
     q = (Deal.select(Deal.id, Deal.owner, Deal.team, Deal.stage, Deal.amount, Deal.last_movement_at, Deal.next_step,
-                     Deal.next_step_due, Customer.name, Rep.name)
+                     Deal.next_step_due, Deal.snoozed_until, Customer.name, Rep.name)
          .join(Customer).switch(Deal).join(Rep, on=Deal.owner)
          .where((Deal.status == "open") & (Rep.active == True)).tuples())  # noqa: E712
     out: dict[int, list[LiteDeal]] = {}
@@ -100,6 +100,7 @@ def open_deal_rows() -> dict[int, list[LiteDeal]]:
             if isinstance(d.last_movement_at, str):
                 d.last_movement_at = _dt(d.last_movement_at)
                 d.next_step_due = _dt(d.next_step_due) if d.next_step_due else None
+                d.snoozed_until = _dt(d.snoozed_until) if d.snoozed_until else None
             out.setdefault(d.owner_id, []).append(d)
     return out
 

@@ -9,17 +9,17 @@ functions as the chat's 周报), and every count is a GROUP BY query (storage/da
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta, timezone
+from datetime import timezone
 
 from flask import abort, jsonify, redirect, render_template, request, url_for
 
 from handlers import report
-from handlers.views import deal_row
+from handlers.views import deal_row, stage_change_text
 from rules import kpi as K
 from rules.health import Part, Score
 from rules.stale import LEVEL_ICONS, LEVEL_NAMES, silence
 from storage import dashboard as q
-from storage import deals as deals_q
+from storage import deals as deals_q, people
 
 from . import blueprint, runtime
 from . import numbers as N
@@ -91,13 +91,21 @@ def resolve_scope(user, args) -> Scope:
     return Scope(user, team_id, owner_id, team_name, owner_name, notice)
 
 
-def level_rule(funnel, now) -> q.LevelRule:
-    """The stale thresholds of rules/funnel.toml as instants: a silence started at or before them is at the level."""
-    def cut(th) -> q.Cutoffs:
-        return q.Cutoffs(yellow=now - timedelta(hours=th.yellow_hours), orange=now - timedelta(hours=th.orange_hours),
-                         red=now - timedelta(hours=th.red_hours))
-    return q.LevelRule({s.key: cut(s.stale) for s in funnel.stages}, cut(funnel.default_stale),
-                       funnel.pause_while_next_step_ahead)
+def level_rule(funnel, now, tz, team_id=None) -> q.LevelRule:
+    """The stale thresholds of rules/funnel.toml as instants: a silence started at or before them is at the level
+    (by each stage's clock: working days only, unless the stage or the team counts every hour)."""
+    team = scope_team(funnel, team_id)
+
+    def cut(th, clock) -> q.Cutoffs:
+        return q.Cutoffs(yellow=clock.latest_start(now, th.yellow_hours), orange=clock.latest_start(now, th.orange_hours),
+                         red=clock.latest_start(now, th.red_hours))
+    return q.LevelRule({s.key: cut(s.stale, funnel.clock(tz, s.key, team)) for s in funnel.stages},
+                       cut(funnel.default_stale, funnel.clock(tz, None, team)), funnel.pause_while_next_step_ahead)
+
+
+def scope_team(funnel, team_id):
+    """The team name whose [teams.NAME] clock applies (none for a view over every team)."""
+    return people.team_name(team_id) if funnel.schedule.team_clocks and team_id is not None else None
 
 
 def local(dt, tz, fmt: str = "%m-%d %H:%M") -> str:
@@ -106,9 +114,10 @@ def local(dt, tz, fmt: str = "%m-%d %H:%M") -> str:
     return dt.replace(tzinfo=timezone.utc).astimezone(tz).strftime(fmt)
 
 
-def warning_rows(rt, rows: list[q.WarnedDeal], now) -> list[dict]:
+def warning_rows(rt, rows: list[q.WarnedDeal], now, team_id=None) -> list[dict]:
     """The board's rows, each level and silence worked out by rules/stale.silence itself."""
     funnel = rt.funnel
+    team = scope_team(funnel, team_id)
     out = []
     for d in rows:
         try:
@@ -116,7 +125,8 @@ def warning_rows(rt, rows: list[q.WarnedDeal], now) -> list[dict]:
             th, name = stage.stale, stage.name
         except KeyError:
             th, name = funnel.default_stale, d.stage
-        s = silence(d.last_movement_at, d.next_step_due, th, now, funnel.pause_while_next_step_ahead)
+        s = silence(d.last_movement_at, d.next_step_due, th, now, funnel.pause_while_next_step_ahead,
+                    funnel.clock(rt.tz, d.stage, team))
         if s.level is None:
             continue
         out.append({"deal_id": d.id, "customer": d.customer, "owner": d.owner, "stage": name, "amount": d.amount,
@@ -179,7 +189,7 @@ def dashboard():
     rt, user = runtime(), current_user()
     now, scope, period_key, period = page_scope(rt, user)
     team_id, owner_id = scope.team_id, scope.owner_id
-    rule = level_rule(rt.funnel, now)
+    rule = level_rule(rt.funnel, now, rt.tz, team_id)
     kpi = kpi_view(rt, scope, period, now, compute=request.args.get("wait") == "1")
 
     # the funnel now (open deals); the period's conversion between stages comes with the KPIs
@@ -199,7 +209,7 @@ def dashboard():
         for lv, (n, amount) in levels.items():
             level_totals[lv][0] += n
             level_totals[lv][1] += amount
-    warned = warning_rows(rt, q.warned_deals(team_id, owner_id, rule, limit=WARN_LIMIT), now)
+    warned = warning_rows(rt, q.warned_deals(team_id, owner_id, rule, limit=WARN_LIMIT), now, team_id)
     warned_total = sum(n for n, _ in level_totals.values())
 
     # customers
@@ -260,12 +270,12 @@ def warnings():
     level = request.args.get("level")
     level = level if level in q.LEVELS else None
     page = min(MAX_PAGE, max(1, request.args.get("page", 1, type=int) or 1))
-    rule = level_rule(rt.funnel, now)
+    rule = level_rule(rt.funnel, now, rt.tz, scope.team_id)
     rows = q.warned_deals(scope.team_id, scope.owner_id, rule, level=level, limit=PAGE_SIZE + 1,
                           offset=(page - 1) * PAGE_SIZE)
     period_key = request.args.get("period", N.DEFAULT_PERIOD)
     return render_template("pages/warnings.html", scope=scope, level=level, page=page,
-                           rows=warning_rows(rt, rows[:PAGE_SIZE], now), has_next=len(rows) > PAGE_SIZE,
+                           rows=warning_rows(rt, rows[:PAGE_SIZE], now, scope.team_id), has_next=len(rows) > PAGE_SIZE,
                            icons=LEVEL_ICONS, level_names=LEVEL_NAMES, role_name=ROLE_NAMES.get(user.role, user.role),
                            now_local=local(now, rt.tz, "%Y-%m-%d %H:%M"), **filters_context(scope, period_key))
 
@@ -320,8 +330,9 @@ def deal_page(deal_id: int):
                     (" · 决策人" if e["decision_maker"] else "")
         elif e["type"] == "stage":
             item["what"] = ACTIVITY_NAMES["stage"]
-            item["text"] = " → ".join(x for x in (stage_name(funnel, e["from"]), stage_name(funnel, e["to"])) if x) + \
-                (f"（{e['text']}）" if e["text"] else "")
+            closed = e["text"].startswith(("won", "lost"))  # the close itself says won or lost
+            item["text"] = (stage_change_text(funnel, e["from"], e["to"], e["text"]) if e["from"] or closed
+                            else stage_name(funnel, e["to"])) + (f"（{e['text']}）" if e["text"] and not closed else "")
         else:
             item["what"] = f"{LEVEL_ICONS.get(e['level'], '')} {LEVEL_NAMES.get(e['level'], e['level'])}预警"
             item["level"] = e["level"]

@@ -84,12 +84,13 @@ def _local_channel(method: str, path: str, **kw):
 
 
 def outbox_for(rt, to: str) -> list[dict]:
-    """The local channel's outbox for `to`, oldest first, each with its local time."""
+    """The local channel's outbox for `to`, oldest first, each with its local time: when it was sent
+    (a message held for the send window shows the morning it went out), else when it was queued."""
     status, body = _local_channel("GET", "/local/outbox", query_string={"to": to, "limit": FEED_LIMIT})
     messages = list(reversed(body.get("messages", []))) if status == 200 else []
     for m in messages:
         try:
-            at = datetime.fromisoformat(m["created_at"].replace("Z", "+00:00"))
+            at = datetime.fromisoformat((m.get("sent_at") or m["created_at"]).replace("Z", "+00:00"))
             m["local"] = at.astimezone(rt.tz).strftime("%m-%d %H:%M")
         except (KeyError, ValueError, AttributeError):
             m["local"] = ""

@@ -72,7 +72,11 @@ def test_times_of_the_crossings(rt):
     assert run(rt, scan, start + timedelta(hours=48))["fired"]["yellow"] == 3
     assert run(rt, scan, start + timedelta(hours=48, minutes=5))["checked"] == 0  # cost follows crossings
     assert run(rt, scan, start + timedelta(hours=72))["fired"]["orange"] == 3
-    assert run(rt, scan, start + timedelta(hours=120))["fired"]["red"] == 3
+    # red after five working days: Saturday 10:00 (120 calendar hours) is a day off, Monday 10:00 is day five
+    # (working-day clock, issue 14; this assertion read "red at 120 calendar hours" before)
+    assert run(rt, scan, start + timedelta(hours=120))["fired"]["red"] == 0
+    assert run(rt, scan, local(2026, 11, 9, 9, 59))["fired"]["red"] == 0
+    assert run(rt, scan, local(2026, 11, 9, 10, 0))["fired"]["red"] == 3
 
 
 def test_activity_starts_a_new_silence_period(rt):
@@ -180,8 +184,7 @@ def test_all_clear_line_for_a_rep_with_nothing_to_do(rt):
 
 def test_buttons_followup_snooze_help_and_take(rt):
     chat = Chat(rt)
-    start = local(2026, 11, 2, 10, 0)
-    run(rt, scan, start + timedelta(hours=121))
+    run(rt, scan, local(2026, 11, 9, 11, 0))  # five working days and an hour after Monday 11-02 10:00
     warn = [p for k, to, p in rows(rt, recipient="bob") if k.startswith("warn:")][0]
     actions = {b["label"]: b["action"] for b in warn["buttons"]}
     red = [p for k, to, p in rows(rt, recipient="mgr") if k.startswith("red:")]

@@ -292,7 +292,7 @@ def test_a_session_webhook_that_refuses_falls_back_to_the_openapi(client, rt, fa
 # --- proactive messages --------------------------------------------------------------------------------
 
 def test_red_escalation_reaches_the_group_robot_at_the_manager(client, rt, fake):
-    red_time = T0 + timedelta(days=5, hours=1)
+    red_time = T0 + timedelta(days=7, hours=1)  # five working days and an hour (Friday to Friday)
     run(rt, scan, red_time)
     run(rt, deliver, red_time)
     cards = [m for m in fake.robot if "红色预警" in m["markdown"]["text"]]
@@ -309,9 +309,9 @@ def test_red_escalation_reaches_the_group_robot_at_the_manager(client, rt, fake)
 
 
 def test_task_card_action_link_clicked_twice_is_one_activity(client, rt, fake):
-    monday = T0 + timedelta(days=3) - timedelta(hours=1)  # Monday 09:00 local
-    run(rt, daily, monday)
-    run(rt, deliver, monday)
+    wednesday = T0 + timedelta(days=5) - timedelta(hours=1)  # Wednesday 09:00 local: 71 working hours, yellow
+    run(rt, daily, wednesday)
+    run(rt, deliver, wednesday)
     card = next(m for m in fake.oto if m["userIds"] == ["alice"])
     assert card["msgKey"].startswith("sampleActionCard") and "今日任务" in card["msgParam"]["title"]
     label, url = next((k, v) for k, v in card_links(card["msgParam"]).items() if k.endswith("已跟进"))
@@ -358,7 +358,7 @@ def test_forged_and_expired_links_get_4xx_pages_and_write_nothing(client, rt, fa
     for press in (client.get, client.post):
         forged = press(forged_path)
         assert forged.status_code == 403 and "链接无效" in forged.get_data(as_text=True)
-    rt.clock.set(T0 + timedelta(days=8))
+    rt.clock.set(T0 + timedelta(days=13))  # the card's links, sent Wednesday 12-02, last 7 days
     for press in (client.get, client.post):
         expired = press(path_of(url))
         assert expired.status_code == 410 and "链接已过期" in expired.get_data(as_text=True)

@@ -112,7 +112,7 @@ def test_outbox_shows_what_the_group_was_sent(client, app):
 def test_button_action_through_http(client, app, db_url):
     from bot.jobs import scan
     rt = app.extensions["bot"]
-    rt.clock.set(T0.replace(day=30))  # Monday: 72 h of silence
+    rt.clock.set(T0.replace(month=12, day=2))  # Wednesday: three working days (72 h) of silence
     with rt.database.connection_context():
         scan(rt, rt.now())
     msgs = client.get("/local/outbox?to=alice").get_json()["messages"]

@@ -164,9 +164,9 @@ def test_non_text_message_gets_a_short_answer(client):
 
 
 def test_task_card_button_click_updates_the_card(client, rt, fake):
-    monday = T0 + timedelta(days=3) - timedelta(hours=1)  # Monday 09:00 local, 71 h after creation
-    run(rt, daily, monday)
-    run(rt, deliver, monday)
+    wednesday = T0 + timedelta(days=5) - timedelta(hours=1)  # Wednesday 09:00 local, 71 working hours after creation
+    run(rt, daily, wednesday)
+    run(rt, deliver, wednesday)
     card = next(m for m in fake.sent if m["touser"] == "alice")
     assert card["msgtype"] == "template_card"
     tc = card["template_card"]
@@ -179,16 +179,16 @@ def test_task_card_button_click_updates_the_card(client, rt, fake):
     assert again["MsgType"] == "update_button"
     with rt.database.connection_context():
         assert Activity.select().where(Activity.text == "已跟进(提醒卡片)").count() == 1
-    run(rt, deliver, monday + timedelta(seconds=5))
+    run(rt, deliver, wednesday + timedelta(seconds=5))
     assert any("已记录跟进" in m.get("text", {}).get("content", "") for m in fake.sent if m["touser"] == "alice")
 
 
 def test_a_refused_card_click_leaves_the_button_as_it_was(client, rt, fake):
     """bob presses a button on alice's card (or a key the bot does not know): the card keeps its button
     and the refusal arrives as a message."""
-    monday = T0 + timedelta(days=3) - timedelta(hours=1)
-    run(rt, daily, monday)
-    run(rt, deliver, monday)
+    wednesday = T0 + timedelta(days=5) - timedelta(hours=1)  # Wednesday 09:00 local: yellow
+    run(rt, daily, wednesday)
+    run(rt, deliver, wednesday)
     tc = next(m for m in fake.sent if m["touser"] == "alice")["template_card"]
     key = next(b for b in tc["button_list"] if b["text"].endswith("已跟进"))["key"]
     before = len(fake.sent)
@@ -196,7 +196,7 @@ def test_a_refused_card_click_leaves_the_button_as_it_was(client, rt, fake):
         r = wecom_post(client, card_event(user, tc["task_id"], k))
         assert r.status_code == 200 and r.get_data() == b""
     assert activities(rt) == 0
-    run(rt, deliver, monday + timedelta(seconds=5))
+    run(rt, deliver, wednesday + timedelta(seconds=5))
     assert sorted(m["touser"] for m in fake.sent[before:]) == ["alice", "bob"]  # the two refusals
 
 
@@ -236,7 +236,7 @@ def test_other_events_get_no_answer(client, rt):
 
 
 def test_red_escalation_reaches_the_group_robot(client, rt, fake):
-    red_time = T0 + timedelta(days=5, hours=1)
+    red_time = T0 + timedelta(days=7, hours=1)  # five working days and an hour (Friday to Friday)
     run(rt, scan, red_time)
     run(rt, deliver, red_time)
     cards = [m for m in fake.robot if "红色预警" in m["text"]["content"]]
@@ -259,7 +259,7 @@ def test_a_red_card_for_a_team_with_many_managers_stays_whole(rt, fake):
         team = people.ensure_team("东区")
         for i in range(5):
             people.upsert_rep(team, f"m{i}", f"主管{i}", "manager", wecom_userid=f"m{i}")
-    red_time = T0 + timedelta(days=5, hours=1)
+    red_time = T0 + timedelta(days=7, hours=1)  # five working days and an hour (Friday to Friday)
     run(rt, scan, red_time)
     run(rt, deliver, red_time)
     cards = [m["text"] for m in fake.robot if "红色预警" in m["text"]["content"]]

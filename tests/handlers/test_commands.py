@@ -206,17 +206,21 @@ def test_english_commands(chat, rt):
 
 
 def test_list_shows_colour_and_days_silent(chat, rt, clock):
-    clock.set(datetime(2026, 11, 30, 2, 0))  # 72 h later
+    # three working days later (Friday 10:00 -> Wednesday 10:00; before issue 14's working-day clock this
+    # read Monday 10:00, 72 calendar hours, which now counts one working day)
+    clock.set(datetime(2026, 12, 2, 2, 0))
     out = chat.say("alice", "我的客户")
     assert "🟠" in out and "3天无进展" in out and "橙色" in out
 
 
 def test_today_lists_warned_and_due(chat, rt, clock):
-    chat.say("alice", "拜访 华联便利店 见了王总,下一步周一前回访")
-    clock.set(datetime(2026, 11, 30, 1, 0))  # Monday 09:00 local
+    # Tuesday 10:00: 华联超市 two working days silent since Friday 10:00 (yellow; before the working-day
+    # clock this was Monday 09:00, 71 calendar hours, now one working day)
+    chat.say("alice", "拜访 华联便利店 见了王总,下一步周二前回访")
+    clock.set(datetime(2026, 12, 1, 2, 0))
     out = chat.say("alice", "今日任务")
     assert "华联超市" in out and "黄色" in out
-    assert "今天到期" in out and "周一前回访" in out
+    assert "今天到期" in out and "周二前回访" in out
 
 
 def test_a_manager_takes_over_and_nudges_by_name(chat, rt):

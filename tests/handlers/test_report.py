@@ -88,14 +88,16 @@ def test_report_is_for_managers_and_says_what_it_understands(rt):
 
 def test_funnel_shows_conversion_between_stages_and_where_deals_stall(rt):
     chat = a_week(rt)
-    at(rt, 2026, 11, 9, 10, 0)  # the next Monday: 华联便利店 silent a week (red), 华联超市 5 days since Wednesday
+    # the next Wednesday: 华联便利店 silent seven working days (red), 华联超市 five since last Wednesday (red:
+    # the working-day clock; this read the Monday before, five calendar days, which now counts three)
+    at(rt, 2026, 11, 11, 10, 0)
     out = chat.say("boss", "漏斗")
     lines = out.splitlines()
     assert lines[0] == "📊 东区 漏斗：进行中 2 个，11万"
     assert lines[1].startswith("1.初步接触") and "1个 3万 · 转化33% · 平均停留" in lines[1]
     assert lines[2].startswith("2.需求确认") and "1个 8万 · 转化0%" in lines[2]
-    assert "转化 = 10月11日-11月9日" in out
-    assert "⛔ 卡点：初步接触（停滞1个，平均已7.0天）、需求确认（停滞1个，平均已5.0天）" in out
+    assert "转化 = 10月13日-11月11日" in out
+    assert "⛔ 卡点：初步接触（停滞1个，平均已9.0天）、需求确认（停滞1个，平均已7.0天）" in out
     # a chosen period; and a rep still gets their own open deals, without the team's numbers
     assert "转化 = 2026年11月" in chat.say("boss", "漏斗 2026-11")
     mine = chat.say("alice", "漏斗")

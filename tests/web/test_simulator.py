@@ -112,10 +112,15 @@ def test_watch_a_new_deal_go_yellow_orange_red_and_the_0900_card_arrive(app, rt,
     def group():
         return [m for m in sim.feed("rep1")["groups"][0]["messages"] if "模拟测试超市" in m["text"]]
 
-    r = sim.advance(days=2, hours=1)  # Sunday 11:00: 49 h of silence
+    # the working-day clock (issue 14): the weekend does not count. Before, this read "Sunday 11:00: 49 h:
+    # yellow", "Monday 11:00: orange" and "Wednesday 11:00: red".
+    r = sim.advance(days=2, hours=1)  # Sunday 11:00: Friday's 14 working hours
+    assert r.status_code == 200
+    assert not [m for m in mine("rep1") if "黄色" in m["text"]] and not group()
+    r = sim.advance(days=2)  # Tuesday 11:00: 49 working hours
     assert r.status_code == 200 and "🟡黄色" in r.get_json()["summary"]
     assert [m for m in mine("rep1") if "黄色" in m["text"]] and not group()
-    sim.advance(days=1)  # Monday 11:00: 73 h
+    sim.advance(days=1)  # Wednesday 11:00: 73 h
     assert [m for m in mine("rep1") if "橙色" in m["text"]] and not group()
     # Monday's 09:00 card came on the way (the jobs ran at every hour), to each rep and the manager
     with rt.database.connection_context():
@@ -123,11 +128,18 @@ def test_watch_a_new_deal_go_yellow_orange_red_and_the_0900_card_arrive(app, rt,
     assert "task:rep1:2026-11-30" in keys and "task:liyan:2026-11-30" in keys
     cards = [m for m in sim.feed("rep1")["messages"] if "今日任务" in m["text"]]
     assert cards and cards[-1]["status"] == "sent" and cards[-1]["buttons"]
-    sim.advance(days=2)  # Wednesday 11:00: 121 h: red, escalated to the manager group
+    sim.advance(days=2)  # Friday 11:00: 121 working hours: red, escalated to the manager group
     feed = sim.feed("rep1")
     assert feed["groups"][0]["id"] == "managers"
     red = group()
     assert red and "红色" in red[-1]["text"] and red[-1]["buttons"]
+    # quiet hours: a week of hourly jobs, and every message the bot sent on its own (the manager group's
+    # red cards among them, the demo's too) went out between 09:00 and 20:00 on a working day
+    for pane in [sim.feed("rep1")["messages"], *[g["messages"] for g in sim.feed("rep1")["groups"]],
+                 sim.feed("liyan")["messages"]]:
+        sent = [m for m in pane if m["status"] == "sent" and m["sent_at"]]
+        assert sent and all(9 <= int(m["local"][6:8]) < 20 for m in sent), [m["local"] for m in sent]
+        assert not [m for m in sent if m["local"][:5] in ("11-28", "11-29")]  # the weekend
     # the manager presses the red card's button from the group feed
     action = red[-1]["buttons"][0]["action"]
     r = sim.send("liyan", action=action)
