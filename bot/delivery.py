@@ -34,9 +34,19 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def lease_of(rt) -> timedelta:
+    """How long a claimed row waits for its delivery process before another one takes it
+    (BOT_DELIVERY_LEASE_SECONDS, default 120: well over a send's HTTP timeouts)."""
+    try:
+        seconds = float(rt.config.get("BOT_DELIVERY_LEASE_SECONDS") or 120)
+    except ValueError:
+        seconds = 120.0
+    return timedelta(seconds=max(15.0, seconds))
+
+
 def deliver(rt, now: datetime, limit: int = 100) -> dict:
     tally = {"sent": 0, "deferred": 0, "failed": 0}
-    rows = outbox.claim(worker_name(), now, limit=limit)
+    rows = outbox.claim(worker_name(), now, limit=limit, lease=lease_of(rt))
     for units in plan(rt, rows, now, tally):
         adapter, batch, reply = units
         try:
