@@ -33,8 +33,18 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def lease_of(rt) -> timedelta:
+    """How long a claimed row waits for its delivery process before another one takes it
+    (BOT_DELIVERY_LEASE_SECONDS, default 120: well over a send's HTTP timeouts)."""
+    try:
+        seconds = float(rt.config.get("BOT_DELIVERY_LEASE_SECONDS") or 120)
+    except ValueError:
+        seconds = 120.0
+    return timedelta(seconds=max(15.0, seconds))
+
+
 def deliver(rt, now: datetime, limit: int = 100) -> dict:
-    rows = outbox.claim(worker_name(), now, limit=limit)
+    rows = outbox.claim(worker_name(), now, limit=limit, lease=lease_of(rt))
     return {"job": "deliver", "claimed": len(rows), **send_rows(rt, rows, now)}
 
 
