@@ -23,6 +23,7 @@ DEFAULTS = {
     "BOT_SECRET_KEY_FILE": "",  # where a generated key is kept when BOT_SECRET_KEY is empty (default: data/secret_key)
     "BOT_PUBLIC_URL": "http://127.0.0.1:8000",
     "BOT_CHARTS_DIR": "",  # where the weekly review's chart images go (default data/charts)
+    "BOT_INSTANT_REPLIES": "1",  # 1: answers queued in the outbox are sent at once by the process (bot/courier.py)
     "BOT_BENCH_ROUTES": "0",  # 1: add /bench/bare and /bench/wecom-crypto, reference routes for bench/
     "BOT_DEMO_LOGIN": "0",  # 1: the login page offers a one-click login as any demo user (local mode only)
     "BOT_SIMULATOR": "0",  # 1: the chat simulator at /simulator (needs the local channel)

@@ -51,6 +51,10 @@ class Runtime:
         self.database = open_database(self.config.database_url)
         if migrate:
             migrate_database(self.database)
+        self.courier = None
+        if self.config["BOT_INSTANT_REPLIES"] not in ("0", "false", "no", ""):
+            from .courier import Courier
+            self.courier = Courier(self)
 
     @property
     def tz(self):
@@ -62,7 +66,14 @@ class Runtime:
 
     def handle(self, msg: Incoming) -> Handled:
         """Run one inbound message exactly once; a repeat of it gets the recorded answer. Every channel
-        comes in here the same way; its `answer` says what goes back in the request itself."""
+        comes in here the same way; its `answer` says what goes back in the request itself, and the
+        replies queued instead are sent at once, after the commit (bot/courier.py)."""
+        handled = self._handle(msg)
+        if handled.queued and self.courier is not None and not self.database.in_transaction():
+            self.courier.kick(handled.queued)
+        return handled
+
+    def _handle(self, msg: Incoming) -> Handled:
         channel = inbound_channel(msg.channel, self)
         if not msg.readable:
             return self._unreadable(channel, msg)

@@ -17,6 +17,10 @@ MYSQL_URL = os.environ.get("BOT_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/te
 DB_PARAMS = ["sqlite", "postgres", "mysql"]
 _ready: dict[str, str | None] = {}
 
+# The tests drive delivery themselves (`deliver` at the instants they choose), so the instant replies of
+# bot/courier.py are off unless a test turns them on (tests/e2e/test_instant_replies.py).
+os.environ.setdefault("BOT_INSTANT_REPLIES", "0")
+
 # Friday 2026-11-27 10:00 in Shanghai
 T0 = datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc)
 
@@ -110,7 +114,7 @@ def clock() -> FixedClock:
 def make_runtime(url: str, clock, **cfg):
     from bot.config import load_config
     from bot.runtime import Runtime
-    config = load_config({"database_url": url, "use_dotenv": False, **cfg}, environ={})
+    config = load_config({"database_url": url, "use_dotenv": False, "bot_instant_replies": "0", **cfg}, environ={})
     return Runtime(config, clock=clock)
 
 

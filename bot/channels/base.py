@@ -27,6 +27,8 @@ class SendResult:
     retry: bool = False  # a passing failure (rate limit, busy): try again later
     retry_after: float | None = None  # seconds, when the API said how long
     attempted: bool = True  # False: nothing reached the chat tool (waiting for a token): no attempt used
+    alert: str = ""  # a failure of the set-up, not of this message (bad secret, IP not trusted, robot off):
+    #                  its cause, e.g. "wecom:60020"; the team's admins are told once (bot/alerts.py)
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,20 @@ from . import blueprint, demo_login_on, runtime
 log = logging.getLogger(__name__)
 TIMEOUT = 5
 WECOM_AUTHORIZE = "https://open.weixin.qq.com/connect/oauth2/authorize"
+# WeCom web login for desktop browsers (a QR code the member scans with WeCom; the successor of
+# open.work.weixin.qq.com/wwopen/sso/qrConnect, same parameters plus login_type)
+WECOM_WEB_LOGIN = "https://login.work.weixin.qq.com/wwlogin/sso/login"
 DINGTALK_AUTHORIZE = "https://login.dingtalk.com/oauth2/auth"
-TOKEN_ERRORS = {40001, 40014, 42001}  # the app's access token was rejected: refresh once
+TOKEN_ERRORS = {40014, 42001}  # the app's access token was rejected: refresh once
+DINGTALK_ENVELOPE = 88  # DingTalk topapi wraps errors: errcode 88 with the real one in sub_code
+
+
+def token_rejected(body: dict) -> bool:
+    """WeCom: errcode 40014/42001; DingTalk topapi: the same, or errcode 88 with sub_code 40014/42001."""
+    code = body.get("errcode")
+    if code == DINGTALK_ENVELOPE:
+        code = int(body["sub_code"]) if str(body.get("sub_code", "")).isdigit() else code
+    return code in TOKEN_ERRORS
 ROLE_NAMES = {"rep": "销售", "manager": "主管", "admin": "管理员"}
 
 
@@ -212,6 +224,18 @@ def wecom_login():
     return redirect(f"{WECOM_AUTHORIZE}?{urlencode(params)}#wechat_redirect")
 
 
+@blueprint.get("/login/wecom/web")
+def wecom_web_login():
+    """From a desktop browser: WeCom's web login (the member scans a QR code with WeCom); the callback is
+    the in-client OAuth's (the code is read with the same auth/getuserinfo)."""
+    cfg = runtime().config
+    if not cfg.channel_on("wecom"):
+        abort(404)
+    params = {"login_type": "CorpApp", "appid": cfg["WECOM_CORP_ID"], "agentid": cfg["WECOM_AGENT_ID"],
+              "redirect_uri": public_url("web.wecom_callback"), "state": _new_state()}
+    return redirect(f"{WECOM_WEB_LOGIN}?{urlencode(params)}")
+
+
 @blueprint.get("/login/wecom/callback")
 def wecom_callback():
     rt = runtime()
@@ -232,7 +256,7 @@ def wecom_userid(rt, code: str) -> str | None:
     try:
         token = client.access_token
         body = _get_json(url, {"access_token": token, "code": code})
-        if body.get("errcode") in TOKEN_ERRORS:
+        if token_rejected(body):
             body = _get_json(url, {"access_token": client.refresh_token(stale=token), "code": code})
     except (requests.RequestException, ValueError) as e:
         log.warning("wecom getuserinfo failed: %s", e)
@@ -301,7 +325,7 @@ def dingtalk_userid(rt, code: str) -> str | None:
         token = client.access_token
         url = f"{oapi}/topapi/user/getbyunionid"
         body = _post_json(url, token, union_id)
-        if body.get("errcode") in TOKEN_ERRORS:
+        if token_rejected(body):
             body = _post_json(url, client.refresh_token(stale=token), union_id)
     except LoginError:
         raise

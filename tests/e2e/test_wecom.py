@@ -372,7 +372,7 @@ def test_gettoken_that_never_answers_times_out_and_is_retried(rt, fake, monkeypa
 
 
 def test_rate_limited_recipient_is_retried_later_not_dropped(rt, fake):
-    fake.member_limit = 2
+    fake.app_limit = 2  # the app's own frequency limit: 45009
     from storage import outbox
     with rt.database.connection_context():
         for i in range(3):
@@ -396,10 +396,9 @@ def test_a_long_list_reaches_the_rep_whole_in_parts(rt, fake):
         outbox.enqueue("reply:wecom:msg:1:0", "wecom", "boss", {"template": "my_deals", "data": {
             "rows": rows, "manager": True, "total": 137, "more": 97}}, rt.now())
     fake.busy = 0
-    original = fake.member_limit
-    fake.member_limit = 1  # the second part meets WeCom's per-member limit: 45009
+    fake.app_limit = 1  # the second part meets the app's frequency limit: 45009
     assert run(rt, deliver, T0)["deferred"] == 1
-    fake.member_limit = original
+    fake.app_limit = None
     fake._windows.clear()
     assert run(rt, deliver, T0 + timedelta(minutes=2))["sent"] == 1
     parts = [m["text"]["content"] for m in fake.sent if m["touser"] == "boss"]

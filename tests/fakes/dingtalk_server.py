@@ -4,7 +4,10 @@ WebSocket gateway).
 - POST /v1.0/oauth2/accessToken {appKey, appSecret} -> {accessToken, expireIn}
 - POST /v1.0/robot/oToMessages/batchSend and /v1.0/robot/groupMessages/send: header
   x-acs-dingtalk-access-token checked (401 InvalidAuthentication), robotCode checked, msgParam must be
-  a JSON string; invalid staff ids come back in invalidStaffIdList
+  a JSON string, msgKey one of the documented message templates with its required parameters (HTTP 400
+  invalidParameter.msgKey / .msgParam); when every staff id is unknown: HTTP 400 staffId.notExisted
+  (some unknown among known ones: invalidStaffIdList)
+- custom robot and session webhook messages over 15,000 bytes (the markdown / text) are refused (460101)
 - POST /robot/send?access_token=..&timestamp=..&sign=..: the custom group robot, with the sign and the
   one-hour timestamp window checked (310000), unknown token (400101), disabled robot (400102), and the
   20-a-minute limit that blocks the robot for 10 minutes (410100)
@@ -38,6 +41,21 @@ class _SystemClock:
 def dingtalk_sign(timestamp: str, secret: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(),
                                      hashlib.sha256).digest()).decode()
+
+
+MSG_KEYS = {  # msgKey -> the msgParam fields it requires (DingTalk's robot message templates)
+    "sampleText": ["content"], "sampleMarkdown": ["title", "text"], "sampleLink": ["text", "title", "messageUrl"],
+    "sampleImageMsg": ["photoURL"],
+    "sampleActionCard": ["title", "text", "singleTitle", "singleURL"],
+    **{f"sampleActionCard{n}": ["title", "text"] + [f"action{w}{i}" for i in range(1, n + 1) for w in ("Title", "URL")]
+       for n in range(2, 6)},
+}
+ROBOT_BYTES = 15000
+
+
+def too_long(body: dict) -> bool:
+    part = body.get(body.get("msgtype", ""), {})
+    return isinstance(part, dict) and len(str(part.get("text", part.get("content", ""))).encode()) > ROBOT_BYTES
 
 
 class FakeDingTalk(LoopbackServer):
@@ -197,6 +215,8 @@ class FakeDingTalk(LoopbackServer):
                     if fake.ws_port is None:
                         return self._json({"code": "ServiceUnavailable", "message": "no gateway"}, 503)
                     return self._json({"endpoint": f"ws://127.0.0.1:{fake.ws_port}/connect", "ticket": "t+1/="})
+                if url.path in ("/robot/send", "/robot/sendBySession") and too_long(body):
+                    return self._json({"errcode": 460101, "errmsg": "message too long, exceed 15000 bytes"})
                 if url.path == "/robot/send":
                     with fake._lock:
                         err = fake._robot_check(q)
@@ -224,10 +244,18 @@ class FakeDingTalk(LoopbackServer):
                         param = json.loads(body.get("msgParam", ""))
                     except (TypeError, ValueError):
                         return self._json({"code": "invalidParameter.msgParam", "message": "msgParam 不是 JSON 字符串"}, 400)
+                    need = MSG_KEYS.get(body.get("msgKey"))
+                    if need is None:
+                        return self._json({"code": "invalidParameter.msgKey", "message": "msgKey 不合法"}, 400)
+                    if not isinstance(param, dict) or any(not param.get(k) for k in need):
+                        return self._json({"code": "invalidParameter.msgParam",
+                                           "message": f"msgParam 缺少 {[k for k in need if not param.get(k)]}"}, 400)
                     record = {**body, "msgParam": param}
                     with fake._lock:
                         if url.path.endswith("batchSend"):
                             bad = [u for u in body.get("userIds", []) if u in fake.invalid_staff]
+                            if bad and len(bad) == len(body.get("userIds", [])):
+                                return self._json({"code": "staffId.notExisted", "message": "员工不存在"}, 400)
                             if len(bad) < len(body.get("userIds", [])):
                                 fake.oto.append(record)
                             return self._json({"processQueryKey": f"pq{next(fake._ids)}", "invalidStaffIdList": bad,

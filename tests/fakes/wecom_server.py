@@ -1,12 +1,22 @@
 """A loopback fake of the WeCom server API: a real HTTP server in a thread.
 
 Implements cgi-bin/gettoken, message/send, message/update_template_card and webhook/send with their
-documented responses, the per-member (30/min) and robot (20/min) limits, token expiry (42001) and
-invalid users (invaliduser), and records every request it received.
+documented responses and records every request it received. As strict as the real server:
+
+- a wrong secret: 40001 from gettoken; a server IP outside the app's trusted IPs (`trusted_ip = False`):
+  60020 from every API call; an expired token 42001, an unknown one 40014;
+- message/send: a text over 2048 bytes 45002; a template card checked against the documented schema
+  (card_type, main_title.title, task_id of [0-9A-Za-z_-@] up to 128, 1-6 buttons each with text and
+  key; sub_title_text at most 160 characters, what the client shows): 40058 naming the field; a task_id
+  used before (by any message, ever) 42014; a recipient outside the app's visibility: 81013;
+- a member's 31st message within a minute is answered errcode 0 and dropped silently (`dropped`), as
+  WeCom does; `app_limit` (off by default) answers 45009 past that many messages a minute for the app;
+- the group robot: 20 a minute (45009), a text over 2048 bytes 45002.
 """
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import defaultdict, deque
@@ -28,6 +38,10 @@ class FakeWeCom(LoopbackServer):
         self.invalid_users: set[str] = set()
         self.busy = 0  # answer errcode 45033 to this many next message/send calls
         self.member_limit, self.robot_limit = 30, 20
+        self.app_limit: int | None = None  # 45009 past this many message/send calls a minute (app level)
+        self.dropped: list[dict] = []  # message/send bodies WeCom accepted and never delivered (over 30/min)
+        self.trusted_ip = True  # False: every call comes from an address outside the app's trusted IPs
+        self.task_ids: set[str] = set()
         self.delay = 0.0  # seconds each message/send takes
         self.token_gate: threading.Event | None = None  # gettoken answers only once this is set
         self.token_waiting = threading.Event()  # set while a gettoken call waits at the gate
@@ -58,6 +72,30 @@ class FakeWeCom(LoopbackServer):
         w.append(now)
         return False
 
+    @staticmethod
+    def card_error(card) -> str | None:
+        """What the real server refuses in a button_interaction template card (None: a valid card)."""
+        if not isinstance(card, dict) or card.get("card_type") not in (
+                "text_notice", "news_notice", "button_interaction", "vote_interaction", "multiple_interaction"):
+            return "template_card.card_type"
+        if not isinstance(card.get("main_title"), dict) or not card["main_title"].get("title"):
+            return "template_card.main_title.title"
+        if len(card["main_title"]["title"]) > 36:
+            return "template_card.main_title.title (at most 36 characters)"
+        task_id = card.get("task_id")
+        if not isinstance(task_id, str) or not re.fullmatch(r"[0-9A-Za-z_\-@]{1,128}", task_id):
+            return "template_card.task_id"
+        if len(str(card.get("sub_title_text", ""))) > 160:
+            return "template_card.sub_title_text (at most 160 characters)"
+        buttons = card.get("button_list")
+        if card["card_type"] == "button_interaction":
+            if not isinstance(buttons, list) or not 1 <= len(buttons) <= 6:
+                return "template_card.button_list (1 to 6 buttons)"
+            for b in buttons:
+                if not b.get("text") or not b.get("key") or len(b["key"].encode()) > 1024:
+                    return "template_card.button_list[].text/key"
+        return None
+
     def _handler(self):
         fake = self
 
@@ -66,6 +104,8 @@ class FakeWeCom(LoopbackServer):
                 url = urlparse(self.path)
                 q = {k: v[0] for k, v in parse_qs(url.query).items()}
                 fake.requests.append(("GET", url.path))
+                if not fake.trusted_ip:
+                    return self._json({"errcode": 60020, "errmsg": "not allow to access from your ip"})
                 if url.path == "/cgi-bin/gettoken":
                     if fake.token_gate is not None:
                         fake.token_waiting.set()
@@ -89,10 +129,14 @@ class FakeWeCom(LoopbackServer):
                     with fake._lock:
                         if key not in fake.robot_keys:
                             return self._json({"errcode": 93000, "errmsg": "invalid webhook url"})
+                        if len(str((body.get("text") or {}).get("content", "")).encode()) > 2048:
+                            return self._json({"errcode": 45002, "errmsg": "content size out of limit"})
                         if fake._over(f"robot:{key}", fake.robot_limit):
                             return self._json({"errcode": 45009, "errmsg": "api freq out of limit"})
                         fake.robot.append({"key": key, **body})
                     return self._json({"errcode": 0, "errmsg": "ok"})
+                if not fake.trusted_ip:
+                    return self._json({"errcode": 60020, "errmsg": "not allow to access from your ip"})
                 token = q.get("access_token", "")
                 with fake._lock:
                     if token not in fake.tokens:
@@ -108,9 +152,24 @@ class FakeWeCom(LoopbackServer):
                             return self._json({"errcode": 45033, "errmsg": "api concurrent out of limit"})
                         user = body.get("touser", "")
                         if user in fake.invalid_users:
-                            return self._json({"errcode": 0, "errmsg": "ok", "invaliduser": user})
-                        if fake._over(f"user:{user}", fake.member_limit):
+                            return self._json({"errcode": 81013, "errmsg": "user & party & tag all invalid"})
+                        if body.get("msgtype") == "text" and len(str(body.get("text", {}).get("content", ""))
+                                                                 .encode()) > 2048:
+                            return self._json({"errcode": 45002, "errmsg": "content size out of limit"})
+                        if body.get("msgtype") == "template_card":
+                            card = body.get("template_card")
+                            why = fake.card_error(card)
+                            if why:
+                                return self._json({"errcode": 40058, "errmsg": f"invalid Request Parameter: {why}"})
+                            if card["task_id"] in fake.task_ids:
+                                return self._json({"errcode": 42014, "errmsg": "task_id exist"})
+                        if fake.app_limit is not None and fake._over("app", fake.app_limit):
                             return self._json({"errcode": 45009, "errmsg": "api freq out of limit"})
+                        if body.get("msgtype") == "template_card":
+                            fake.task_ids.add(body["template_card"]["task_id"])
+                        if fake._over(f"user:{user}", fake.member_limit):
+                            fake.dropped.append(body)  # accepted, never shown to the member
+                            return self._json({"errcode": 0, "errmsg": "ok", "msgid": f"d{len(fake.dropped)}"})
                         if body.get("enable_duplicate_check"):  # same content to the same user: dropped
                             sig = json.dumps({k: v for k, v in body.items() if k not in ("touser",)},
                                              sort_keys=True) + user

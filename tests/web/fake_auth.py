@@ -110,8 +110,9 @@ class FakeAuth(LoopbackServer):
                     fake.dt_user_tokens[token] = union
                     return self._json({"accessToken": token, "refreshToken": "r", "expireIn": 7200, "corpId": "ding1"})
                 if url.path == "/topapi/user/getbyunionid":
-                    if q.get("access_token") not in fake.dt_app_tokens:
-                        return self._json({"errcode": 40014, "errmsg": "不合法的access_token"})
+                    if q.get("access_token") not in fake.dt_app_tokens:  # topapi's envelope: 88 + sub_code
+                        return self._json({"errcode": 88, "errmsg": "不合法的access_token", "sub_code": "40014",
+                                           "sub_msg": "不合法的access_token", "request_id": "x"})
                     result = fake.dt_users.get(body.get("unionid", ""))
                     if result is None:
                         return self._json({"errcode": 60121, "errmsg": "找不到该用户"})

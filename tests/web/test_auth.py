@@ -217,3 +217,37 @@ def test_dingtalk_login_refuses_outsiders_and_bad_codes(dingtalk_app, fake):
 def test_inside_the_chat_apps_the_login_page_logs_in_silently(wecom_app):
     r = wecom_app.test_client().get("/login?next=/dashboard", headers={"User-Agent": "Mozilla/5.0 wxwork/4.1"})
     assert r.status_code == 302 and r.headers["Location"].startswith("/login/wecom")
+
+
+def test_wecom_web_login_from_a_desktop_browser(wecom_app, fake):
+    """Outside the WeCom client the login page offers WeCom's web login (a QR code to scan); its callback
+    turns the code into the member as the in-client OAuth does."""
+    c = wecom_app.test_client()
+    page = c.get("/login", headers={"User-Agent": "Mozilla/5.0 (Windows NT 10.0) Chrome/120"}).get_data(as_text=True)
+    assert "/login/wecom/web" in page and "扫码" in page
+    r = c.get("/login/wecom/web?next=/dashboard/warnings")
+    assert r.status_code == 302
+    url = urlparse(r.headers["Location"])
+    q = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert (url.scheme, url.netloc, url.path) == ("https", "login.work.weixin.qq.com", "/wwlogin/sso/login")
+    assert q["login_type"] == "CorpApp" and q["appid"] == "corp1" and q["agentid"] == "1000002"
+    assert q["redirect_uri"] == "https://funnel.example.com/login/wecom/callback"
+    r = c.get(f"/login/wecom/callback?code={fake.wecom_code('rep2')}&state={q['state']}")
+    assert r.status_code == 302 and r.headers["Location"] == "/dashboard/warnings"
+    assert "张敏" in c.get("/dashboard").get_data(as_text=True)
+    r = c.get(f"/login/wecom/callback?code={fake.wecom_code('rep2')}&state={q['state']}")
+    assert r.status_code == 400  # the state is spent: a replayed callback logs nobody in
+
+
+def test_dingtalk_login_refreshes_a_rejected_token_once(dingtalk_app, fake):
+    """DingTalk's topapi reports a rejected token as errcode 88 with sub_code 40014: refreshed, not a failed login."""
+    c = dingtalk_app.test_client()
+    _, q = dingtalk_start(c)
+    c.get(f"/login/dingtalk/callback?authCode={fake.dingtalk_code('union-rep1', 'rep1')}&state={q['state']}")
+    fake.dt_app_tokens.clear()  # the cached app token expires at DingTalk
+    dingtalk_app.extensions["bot"].clock.advance(seconds=30)  # one token fetch per 10 s
+    c2 = dingtalk_app.test_client()
+    _, q = dingtalk_start(c2)
+    r = c2.get(f"/login/dingtalk/callback?authCode={fake.dingtalk_code('union-liyan', 'liyan')}&state={q['state']}")
+    assert r.status_code == 302, r.get_data(as_text=True)
+    assert "李岩" in c2.get("/dashboard").get_data(as_text=True)

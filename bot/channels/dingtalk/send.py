@@ -34,6 +34,7 @@ SESSION_MARGIN = timedelta(minutes=1)  # a session webhook this close to its exp
 ROBOT_BLOCKED = 600.0  # seconds: a group robot that sent too fast is blocked for 10 minutes
 ROBOT_TOO_FAST = {410100, 130101}
 ROBOT_RETRY = {-1}  # system busy
+SETUP_CODES = {"invalidClientIdOrSecret", "invalidParameter.robotCode", "Forbidden.AccessDenied.AccessTokenPermissionDenied"}
 
 
 def robot_error(errcode, errmsg: str, what: str) -> SendResult:
@@ -50,7 +51,7 @@ def robot_error(errcode, errmsg: str, what: str) -> SendResult:
         return SendResult(False, error, retry=True)
     hint = {310000: " (安全设置校验失败: 加签/时间戳/关键词/IP)", 400101: " (webhook 的 access_token 不存在)",
             400102: " (机器人已停用)"}.get(code, "")
-    return SendResult(False, error + hint)
+    return SendResult(False, error + hint, alert=f"dingtalk-robot:{code}" if code in (310000, 400101, 400102) else "")
 
 
 class Sender:
@@ -83,7 +84,10 @@ class Sender:
             return SendResult(False, str(e), retry=True, retry_after=MIN_FETCH_INTERVAL.total_seconds(),
                               attempted=False)
         except DingTalkError as e:
-            return SendResult(False, f"钉钉 OpenAPI {e}", retry=e.retry)
+            if e.code == "staffId.notExisted":
+                return SendResult(False, f"staffId.notExisted / invalidStaffIdList: {staff_id} (不在机器人可见范围或已离职)")
+            return SendResult(False, f"钉钉 OpenAPI {e}", retry=e.retry,
+                              alert=f"dingtalk:{e.code}" if e.code in SETUP_CODES else "")
 
     def reply_in_session(self, session: dict, reply: Reply, rep: Rep | None) -> SendResult | None:
         """Answer in the conversation the message came from; None: fall back to one-to-one."""

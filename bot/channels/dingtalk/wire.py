@@ -11,7 +11,8 @@ from ...render import render_text
 from ..base import Rejected
 
 LEADING_MENTIONS = re.compile(r"^(?:\s*@\S+)+\s*")
-MAX_TEXT = 5000  # characters of markdown sent in one message
+MAX_TEXT = 5000  # characters of markdown in one robot OpenAPI message
+ROBOT_BYTES = 15000  # bytes of markdown a custom robot or session webhook message takes
 MAX_CARD_BUTTONS = 5  # sampleActionCard2..5: vertical buttons
 
 
@@ -53,7 +54,12 @@ def parse_callback(data) -> Callback:
     if not isinstance(data, dict):
         raise Rejected(400, "the body is not a JSON object")
     msg_id = _str(data, "msgId", limit=100)
-    staff_id = _str(data, "senderStaffId", limit=64)
+    # someone from outside the organisation (or a robot) has no senderStaffId: answered by senderId
+    staff_id = _str(data, "senderStaffId", required=False, limit=64)
+    if staff_id is None:
+        staff_id = _str(data, "senderId", required=False, limit=128)
+        if staff_id is None:
+            raise Rejected(400, "missing field senderStaffId and senderId")
     kind = data.get("conversationType")
     if str(kind) not in ("1", "2"):
         raise Rejected(400, "missing field conversationType (1 or 2)")
@@ -97,9 +103,20 @@ def to_incoming(cb: Callback) -> Incoming:
                            "conversation_id": cb.conversation_id})
 
 
-def markdown_of(text: str) -> str:
-    """Our plain-text rendering as DingTalk markdown: every line a line (two spaces + newline)."""
-    return "  \n".join(line.rstrip() for line in text.splitlines())[:MAX_TEXT]
+def markdown_of(text: str, limit_bytes: int | None = None) -> str:
+    """Our plain-text rendering as DingTalk markdown: every line a line (two spaces + newline); at most
+    MAX_TEXT characters, or `limit_bytes` UTF-8 bytes cut between lines."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    if limit_bytes is None:
+        return "  \n".join(lines)[:MAX_TEXT]
+    out, size = [], 0
+    for line in lines:
+        n = len(line.encode()) + 3
+        if size + n > limit_bytes:
+            break
+        out.append(line)
+        size += n
+    return "  \n".join(out)
 
 
 def title_of(text: str) -> str:
@@ -115,7 +132,8 @@ def robot_message(reply: Reply, links: list[tuple[str, str]], at: list[str] | No
     markdown can @-mention); otherwise buttons make an actionCard.
     """
     text = render_text(reply, "dingtalk")
-    title, md = title_of(text), markdown_of(text)
+    room = ROBOT_BYTES - 200 - sum(len(f" · [{label}]({url})".encode()) for label, url in links) - 40 * len(at or ())
+    title, md = title_of(text), markdown_of(text, room)
     if at is None and links:
         return {"msgtype": "actionCard", "actionCard": {
             "title": title, "text": md, "btnOrientation": "0",

@@ -15,7 +15,7 @@ from ..tokens import TOKEN_MARGIN, refresh_token
 
 log = logging.getLogger(__name__)
 TIMEOUT = 5
-TOKEN_ERRORS = (40001, 40014, 42001)
+TOKEN_ERRORS = (40014, 42001)  # a token WeCom no longer takes (40001, a wrong secret, is not one)
 
 
 class DatabaseSession(SessionStorage):
@@ -73,7 +73,7 @@ class WeComClient(WeChatClient):
         return result["access_token"], int(result.get("expires_in", 7200))
 
     def with_token_retry(self, call):
-        """Run call(); after 40014/42001/40001 refresh the token once and run it again."""
+        """Run call(); after 40014/42001 refresh the token once and run it again."""
         used = self.access_token
         try:
             return call()

@@ -3,6 +3,7 @@ through the group robot webhook; WeCom's errcodes as passing or permanent failur
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import timedelta
 
 import requests
@@ -19,7 +20,15 @@ from ..tokens import MIN_FETCH_INTERVAL, TokenBusy
 from . import client as api
 from .wire import app_messages, robot_message
 
-RETRY_CODES = {-1, 45009, 45033, 45011, 40014, 42001, 40001}
+RETRY_CODES = {-1, 45009, 45033, 45011, 40014, 42001}
+# the set-up is wrong, not the message: every send fails until an admin fixes it. The rows wait (with
+# backoff) for the fix and the admins are told once
+SETUP_CODES = {40001: "WECOM_SECRET 不对 (应用管理 → 应用 → Secret)",
+               40013: "WECOM_CORP_ID 不对 (我的企业 → 企业信息 → 企业ID)",
+               60020: "服务器 IP 不在应用的企业可信IP中 (应用管理 → 应用 → 企业可信IP)",
+               93000: "群机器人 key 无效 (机器人已被移出群或删除)"}
+HINTS = {81013: "不在应用可见范围或已离职", 45002: "消息内容超过长度限制", 40058: "消息格式不合法"}
+TASK_ID_USED = 42014
 
 
 def send_app_message(runtime, client, agent_id: int, recipient: str, reply: Reply, key: str) -> SendResult:
@@ -35,7 +44,16 @@ def send_app_message(runtime, client, agent_id: int, recipient: str, reply: Repl
         try:
             result = client.with_token_retry(lambda body=body: client.post("message/send", data=body))
         except WeChatClientException as e:
-            return from_error(e.errcode, e.errmsg)
+            if e.errcode == TASK_ID_USED and body.get("msgtype") == "template_card":
+                # WeCom has had a card with this task_id (a restored database, a staging copy): a new one
+                body["template_card"]["task_id"] = app_messages(reply, userid, agent_id, key or recipient,
+                                                                salt=secrets.token_hex(4))[-1]["template_card"]["task_id"]
+                try:
+                    result = client.with_token_retry(lambda body=body: client.post("message/send", data=body))
+                except WeChatClientException as e2:
+                    return from_error(e2.errcode, e2.errmsg, userid)
+            else:
+                return from_error(e.errcode, e.errmsg, userid)
         except TokenBusy as e:
             return SendResult(False, str(e), retry=True, retry_after=MIN_FETCH_INTERVAL.total_seconds(),
                               attempted=False)
@@ -58,7 +76,7 @@ def send_robot(runtime, http: requests.Session, group: ChatGroup, reply: Reply) 
     r = http.post(url, params={"key": group.wecom_robot_key}, json=robot_message(reply, mention, links),
                   timeout=api.TIMEOUT)
     body = r.json()
-    if body.get("errcode", 0) != 0:
+    if body.get("errcode", 0) != 0:  # 93000: the robot's key is gone
         return from_error(body["errcode"], body.get("errmsg", ""))
     return SendResult(True)
 
@@ -69,9 +87,15 @@ def update_card(client, agent_id: int, userids: list[str], response_code: str, l
         "button": {"replace_name": label}}))
 
 
-def from_error(errcode, errmsg) -> SendResult:
+def from_error(errcode, errmsg, userid: str = "") -> SendResult:
     code = int(errcode) if errcode is not None and re.fullmatch(r"-?\d+", str(errcode)) else None
     if code is None or code in RETRY_CODES:
         return SendResult(False, f"errcode {errcode}: {errmsg}", retry=True,
                           retry_after=60.0 if code in (45009, 45033) else None)
-    return SendResult(False, f"errcode {errcode}: {errmsg}")
+    if code in SETUP_CODES:
+        return SendResult(False, f"errcode {errcode}: {errmsg} ({SETUP_CODES[code]})", retry=True,
+                          alert=f"wecom:{code}")
+    if code == 81013:
+        return SendResult(False, f"errcode 81013: {errmsg} (invaliduser {userid}: {HINTS[code]})")
+    hint = f" ({HINTS[code]})" if code in HINTS else ""
+    return SendResult(False, f"errcode {errcode}: {errmsg}{hint}")

@@ -11,6 +11,7 @@ from ...render import render_text
 from ..base import Rejected
 
 PASSIVE_LIMIT = 2048  # bytes of a passive text reply
+SUB_TITLE = 160  # characters of a card's sub_title_text the WeCom client shows (the documented limit)
 LINKS_BUDGET = 1024  # bytes of a robot message that its links may take; the card's text keeps the rest
 
 
@@ -76,9 +77,12 @@ def update_button_xml(fields: dict, now: int, label: str = "已处理") -> str:
                      now)
 
 
-def task_id_for(key: str) -> str:
-    """A card's task_id: unique per message, at most 128 of [0-9A-Za-z_-@]."""
-    return "t" + hashlib.sha1(key.encode()).hexdigest()
+def task_id_for(key: str, salt: str = "") -> str:
+    """A card's task_id: unique per message, at most 128 of [0-9A-Za-z_-@]. The same outbox row gives the
+    same task_id (so WeCom's duplicate check drops a card a crash made go out twice); `salt` makes a new
+    one when WeCom has seen this one before (42014: a restored database, a staging copy)."""
+    tid = "t" + hashlib.sha1(key.encode()).hexdigest()
+    return f"{tid}_{salt}" if salt else tid
 
 
 def clip(text: str, limit: int = 2048) -> str:
@@ -102,14 +106,26 @@ def parts_of(text: str, limit: int = 2048) -> list[str]:
     return parts + [current] if current or not parts else parts
 
 
-def _split(text: str) -> tuple[str, str]:
+def card_text(text: str) -> tuple[str, str, bool]:
+    """(title, sub_title_text, whole): the first line as the title, then as many whole lines as the
+    SUB_TITLE characters a card shows; when some do not fit, a last line says how many more (whole False)."""
     lines = [x for x in text.splitlines() if x.strip()]
-    title = lines[0] if lines else ""
-    return title[:36], "\n".join(lines[1:])[:500]
+    title, rest = (lines[0] if lines else "")[:36], lines[1:]
+    body = "\n".join(rest)
+    if len(body) <= SUB_TITLE:
+        return title, body, True
+    shown: list[str] = []
+    for i, line in enumerate(rest):
+        more = f"…另有 {len(rest) - i} 行，见上一条消息"
+        if len("\n".join(shown + [line, more])) > SUB_TITLE:
+            return title, "\n".join(shown + [more]), False
+        shown.append(line)
+    return title, body, True  # not reached: the body is longer than SUB_TITLE
 
 
-def app_messages(reply: Reply, userid: str, agent_id: int, key: str) -> list[dict]:
+def app_messages(reply: Reply, userid: str, agent_id: int, key: str, salt: str = "") -> list[dict]:
     """The message/send bodies for a reply: a card, or its text in as many messages as 2048 bytes need.
+    A card whose text does not fit the 160 characters a card shows comes after its whole text.
 
     What the bot sends on its own (a card, a warning) asks WeCom's duplicate check (30 min) to drop it
     if a crash makes it go out twice. An answer to what a rep just asked (outbox key "reply:...") does
@@ -118,16 +134,18 @@ def app_messages(reply: Reply, userid: str, agent_id: int, key: str) -> list[dic
     base = {"touser": userid, "agentid": agent_id}
     if not key.startswith("reply:"):
         base.update(enable_duplicate_check=1, duplicate_check_interval=1800)
+    texts = [{**base, "msgtype": "text", "text": {"content": part}} for part in parts_of(text)]
     if not reply.buttons:
-        return [{**base, "msgtype": "text", "text": {"content": part}} for part in parts_of(text)]
-    title, rest = _split(text)
-    return [{**base, "msgtype": "template_card", "template_card": {
+        return texts
+    title, sub_title, whole = card_text(text)
+    card = {**base, "msgtype": "template_card", "template_card": {
         "card_type": "button_interaction",
         "main_title": {"title": title},
-        "sub_title_text": rest,
-        "task_id": task_id_for(key),
+        "sub_title_text": sub_title,
+        "task_id": task_id_for(key, salt),
         "button_list": [{"text": b.label[:20], "style": 1, "key": b.action} for b in reply.buttons[:6]],
-    }}]
+    }}
+    return [card] if whole else texts + [card]
 
 
 def robot_message(reply: Reply, mention: list[str], links: list[tuple[str, str]] = ()) -> dict:
