@@ -51,6 +51,8 @@ class Runtime:
         self.database = open_database(self.config.database_url)
         if migrate:
             migrate_database(self.database)
+            from .links import secret_key
+            secret_key(self)  # generated once, outside any transaction: chat messages carry signed links
         self.courier = None
         if self.config["BOT_INSTANT_REPLIES"] not in ("0", "false", "no", ""):
             from .courier import Courier
@@ -141,7 +143,7 @@ class Runtime:
                 self._queue_replies(handled, msg, f"{msg.channel}:{msg.sender[:48]}", now)
             return handled
         ctx = Context(rep=rep, funnel=self.funnel, now=now, tz=self.tz, incoming=msg,
-                      channel=self.config.primary_channel, health_rules=self.health_rules)
+                      channel=self.config.primary_channel, health_rules=self.health_rules, links=self.links)
         try:
             dispatch(ctx)
         except Refusal as refusal:
@@ -178,5 +180,14 @@ class Runtime:
         now = now or self.now()
         return Context(rep=rep, funnel=self.funnel, now=now, tz=self.tz,
                        incoming=Incoming("scheduler", "", rep.local_id), channel=self.config.primary_channel,
-                       health_rules=self.health_rules)
+                       health_rules=self.health_rules, links=self.links)
+
+    @property
+    def links(self):
+        """The dashboard's addresses for chat messages (bot/links.WebLinks)."""
+        found = self.__dict__.get("_web_links")
+        if found is None:
+            from .links import WebLinks
+            found = self.__dict__["_web_links"] = WebLinks(self)
+        return found
 

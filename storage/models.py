@@ -183,6 +183,19 @@ class Target(BaseModel):
         indexes = ((("team", "period"), True),)
 
 
+class ManagerAction(BaseModel):
+    """Something a manager did about a deal: took it over (take), nudged the rep (nudge) or gave it to
+    another rep (reassign). 提前干预率 counts the lost and stalled deals with one before the loss."""
+    deal = ForeignKeyField(Deal, backref="manager_actions")
+    manager = ForeignKeyField(Rep)
+    kind = CharField(max_length=16)  # take | nudge | reassign
+    at = DateTimeField()
+    note = TextField(null=True)
+
+    class Meta:
+        indexes = ((("deal", "at"), False),)
+
+
 class InboundMessage(BaseModel):
     """Every inbound message, recorded before it is acted on; a retry is answered from `reply`."""
     channel = CharField(max_length=16)
@@ -233,4 +246,4 @@ class KeyValue(BaseModel):
 
 
 ALL_MODELS = [SchemaVersion, Team, Rep, ChatGroup, Customer, Contact, Deal, StageChange, Activity, Warning,
-              Ticket, HealthScore, TierChange, Target, InboundMessage, Outbox, PendingChoice, KeyValue]
+              Ticket, HealthScore, TierChange, Target, ManagerAction, InboundMessage, Outbox, PendingChoice, KeyValue]
