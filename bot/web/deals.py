@@ -130,7 +130,7 @@ def list_filter(rt, args, today) -> tuple[q.DealFilter, dict]:
     status = choice_arg(args, "status", STATUS_NAMES, "open")
     period_key, period = None, None
     if (args.get("period") or "").strip():
-        raw = args["period"].strip()[:20]
+        raw = args["period"].strip()[:30]
         try:
             period_key, period = N.parse(raw, today)
             period.bounds(rt.tz)

@@ -14,10 +14,12 @@ deals, customers and activities before `rules.kpi.compute` runs: one computation
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import replace
+from datetime import date, timedelta
 
 from handlers import report
 from rules import kpi as K
@@ -31,11 +33,23 @@ _PERIOD_TEXT = {key: label for key, label in PERIODS}
 DEFAULT_PERIOD = "last-30"  # as `漏斗` without arguments (`周报` without arguments: this-week)
 
 
+_DAYS = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+MAX_DAYS = 400
+
+
 def parse(value: str | None, today) -> tuple[str, K.Period]:
-    """(parameter, period) for the filter value; an unreadable one falls back to the last 30 days."""
+    """(parameter, period) for the filter value; an unreadable one falls back to the last 30 days. A span
+    of days reads as its key ("2026-10-29..2026-11-27", what the last 30 days link to)."""
     value = (value or DEFAULT_PERIOD).strip()
     if value == "last-30":
         return value, K.last_days(today, 30)
+    if m := _DAYS.match(value):
+        try:
+            first, last = date.fromisoformat(m[1]), date.fromisoformat(m[2])
+        except ValueError:
+            first = last = None
+        if first and last and 0 <= (last - first).days < MAX_DAYS and first.year > 2000 and last.year < 9000:
+            return value, K.Period("days", first, last + timedelta(days=1))
     period = K.parse_period(_PERIOD_TEXT.get(value, value), today)
     if period is None:
         return DEFAULT_PERIOD, K.last_days(today, 30)

@@ -283,3 +283,101 @@ def test_a_version_1_database_gets_the_manager_action_table(tmp_path):
     migrate_database(database)
     with database.connection_context():
         assert database.table_exists("manager_action")
+
+
+# -- one definition per number --------------------------------------------------------------------------------
+
+def metrics_of(markup: str) -> dict[str, tuple[str, str]]:
+    """{label: (figure, detail)} of the dashboard's KPI cards."""
+    out = {}
+    for label, body in re.findall(r'data-metric="([^"]+)">(.*?)</li>', markup, re.S):
+        now = re.search(r'class="m-now">([^<]*)<', body).group(1)
+        detail = re.search(r'class="m-detail">([^<]*)<', body)
+        out[label] = (html.unescape(now), html.unescape(detail.group(1)) if detail else "")
+    return out
+
+
+def chat(rt, user: str, text: str) -> str:
+    handled = rt.handle(Incoming("local", f"t-{user}-{text}-{rt.now().isoformat()}", user, text=text))
+    return "\n".join(render_text(r) for r in handled.replies)
+
+
+def test_the_chats_funnel_counts_won_and_lost_as_the_dashboard(app, rt, manager):
+    funnel = chat(rt, "liyan", "漏斗")  # the last 30 days, the dashboard's default period
+    markup = manager.get("/dashboard/numbers").get_json()["metrics_html"]
+    text = text_of(markup)
+    won = re.search(r"赢单 (\d+) 个 (\S+)", text)
+    lost = re.search(r"输单 (\d+) 个", text)
+    line = next(x for x in funnel.splitlines() if "赢单" in x)
+    assert f"赢单 {won.group(1)} 个 {won.group(2)}，输单 {lost.group(1)} 个" in line, (line, text)
+    # the figures link to the deals behind them, and that list holds as many
+    link = html.unescape(re.search(r'href="(/dashboard/deals\?status=won[^"]*)"', markup).group(1))
+    assert count_of(page(manager, link)) == int(won.group(1))
+
+
+def test_the_weekly_card_the_report_and_the_dashboard_show_the_same_figures(app, rt, manager):
+    from bot.weekly import review_data
+    from rules import kpi as K
+    with rt.database.connection_context():
+        team = people.rep_by_local_id("liyan").team
+        week = K.week_of(rt.now().date()).previous()
+        card = review_data(rt, team.id, team.name, week, week.previous(), rt.now())
+    report = chat(rt, "liyan", "周报 上周")
+    board = metrics_of(page(manager, "/dashboard?period=last-week&wait=1"))
+    for m in card["metrics"]:
+        assert board[m["label"]] == (m["now"], m["detail"]), m["label"]
+        assert f"· {m['label']}：{m['now']}" in report
+    assert "提前干预率" in board and "预警覆盖率" in board
+
+
+def test_intervention_ahead_of_time_counts_what_the_manager_did_before_the_loss(app, rt, manager):
+    def figure():
+        return metrics_of(page(manager, "/dashboard?period=this-week&wait=1"))
+    before = figure()["提前干预率"]
+    assert "0个主管事先介入" in before[1] or before[1].startswith("本期没有")
+    assert "已通知" in chat(rt, "liyan", "催办 华联便利店") or "提醒" in chat(rt, "liyan", "催办 华联便利店")
+    rt.clock.advance(minutes=5)
+    chat(rt, "rep2", "输单 华联便利店 原因:价格，对方压到8折")
+    rt.clock.advance(minutes=1)
+    now, detail = figure()["提前干预率"]
+    assert "1个主管事先介入" in detail, detail
+    assert now != "—"
+    report = chat(rt, "liyan", "周报")
+    assert f"· 提前干预率：{now}" in report and "1个主管事先介入" in report
+    # and the lost reason is counted under its first clause
+    assert "价格 1个" in report
+
+
+def test_a_team_without_a_target_is_told_how_to_set_one(app, rt, manager):
+    from storage import kpi as store
+    figure = metrics_of(page(manager, "/dashboard?period=this-quarter&wait=1"))["目标达成"]
+    assert figure[0] == "未设目标" and "python -m bot target 华东饮料团队 2026-Q4" in figure[1]
+    with rt.database.connection_context():
+        store.set_target("华东饮料团队", "2026-Q4", 3000000)
+    figure = metrics_of(page(manager, "/dashboard?period=this-quarter&wait=1"))["目标达成"]
+    assert figure[0].endswith("%") and "目标 300万" in figure[1]
+
+
+def test_small_samples_say_so_and_a_rep_sees_no_manager_figures(app, rt, manager, rep1):
+    figures = metrics_of(page(manager, "/dashboard?period=this-week&wait=1"))
+    small = [label for label, (_, detail) in figures.items() if "样本少" in detail]
+    assert small  # a week of the demo team: few deals closed
+    assert "0/0" not in str(figures)
+    mine = metrics_of(page(rep1, "/dashboard?wait=1"))
+    assert "提前干预率" not in mine and "预警覆盖率" not in mine and "目标达成" not in mine
+    assert "跟进间隔" in mine
+
+
+def test_the_dashboard_shows_trends_lost_reasons_and_each_reps_week(app, rt, manager):
+    text = page(manager, "/dashboard?wait=1")
+    charts = re.findall(r'data-trend="(\w+)"', text)
+    assert charts == ["won_amount", "won", "created", "activities", "lost"]
+    assert len(re.findall(r"<rect ", text.split('data-trend="created"')[1].split("</figure>")[0])) == 8
+    reasons = re.findall(r'data-reason="([^"]+)"', text)
+    assert reasons and "价格" in reasons or "预算取消" in reasons
+    with rt.database.connection_context():
+        rid = people.rep_by_local_id("rep1").id
+    row = re.search(rf'<tr data-rep="{rid}">(.*?)</tr>', text, re.S).group(1)
+    for field in ("visits", "moved", "won_text", "target_share"):
+        assert re.search(rf'data-field="{field}">\s*[^<\s]', row), field
+    assert 'data-field="target_share">未设目标' in row
