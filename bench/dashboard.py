@@ -213,7 +213,7 @@ def breakdown(app, client, path: str) -> list[list]:
     from rules import kpi as K
     probe = C.Probe()
     for name in ("data_version", "stage_totals", "level_counts", "warned_deals", "high_intent", "health_counts",
-                 "open_by_owner", "people"):
+                 "open_by_owner", "people", "deal_list_totals"):
         probe.wrap(q, name, f"storage.dashboard.{name}")
     probe.wrap(store, "load_windows", "storage.kpi.load_windows (KPI input, period + baseline)")
     probe.wrap(K, "compute", "rules.kpi.compute (per period)")

@@ -270,19 +270,7 @@ class WebLinks:
         return self.runtime.config["BOT_PUBLIC_URL"].rstrip("/")
 
     def _key(self) -> str | None:
-        """The signing key, read without opening or closing a connection when one is open (a handler's or
-        a job's transaction); generated (bot.links.secret_key) only outside a transaction."""
-        rt = self.runtime
-        key = rt.config["BOT_SECRET_KEY"] or rt.__dict__.get("_link_key")
-        if key:
-            return key
-        database = rt.database
-        if not database.is_closed() and database.in_transaction():
-            key = kv.get(KEY_NAME, rt.now())
-            if key:
-                rt.__dict__["_link_key"] = key
-            return key
-        return secret_key(rt)
+        return secret_key(self.runtime)
 
     def _serializer(self, key: str):
         from itsdangerous import URLSafeSerializer

@@ -51,8 +51,6 @@ class Runtime:
         self.database = open_database(self.config.database_url)
         if migrate:
             migrate_database(self.database)
-            from .links import secret_key
-            secret_key(self)  # generated once, outside any transaction: chat messages carry signed links
         self.courier = None
         if self.config["BOT_INSTANT_REPLIES"] not in ("0", "false", "no", ""):
             from .courier import Courier

@@ -358,7 +358,7 @@ def _list_where(team_id, owner_id, f: DealFilter, rule: LevelRule, now: datetime
     if f.stage:
         cond.append(Deal.stage == f.stage)
     if f.level:
-        cond += [Deal.status == "open", Deal.last_movement_at <= rule.latest_yellow, level_of(rule) == f.level]
+        cond += [_warned(rule, team_id, owner_id), level_of(rule) == f.level]
     if f.tier:
         cond.append(Customer.tier == f.tier)
     if f.min_amount is not None:
@@ -413,8 +413,10 @@ def deal_list(team_id: int | None, owner_id: int | None, f: DealFilter, rule: Le
 def deal_list_totals(team_id: int | None, owner_id: int | None, f: DealFilter, rule: LevelRule,
                      now: datetime) -> tuple[int, int]:
     """(deals, amount) that pass the filter."""
-    q = (Deal.select(fn.COUNT(Deal.id), fn.COALESCE(fn.SUM(Deal.amount), 0))
-         .join(Customer, on=(Deal.customer == Customer.id)).where(_list_where(team_id, owner_id, f, rule, now)))
+    q = Deal.select(fn.COUNT(Deal.id), fn.COALESCE(fn.SUM(Deal.amount), 0))
+    if f.tier or f.search:  # the customer's columns are needed only for these
+        q = q.join(Customer, on=(Deal.customer == Customer.id))
+    q = q.where(_list_where(team_id, owner_id, f, rule, now))
     n, amount = q.tuples().first() or (0, 0)
     return int(n or 0), int(amount or 0)
 

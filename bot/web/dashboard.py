@@ -163,7 +163,9 @@ def home():
 def kpi_view(rt, scope: Scope, period, now, compute: bool) -> dict | None:
     """The manager's numbers of the scope and period, shaped for the page (JSON-safe): from the cache,
     or computed (rules/kpi through handlers.report, as the chat's 周报) when `compute`."""
-    key = N.cache_key(scope.team_id, scope.owner_id, period, now, q.data_version()) + (scope.user.role == "rep",)
+    # the database is part of the key: the simulator's own database lives in the same process
+    key = N.cache_key(scope.team_id, scope.owner_id, period, now, q.data_version()) + \
+        (scope.user.role == "rep", rt.config.database_url)
     hit = N.cached(key)
     if hit is None and compute:
         k, numbers = N.page_numbers(rt.funnel, rt.tz, scope.team_id, scope.owner_id, period, now,
