@@ -381,3 +381,28 @@ def test_the_dashboard_shows_trends_lost_reasons_and_each_reps_week(app, rt, man
     for field in ("visits", "moved", "won_text", "target_share"):
         assert re.search(rf'data-field="{field}">\s*[^<\s]', row), field
     assert 'data-field="target_share">未设目标' in row
+
+
+def test_every_filter_of_the_deal_list_and_the_numbers_on_each_database(db_url):
+    app = make_app(db_url)
+    rt = app.extensions["bot"]
+    c = app.test_client()
+    login(c, "liyan")
+    deal_id, _ = red_deal(rt, c)
+    before = count_of(page(c, "/dashboard/deals?acted=1&status=all"))  # the demo's earlier interventions
+    act(c, deal_id, "nudge", nonce="nudge-db-0001")
+    with rt.database.connection_context():
+        name = Customer.select().join(Deal, on=(Deal.customer == Customer.id)).where(Deal.id == deal_id).get().name
+    for query in ("", "level=red", "stage=proposal", "status=won&period=this-quarter", "status=lost&period=last-30",
+                  f"q={name[:3]}", "min=30万&sort=amount", "overdue=1", "due=today&sort=due", "tier=A&status=all",
+                  "status=all&period=this-month&created=1", "acted=1&status=all", "status=all&sort=customer",
+                  "status=all&sort=closed", "period=2026-10-29..2026-11-27&status=won"):
+        text = page(c, f"/dashboard/deals?{query}")
+        assert count_of(text) >= 0
+    acted = page(c, "/dashboard/deals?acted=1&status=all")
+    assert count_of(acted) == before + 1 and f"/dashboard/deal/{deal_id}\"" in page(c, "/dashboard/deals?acted=1")
+    assert name in page(c, f"/dashboard/deals?q={name[:3]}")
+    assert c.get("/dashboard/deals.xlsx?level=red").status_code == 200
+    numbers = page(c, "/dashboard?wait=1&period=this-week")
+    assert "1个主管事先介入" in text_of(numbers) or "样本少" in text_of(numbers)
+    assert len(re.findall(r'data-trend="', numbers)) == 5
