@@ -70,7 +70,8 @@ def health(rt, now: datetime, team_id: int | None = None, force: bool = False) -
                 by_group.setdefault(groups[team].local_id, []).append(
                     {"customer": name, "score": s.total, "action": best.action if best else "", "url": url})
         pushes.queue(rt, [(f"intent:{group}:{day.isoformat()}", rt.config.primary_channel, group,
-                           Reply("high_intent_notice", {"customers": sorted(items, key=lambda c: -c["score"])}).to_dict())
+                           Reply("high_intent_notice", {"customers": sorted(items, key=lambda c: -c["score"]),
+                                                        "list_url": rt.links.page("/dashboard/deals", hi="1")}).to_dict())
                           for group, items in by_group.items()], now)
         kv.put(done_key, "1", now, timedelta(days=2))
     in_transaction(rt.database, write)

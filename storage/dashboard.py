@@ -318,6 +318,7 @@ class DealFilter:
     created_until: datetime | None = None
     acted: bool = False  # a manager took, nudged or reassigned it
     due_before: datetime | None = None  # open, with a next step due before this instant (today's, overdue)
+    high_intent: bool = False  # the customer is high-intent (health score reached 75)
 
 
 SORTS = {  # key: (label, order expressions builder)
@@ -359,8 +360,10 @@ def _list_where(team_id, owner_id, f: DealFilter, rule: LevelRule, now: datetime
         cond.append(Deal.stage == f.stage)
     if f.level:
         cond += [_warned(rule, team_id, owner_id), level_of(rule) == f.level]
-    if f.tier or f.search:  # the team's matching customers first, then their deals (no join of every deal)
+    if f.tier or f.search or f.high_intent:  # the team's matching customers first, then their deals
         customers = Customer.select(Customer.id)
+        if f.high_intent:
+            customers = customers.where(Customer.high_intent == True)  # noqa: E712
         if team_id is not None:
             customers = customers.where(Customer.team == team_id)
         if f.tier:

@@ -9,7 +9,7 @@ functions as the chat's 周报), and every count is a GROUP BY query (storage/da
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import timedelta, timezone
 
 from flask import abort, jsonify, redirect, render_template, request, url_for
 

@@ -147,11 +147,11 @@ def list_filter(rt, args, today) -> tuple[q.DealFilter, dict]:
         search=(args.get("q") or "").strip()[:50],
         closed_from=bounds[0] if period and not created else None, closed_until=bounds[1] if period and not created else None,
         created_from=bounds[0] if period and created else None, created_until=bounds[1] if period and created else None,
-        acted=(args.get("acted") or "") == "1",
+        acted=(args.get("acted") or "") == "1", high_intent=(args.get("hi") or "") == "1",
         due_before=end_of_today(rt, today) if (args.get("due") or "") == "today" else None)
     choice_arg(args, "due", ("today",))
     keep = {k: v for k, v in args.items() if k in ("status", "stage", "level", "tier", "min", "max", "overdue", "q",
-                                                    "period", "created", "acted", "sort", "team", "rep", "due") and v}
+                                                    "period", "created", "acted", "sort", "team", "rep", "due", "hi") and v}
     return f, {"period_key": period_key, "period": period, "keep": keep}
 
 
