@@ -8,6 +8,7 @@ from .messages import Button, Reply
 
 MAX_BUTTON_DEALS = 2  # a WeCom button card holds at most 6 buttons: 3 actions for 2 deals
 MAX_ROWS = 15  # a chat message lists this many deals; the rest are counted (and on the task card)
+MAX_LINK_ROWS = 3  # rows of a chat list that carry their deal's link; the list ends with a link to all
 
 
 BUTTON_TEXT = 20  # characters a chat tool's button shows (WeCom cuts the rest)
@@ -33,21 +34,24 @@ def warning_reply(ctx, items, period_of) -> Reply:
     for deal, level, since in items:
         row = deal_row(ctx, deal)
         row.update(level=level, level_name=LEVEL_NAMES[level], period=period_of(since),
-                   suggestion=ctx.funnel.stage(deal.stage).suggestion if level == "red" else "")
+                   suggestion=ctx.funnel.stage(deal.stage).suggestion if level == "red" else "",
+                   url=ctx.deal_url(deal.id) if len(rows) < MAX_LINK_ROWS else "")
         rows.append(row)
     buttons = []
     for row in rows[:MAX_BUTTON_DEALS]:
         buttons += rep_buttons(row["deal_id"], row["period"], row["customer"], prefix=len(rows) > 1)
     urgent = any(r["level"] in ("orange", "red") for r in rows)
     return Reply("warnings", {"rep": ctx.rep.name, "rows": rows[:MAX_ROWS], "more": max(0, len(rows) - MAX_ROWS),
-                              "deal_ids": [r["deal_id"] for r in rows]}, buttons, urgent=urgent)
+                              "deal_ids": [r["deal_id"] for r in rows],
+                              "list_url": ctx.page_url("/dashboard/warnings") if len(rows) > MAX_LINK_ROWS else ""},
+                 buttons, urgent=urgent)
 
 
 def red_card_reply(ctx, deal, stage, since, period: int, last=None) -> Reply:
     """The intervention card for the manager group: who, what, how long, and what to do.
     `last` is the deal's latest activity (the scan loads them for all red deals at once)."""
     row = deal_row(ctx, deal)
-    data = {**row, "suggestion": stage.suggestion or "主管与销售沟通, 明确下一步",
+    data = {**row, "suggestion": stage.suggestion or "主管与销售沟通, 明确下一步", "url": ctx.deal_url(deal.id),
             "last_activity": ({"at": ctx.to_local(last.at).strftime("%m-%d"), "text": last.text[:60],
                                "kind": ctx.funnel.activities[last.kind].name
                                if last.kind in ctx.funnel.activities else last.kind} if last else None)}

@@ -27,8 +27,9 @@ DEFAULTS = {
     "BOT_BENCH_ROUTES": "0",  # 1: add /bench/bare and /bench/wecom-crypto, reference routes for bench/
     "BOT_DEMO_LOGIN": "0",  # 1: the login page offers a one-click login as any demo user (local mode only)
     "BOT_SIMULATOR": "0",  # 1: the chat simulator at /simulator (needs the local channel)
-    "BOT_SESSION_HOURS": "12",
-    "BOT_DELIVERY_LEASE_SECONDS": "",  # a claimed outbox row waits this long for a delivery process that died (120)  # a dashboard login lasts this long
+    "BOT_SIMULATOR_DATABASE_URL": "",  # the simulator's own database (default: simulator.db beside bot.db)
+    "BOT_SESSION_HOURS": "12",  # a dashboard login lasts this long
+    "BOT_DELIVERY_LEASE_SECONDS": "",  # a claimed outbox row waits this long for a delivery process that died (120)
     "DINGTALK_OAPI_BASE": "https://oapi.dingtalk.com",  # DingTalk's older API (user id by unionId, for login)
 }
 # what only a demo may turn on: each gives whoever reaches the server the power to act as any user

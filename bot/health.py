@@ -10,6 +10,7 @@ from datetime import datetime, time, timedelta, timezone
 from rules.health import SIGNALS, points, score
 from storage import health as health_q, kv, people
 from storage.database import in_transaction
+from storage.deals import open_deal
 
 from . import pushes
 from .messages import Reply
@@ -63,10 +64,14 @@ def health(rt, now: datetime, team_id: int | None = None, force: bool = False) -
             if groups[team] is not None:
                 s = score(sig, rules)
                 best = s.best_action
+                deal = open_deal(cid)
+                url = rt.links.deal(deal.id) if deal is not None else rt.links.page("/dashboard/deals", q=name,
+                                                                                     status="all")
                 by_group.setdefault(groups[team].local_id, []).append(
-                    {"customer": name, "score": s.total, "action": best.action if best else ""})
+                    {"customer": name, "score": s.total, "action": best.action if best else "", "url": url})
         pushes.queue(rt, [(f"intent:{group}:{day.isoformat()}", rt.config.primary_channel, group,
-                           Reply("high_intent_notice", {"customers": sorted(items, key=lambda c: -c["score"])}).to_dict())
+                           Reply("high_intent_notice", {"customers": sorted(items, key=lambda c: -c["score"]),
+                                                        "list_url": rt.links.page("/dashboard/deals", hi="1")}).to_dict())
                           for group, items in by_group.items()], now)
         kv.put(done_key, "1", now, timedelta(days=2))
     in_transaction(rt.database, write)

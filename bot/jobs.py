@@ -100,7 +100,8 @@ def _queue_warnings(rt, fired: list[tuple[int, str, datetime]], scan_id: str, no
             cards.sort(key=lambda kc: (-kc[1].data["days_silent"], -kc[1].data["amount"]))
             rows.append((f"reddigest:{group_id}:{scan_id}:{cards[0][0]}", channel, group_id,
                          Reply("red_digest", {"rows": [c.data for _, c in cards[:RED_DIGEST_ROWS]],
-                                              "count": len(cards), "more": max(0, len(cards) - RED_DIGEST_ROWS)},
+                                              "count": len(cards), "more": max(0, len(cards) - RED_DIGEST_ROWS),
+                                              "list_url": rt.links.page("/dashboard/warnings", level="red")},
                                urgent=True).to_dict()))
     return pushes.queue(rt, rows, now, fold=True)
 

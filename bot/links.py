@@ -250,3 +250,49 @@ def press_link(token: str):
         return data
     handled = runtime.handle(Incoming("link", token_id(token), data["u"], action=data["a"]))
     return _answer_page(handled.replies, handled.duplicate)
+
+
+# -- links to the dashboard's pages ---------------------------------------------------------------------
+
+DEAL_SALT = "bot.deal-link.v1"
+
+
+class WebLinks:
+    """The dashboard addresses a chat message links to: a deal's page through a signed link
+    (`/d/<token>`: the deal id, signed, so a link cannot be made up by counting ids; opening it still
+    needs a login, by the chat tool as for every page) and the full lists (`/dashboard/...`)."""
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+
+    @property
+    def base(self) -> str:
+        return self.runtime.config["BOT_PUBLIC_URL"].rstrip("/")
+
+    def _key(self) -> str | None:
+        return secret_key(self.runtime)
+
+    def _serializer(self, key: str):
+        from itsdangerous import URLSafeSerializer
+        return URLSafeSerializer(key, salt=DEAL_SALT)
+
+    def deal(self, deal_id: int) -> str:
+        """The signed link to a deal's page ("" in the rare case no signing key exists yet)."""
+        key = self._key()
+        return f"{self.base}/d/{self._serializer(key).dumps(int(deal_id))}" if key else ""
+
+    def read_deal(self, token: str) -> int | None:
+        """The deal id of a signed deal link, or None when the token is forged or unreadable."""
+        key = self._key()
+        if len(token) > 200 or not key:
+            return None
+        try:
+            value = self._serializer(key).loads(token)
+        except BadData:
+            return None
+        return value if isinstance(value, int) and 0 < value < 2 ** 63 else None
+
+    def page(self, path: str, **query) -> str:
+        from urllib.parse import urlencode
+        args = {k: v for k, v in query.items() if v not in (None, "")}
+        return f"{self.base}{path}" + (f"?{urlencode(args)}" if args else "")

@@ -141,7 +141,7 @@ class Runtime:
                 self._queue_replies(handled, msg, f"{msg.channel}:{msg.sender[:48]}", now)
             return handled
         ctx = Context(rep=rep, funnel=self.funnel, now=now, tz=self.tz, incoming=msg,
-                      channel=self.config.primary_channel, health_rules=self.health_rules)
+                      channel=self.config.primary_channel, health_rules=self.health_rules, links=self.links)
         try:
             dispatch(ctx)
         except Refusal as refusal:
@@ -178,5 +178,14 @@ class Runtime:
         now = now or self.now()
         return Context(rep=rep, funnel=self.funnel, now=now, tz=self.tz,
                        incoming=Incoming("scheduler", "", rep.local_id), channel=self.config.primary_channel,
-                       health_rules=self.health_rules)
+                       health_rules=self.health_rules, links=self.links)
+
+    @property
+    def links(self):
+        """The dashboard's addresses for chat messages (bot/links.WebLinks)."""
+        found = self.__dict__.get("_web_links")
+        if found is None:
+            from .links import WebLinks
+            found = self.__dict__["_web_links"] = WebLinks(self)
+        return found
 

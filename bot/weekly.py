@@ -87,7 +87,7 @@ def weekly(rt, now: datetime) -> dict:
 
 def review_data(rt, team_id: int, team_name: str, period: K.Period, baseline: K.Period, now: datetime) -> dict:
     k, before = team_numbers_vs(rt.funnel, rt.tz, team_id, [period, baseline], now)
-    data = numbers_data(k, before, store.reps_of(team_id), period, baseline)
+    data = numbers_data(k, before, store.reps_of(team_id), period, baseline, team_name)
     totals = deals.funnel_totals(team_id)
     data.update(scope=team_name, chart_url=None, chart_file=None, chart_inline=False,
                 funnel=[{"key": s.key, "stage": s.name, "count": totals.get(s.key, (0, 0))[0],

@@ -126,7 +126,7 @@ def ask_help(ctx: Context, arg: str) -> None:
     s = deal_silence(ctx, deal)
     ctx.notify(key, group.local_id, "help_request", urgent=True, rep=ctx.rep.name, customer=deal.customer.name,
                stage=ctx.funnel.stage(deal.stage).name, days_silent=s.days, amount=deal.amount,
-               buttons=None)
+               buttons=None, url=ctx.deal_url(deal.id))
     ctx.say("help_requested", customer=deal.customer.name, group=group.name)
 
 
@@ -136,8 +136,9 @@ def take(ctx: Context, arg: str) -> None:
     if deal.intervention_by_id is not None:
         raise Refusal("action_spent", detail=f"已由 {deal.intervention_by.name} 介入")
     deals.set_intervention(deal, ctx.rep)
+    deals.record_manager_action(deal, ctx.rep, "take", ctx.now)
     ctx.notify(f"take:{deal.id}:{period}", deal.owner.local_id, "intervention_taken", manager=ctx.rep.name,
-               customer=deal.customer.name)
+               customer=deal.customer.name, url=ctx.deal_url(deal.id))
     ctx.say("intervention_assigned", customer=deal.customer.name, rep=deal.owner.name)
 
 
@@ -147,8 +148,34 @@ def nudge(ctx: Context, arg: str) -> None:
     key = f"nudge:{deal.id}:{period}"
     if outbox.exists(key):
         raise Refusal("action_spent", detail="已经提醒过销售")
-    ctx.notify(key, deal.owner.local_id, "nudge", urgent=True, manager=ctx.rep.name, customer=deal.customer.name)
+    deals.record_manager_action(deal, ctx.rep, "nudge", ctx.now)
+    ctx.notify(key, deal.owner.local_id, "nudge", urgent=True, manager=ctx.rep.name, customer=deal.customer.name,
+               url=ctx.deal_url(deal.id))
     ctx.say("nudged", customer=deal.customer.name, rep=deal.owner.name)
+
+
+@router.action("reassign")
+def reassign(ctx: Context, arg: str) -> None:
+    """改派: "reassign:deal_id:period:rep_id" gives the deal (and its customer) to another active rep of
+    the deal's team; the new rep and the old one are told."""
+    head, _, rep_part = arg.rpartition(":")
+    if not rep_part.isdigit():
+        raise Refusal("unknown_action", action=arg[:40])
+    deal, period = _deal_for_action(ctx, head, manager_only=True)
+    new = people.active_rep(int(rep_part))
+    if new is None or new.team_id != deal.team_id or new.role != "rep":
+        raise Refusal("bad_reassign")
+    old = deal.owner
+    if new.id == old.id:
+        raise Refusal("action_spent", detail=f"已经由 {old.name} 负责")
+    deals.reassign(deal, new)
+    deals.record_manager_action(deal, ctx.rep, "reassign", ctx.now, note=f"{old.name} → {new.name}")
+    customer = deal.customer.name
+    ctx.notify(f"reassign:{deal.id}:{period}:{new.id}", new.local_id, "reassigned", urgent=True,
+               manager=ctx.rep.name, customer=customer, previous=old.name, mine=True, url=ctx.deal_url(deal.id))
+    ctx.notify(f"reassign-from:{deal.id}:{period}:{new.id}", old.local_id, "reassigned", manager=ctx.rep.name,
+               customer=customer, previous=old.name, rep=new.name, mine=False)
+    ctx.say("reassign_done", customer=customer, previous=old.name, rep=new.name)
 
 
 def _current(ctx: Context, name: str) -> str:

@@ -35,6 +35,15 @@ class Context:
     chosen_customer_id: int | None = None  # set when the sender answered a numbered question
     health_rules: object | None = None  # rules.health.HealthRules, for showing score breakdowns
     pending_choice: tuple | None = None  # (command text, [(id, label)], expires_at) to ask the sender
+    links: object | None = None  # bot.links.WebLinks: addresses of the dashboard's pages (None: no links)
+
+    def deal_url(self, deal_id: int) -> str:
+        """The signed link to a deal's page on the dashboard ("" when links are off)."""
+        return self.links.deal(deal_id) if self.links is not None else ""
+
+    def page_url(self, path: str, **query) -> str:
+        """A dashboard page, e.g. page_url("/dashboard/deals", level="red") ("" when links are off)."""
+        return self.links.page(path, **query) if self.links is not None else ""
 
     def say(self, template: str, buttons: list[Button] | None = None, **data) -> None:
         self.replies.append(Reply(template, data, buttons or []))

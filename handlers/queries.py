@@ -54,6 +54,8 @@ def task_card_data(ctx: Context, open_deals: list | None = None, high_intent: li
         "overdue": overdue[:TASK_LIMIT],
         "high_intent": high_intent if high_intent is not None else health.high_intent_names(
             ctx.rep.team_id, None if manager else ctx.rep.id),
+        "list_url": ctx.page_url("/dashboard/warnings") if len(shown) > TASK_LIMIT else "",
+        "overdue_url": ctx.page_url("/dashboard/deals", overdue="1") if len(overdue) > TASK_LIMIT else "",
     }
 
 
@@ -79,6 +81,7 @@ def funnel(ctx: Context, args: str) -> None:
     flow: dict = {}
     stalls: list = []
     period_label = ""
+    won = lost = (0, 0)
     if ctx.rep.role != "rep":
         from rules.kpi import last_days, parse_period
         from .report import stage_row, team_numbers
@@ -87,17 +90,16 @@ def funnel(ctx: Context, args: str) -> None:
         flow = {f.key: stage_row(f) for f in numbers.stages if f.present}
         stalls = [stage_row(f) for f in numbers.stalls(3)]
         period_label = period.label
+        won, lost = numbers.won, numbers.lost  # the period's, as the dashboard and 周报 count them
     rows = [{"no": s.order, "stage": s.name, "count": totals.get(s.key, (0, 0))[0],
              "amount": totals.get(s.key, (0, 0))[1], "conversion": flow.get(s.key, {}).get("conversion", ""),
              "avg_days": flow.get(s.key, {}).get("avg_days", "")} for s in ctx.funnel.open_stages]
     top = max([r["count"] for r in rows] + [1])
     for r in rows:
         r["bar"] = "█" * max(1 if r["count"] else 0, round(10 * r["count"] / top))
-    since = ctx.now - timedelta(days=30)
-    closed = deals.closed_totals(team_id, since) if ctx.rep.role != "rep" else {}
     ctx.say("funnel", scope=scope, rows=rows, total=sum(r["count"] for r in rows),
-            amount=sum(r["amount"] for r in rows), won=closed.get("won", (0, 0)), lost=closed.get("lost", (0, 0)),
-            period=period_label, stalls=stalls)
+            amount=sum(r["amount"] for r in rows), won=list(won), lost=list(lost),
+            period=period_label, stalls=stalls, list_url=ctx.page_url("/dashboard/deals"))
 
 
 @router.command("帮助", "help", "?", "菜单", "menu")

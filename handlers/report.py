@@ -51,10 +51,41 @@ def trend(now: float | None, before: float | None, lower_is_better: bool = False
     return ("↑" if up else "↓") + ("✅" if good else "⚠️")
 
 
+MIN_SAMPLE = 5  # a figure computed from fewer deals or customers than this says so
+
+
 def metric(label: str, now: float | None, before: float | None, fmt, detail: str = "",
-           lower_is_better: bool = False) -> dict:
+           lower_is_better: bool = False, sample: int | None = None, drill: dict | None = None) -> dict:
+    """One figure against its baseline; `sample` (how many deals or customers it is computed from) marks
+    a small sample as such; `drill` names the deal-list filter of the deals behind it."""
+    small = sample is not None and 0 < sample < MIN_SAMPLE
+    if small:
+        detail = f"{detail}（样本少，仅{sample}个，仅供参考）" if detail else f"样本少，仅{sample}个，仅供参考"
     return {"label": label, "now": fmt(now), "before": fmt(before), "trend": trend(now, before, lower_is_better),
-            "detail": detail}
+            "detail": detail, "small": small, "drill": drill or {}}
+
+
+def cycle_change(comp: float | None, deals: int) -> str:
+    """"压缩 32.1%" for a shorter cycle, "延长 30.6%" for a longer one."""
+    if comp is None:
+        return f"{deals}个赢单" if deals else "本期没有赢单"
+    if comp > 0:
+        return f"{deals}个赢单，比上期压缩 {comp:.1f}%"
+    if comp < 0:
+        return f"{deals}个赢单，比上期延长 {-comp:.1f}%"
+    return f"{deals}个赢单，与上期持平"
+
+
+def target_metric(k: K.Kpis, period: K.Period, scope_name: str) -> dict:
+    a = k.attainment
+    if a is None:
+        team = scope_name if scope_name and scope_name != "全部团队" else "<团队名>"
+        return {"label": "目标达成", "now": "未设目标", "before": "", "trend": "", "small": False,
+                "drill": {}, "detail": f"设置：python -m bot target {team} {period.target_key} 300万"}
+    return {"label": "目标达成", "now": pct(a.rate), "before": "", "trend": "", "small": False,
+            "drill": {"status": "won", "period": a.key},
+            "detail": f"{a.key} 目标 {format_yuan(a.target)}，已赢单 {format_yuan(a.won)}"
+                      + (f"，还差 {format_yuan(a.target - a.won)}" if a.won < a.target else "")}
 
 
 def stage_row(f: K.StageFlow) -> dict:
@@ -75,27 +106,41 @@ def rep_rows(k: K.Kpis, reps: dict[int, tuple[str, str, bool]], limit: int = REP
     return rows[:limit], max(0, len(rows) - limit)
 
 
-def numbers_data(k: K.Kpis, before: K.Kpis, reps: dict, period: K.Period, baseline: K.Period) -> dict:
-    """The KPIs of a period against a baseline, as JSON-safe template data."""
+def numbers_data(k: K.Kpis, before: K.Kpis, reps: dict, period: K.Period, baseline: K.Period,
+                 scope_name: str = "", for_rep: bool = False, target: bool = True) -> dict:
+    """The KPIs of a period against a baseline, as JSON-safe template data: the one wording of each
+    number for 周报, 漏斗, the weekly card and the dashboard. A rep's own view (`for_rep`) leaves out the
+    manager's figures (提前干预率, 预警覆盖率, the team target)."""
     h, hb = k.health, before.health
     iv = k.intervention
     comp = K.compression(before.cycle.mean_days, k.cycle.mean_days)
+    p = period.key
     metrics = [
         metric("跟进间隔", k.followup.mean_days, before.followup.mean_days, in_days,
-               f"{k.followup.customers}个活跃客户的平均", lower_is_better=True),
+               f"{k.followup.customers}个客户的平均（同一天多次跟进算一次）" if k.followup.customers
+               else "本期没有客户被跟进两天以上", lower_is_better=True, sample=k.followup.customers),
         metric("高健康度客户转化", h.high_rate, hb.high_rate, pct,
-               f"{h.high_won}/{h.high_closed}，其他客户 {pct(h.rest_rate)}"),
-        metric("提前干预率", iv.rate, before.intervention.rate, pct,
-               f"输单{iv.lost}+停滞{iv.stalled}个中{iv.flagged}个事先有橙/红预警"),
-        metric("销售周期", k.cycle.mean_days, before.cycle.mean_days, in_days,
-               (f"压缩 {comp:.1f}%" if comp is not None else f"{k.cycle.deals}个赢单"), lower_is_better=True),
-        metric("成交率", k.close_rate, before.close_rate, pct,
-               f"赢单{k.won[0]}个 {format_yuan(k.won[1])}，输单{k.lost[0]}个"),
+               f"赢{h.high_won}个/成交或输单{h.high_closed}个，其他客户 {pct(h.rest_rate)}" if h.high_closed
+               else "本期没有高健康度客户成交或输单", sample=h.high_closed, drill={"status": "won", "period": p}),
     ]
-    a = k.attainment
-    if a is not None:
-        metrics.append({"label": "目标达成", "now": pct(a.rate), "before": "", "trend": "",
-                        "detail": f"{a.key} 目标 {format_yuan(a.target)}，已赢单 {format_yuan(a.won)}"})
+    if not for_rep:
+        metrics += [
+            metric("提前干预率", iv.rate, before.intervention.rate, pct,
+                   f"输单{iv.lost}+停滞{iv.stalled}个中{iv.acted}个主管事先介入/催办/改派" if iv.risky
+                   else "本期没有输单或停滞的商机", sample=iv.risky, drill={"status": "lost", "period": p}),
+            metric("预警覆盖率", iv.warned_rate, before.intervention.warned_rate, pct,
+                   f"输单{iv.lost}+停滞{iv.stalled}个中{iv.flagged}个事先有橙/红预警" if iv.risky
+                   else "本期没有输单或停滞的商机", sample=iv.risky, drill={"status": "lost", "period": p}),
+        ]
+    metrics += [
+        metric("销售周期", k.cycle.mean_days, before.cycle.mean_days, in_days, cycle_change(comp, k.cycle.deals),
+               lower_is_better=True, sample=k.cycle.deals, drill={"status": "won", "period": p}),
+        metric("成交率", k.close_rate, before.close_rate, pct,
+               f"赢单{k.won[0]}个 {format_yuan(k.won[1])}，输单{k.lost[0]}个", sample=k.won[0] + k.lost[0],
+               drill={"status": "all", "period": p}),
+    ]
+    if target and not for_rep:  # a team's target: not on one rep's numbers
+        metrics.append(target_metric(k, period, scope_name))
     rows, more = rep_rows(k, reps)
     return {
         "period": period.label, "period_key": period.key, "baseline": baseline.label, "baseline_key": baseline.key,
@@ -106,6 +151,7 @@ def numbers_data(k: K.Kpis, before: K.Kpis, reps: dict, period: K.Period, baseli
         "reps": rows, "reps_more": more,
         "created": k.created, "open_at_end": k.open_at_end,
         "won": list(k.won), "lost": list(k.lost),
+        "lost_reasons": [{"reason": r, "deals": n, "amount": a} for r, n, a in k.lost_reasons[:8]],
     }
 
 
@@ -149,4 +195,4 @@ def report(ctx: Context, args: str) -> None:
     team_id, scope = scope_of(ctx)
     k, before = team_numbers_vs(ctx.funnel, ctx.tz, team_id, [period, baseline], ctx.now)
     ctx.understood["period"] = period.key
-    ctx.say("report", scope=scope, **numbers_data(k, before, store.reps_of(team_id), period, baseline))
+    ctx.say("report", scope=scope, **numbers_data(k, before, store.reps_of(team_id), period, baseline, scope))

@@ -11,9 +11,15 @@ Definitions
 - high-health conversion: of the deals closed (won or lost) in the period, the share won, split by
   whether the customer's health score on the (local) day the deal closed was >= 75; with no score
   that day the customer's high-intent flag decides.
-- intervention ahead of time: of the deals lost in the period plus the deals stalled at its end (open
-  and at red: no movement for the stage's red threshold, per rules/stale.silence), the share that had
-  an orange or red warning before (at <= closed_at, or before the period end for a stalled deal).
+- intervention ahead of time (提前干预率, the reference case's figure): of the deals lost in the period
+  plus the deals stalled at its end (open and at red: no movement for the stage's red threshold, per
+  rules/stale.silence), the share where a manager acted before the loss (at <= closed_at, or before the
+  period end for a stalled deal): took it over (介入), nudged the rep (催办), gave it to another rep
+  (改派), or answered the rep's call for help by logging on the deal themselves.
+- warning coverage (预警覆盖率, what 提前干预率 used to measure): of the same deals, the share that had
+  an orange or red warning before.
+- follow-up interval: counts days with activity, not activities (five logs in a day are one day), so
+  the mean gap is at least a day.
 - sales cycle: mean days from created to won over the deals won in the period; compression against a
   baseline period = (before - after) / before, as a percentage with one decimal.
 - stage flow: for each open stage, the deals in it during the period, how many moved on (to a later
@@ -169,6 +175,7 @@ class DealRow:
     last_movement_at: datetime
     next_step_due: datetime | None = None
     high_intent: bool = False  # the customer's current flag: the fallback when no score that day
+    lost_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +205,7 @@ class KpiInput:
     activity: list[CustomerActivity] = field(default_factory=list)
     last_activity: dict[int, datetime] = field(default_factory=dict)  # deal -> last activity before until
     first_flag: dict[int, datetime] = field(default_factory=dict)  # deal -> first orange/red warning
+    first_action: dict[int, datetime] = field(default_factory=dict)  # deal -> first manager action
     scores: dict[tuple[int, date], int] = field(default_factory=dict)  # (customer, local day) -> score
     target_key: str | None = None  # e.g. "2026-Q4": the team target measured against, when one is set
     target_amount: int | None = None
@@ -235,6 +243,8 @@ class Intervention:
     stalled: int
     flagged_lost: int
     flagged_stalled: int
+    acted_lost: int = 0
+    acted_stalled: int = 0
 
     @property
     def risky(self) -> int:
@@ -245,7 +255,17 @@ class Intervention:
         return self.flagged_lost + self.flagged_stalled
 
     @property
+    def acted(self) -> int:
+        return self.acted_lost + self.acted_stalled
+
+    @property
     def rate(self) -> float | None:
+        """提前干预率: the share of lost or stalled deals where a manager acted before the loss."""
+        return ratio(self.acted, self.risky)
+
+    @property
+    def warned_rate(self) -> float | None:
+        """预警覆盖率: the share of lost or stalled deals that had an orange or red warning before."""
         return ratio(self.flagged, self.risky)
 
 
@@ -298,6 +318,7 @@ class Kpis:
     created: int  # deals created in the period
     open_at_end: int
     attainment: Attainment | None
+    lost_reasons: tuple = ()  # ((reason, deals, amount), ...) of the deals lost in the period, most first
 
     @property
     def close_rate(self) -> float | None:
@@ -425,11 +446,13 @@ def compute(data: KpiInput, funnel: Funnel, tz) -> Kpis:
 
     lost = [d for d in data.deals if d.status == "lost" and closed_in(d, start, until)]
     won = [d for d in data.deals if d.status == "won" and closed_in(d, start, until)]
-    flag = data.first_flag
+    flag, acted = data.first_flag, data.first_action
     intervention = Intervention(
         lost=len(lost), stalled=len(stalled),
         flagged_lost=sum(1 for d in lost if d.id in flag and flag[d.id] <= d.closed_at),
-        flagged_stalled=sum(1 for i in stalled if i in flag and flag[i] < until))
+        flagged_stalled=sum(1 for i in stalled if i in flag and flag[i] < until),
+        acted_lost=sum(1 for d in lost if d.id in acted and acted[d.id] <= d.closed_at),
+        acted_stalled=sum(1 for i in stalled if i in acted and acted[i] < until))
 
     by_stage: dict[str, list[Visit]] = {}
     for v in all_visits:
@@ -474,7 +497,27 @@ def compute(data: KpiInput, funnel: Funnel, tz) -> Kpis:
         created=sum(1 for d in data.deals if start <= d.created_at < until),
         open_at_end=sum(1 for d in data.deals if open_at(d, until)),
         attainment=attainment,
+        lost_reasons=lost_reasons(lost),
     )
+
+
+UNKNOWN_REASON = "未写原因"
+
+
+def reason_of(text: str | None) -> str:
+    """A lost reason as a group: its first clause ("价格，对方压到8折" -> "价格"), at most 12 characters."""
+    head = re.split(r"[，,。;；:：!！?？\s]", (text or "").strip(), maxsplit=1)[0]
+    return head[:12] or UNKNOWN_REASON
+
+
+def lost_reasons(lost: list[DealRow]) -> tuple:
+    """((reason, deals, amount), ...) most deals first, then the larger amount."""
+    groups: dict[str, list[int]] = {}
+    for d in lost:
+        g = groups.setdefault(reason_of(d.lost_reason), [0, 0])
+        g[0] += 1
+        g[1] += d.amount
+    return tuple((r, n, a) for r, (n, a) in sorted(groups.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0])))
 
 
 def stall_ranking(flows: list[StageFlow], n: int = 3) -> list[StageFlow]:
@@ -490,3 +533,57 @@ def health_buckets(values: list[int | None]) -> list[tuple[str, int]]:
     """Customers by health score: below 50, 50-74, high (75+), and not scored yet."""
     out = [(label, sum(1 for v in values if v is not None and lo <= v <= hi)) for lo, hi, label in HEALTH_BUCKETS]
     return out + [("-", sum(1 for v in values if v is None))]
+
+
+# -- weekly trends ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WeekTrend:
+    week: Period
+    won: int  # deals won
+    won_amount: int
+    lost: int
+    created: int  # deals created
+    activities: int  # follow-ups logged (visits, calls, ...)
+
+
+def weekly_trend(weeks: list[Period], won: list[tuple[datetime, int]], lost: list[tuple[datetime, int]],
+                 created: list[datetime], activity_days: list[tuple[date, int]], tz) -> list[WeekTrend]:
+    """Per week: the deals won (and their amount), lost and created, and the activities logged. Times
+    are naive UTC and fall in their local week; activity is counted per day as stored."""
+    def index(d: date) -> int | None:
+        for i, w in enumerate(weeks):
+            if w.start <= d < w.end:
+                return i
+        return None
+
+    def local_day(t: datetime) -> date:
+        return close_day(t if isinstance(t, datetime) else datetime.fromisoformat(str(t)), tz)
+
+    rows = [[0, 0, 0, 0, 0] for _ in weeks]
+    for t, amount in won:
+        i = index(local_day(t))
+        if i is not None:
+            rows[i][0] += 1
+            rows[i][1] += int(amount or 0)
+    for t, _ in lost:
+        i = index(local_day(t))
+        if i is not None:
+            rows[i][2] += 1
+    for t in created:
+        i = index(local_day(t))
+        if i is not None:
+            rows[i][3] += 1
+    for d, n in activity_days:
+        i = index(d)
+        if i is not None:
+            rows[i][4] += n
+    return [WeekTrend(w, *r) for w, r in zip(weeks, rows)]
+
+
+def last_weeks(today: date, n: int = 8) -> list[Period]:
+    """The `n` weeks up to and including this one, oldest first."""
+    weeks = [week_of(today)]
+    while len(weeks) < n:
+        weeks.insert(0, weeks[0].previous())
+    return weeks

@@ -17,8 +17,8 @@ from datetime import date, datetime
 
 from peewee import JOIN, Case, fn
 
-from .models import (Activity, ChatGroup, Contact, Customer, Deal, HealthScore, Rep, StageChange, Target, Team,
-                     Warning)
+from .models import (Activity, ChatGroup, Contact, Customer, Deal, HealthScore, ManagerAction, Rep, StageChange,
+                     Target, Team, Warning)
 
 LEVELS = ("red", "orange", "yellow")  # most urgent first
 
@@ -177,9 +177,10 @@ def health_counts(team_id: int | None, owner_id: int | None) -> tuple[dict, dict
 
 def data_version() -> tuple:
     """Changes when anything the manager's numbers are computed from changes: every such change adds a
-    row (an activity, a stage change, a warning, a health score, a deal) or touches a target. Each part
+    row (an activity, a stage change, a warning, a health score, a deal, a manager action) or touches a target. Each part
     is an index lookup (MAX of a primary key), so asking costs next to nothing."""
-    parts = [m.select(fn.MAX(m.id)).scalar() or 0 for m in (Activity, StageChange, Warning, HealthScore, Deal)]
+    parts = [m.select(fn.MAX(m.id)).scalar() or 0
+             for m in (Activity, StageChange, Warning, HealthScore, Deal, ManagerAction)]
     targets = Target.select(fn.COUNT(Target.id), fn.COALESCE(fn.SUM(Target.amount), 0)).tuples().first()
     return tuple(parts) + tuple(int(x or 0) for x in (targets or (0, 0)))
 
@@ -296,3 +297,196 @@ def other_deals(customer_id: int, deal_id: int) -> list[tuple[int, str, str, int
     return list(Deal.select(Deal.id, Deal.stage, Deal.status, Deal.amount)
                 .where((Deal.customer == customer_id) & (Deal.id != deal_id)).order_by(Deal.id.desc()).limit(20)
                 .tuples())
+
+
+# -- the deal list (filters, search, sorting; the export) --------------------------------------------------
+
+@dataclass(frozen=True)
+class DealFilter:
+    """What the deal list narrows to inside the scope; None / "" = any. Times naive UTC."""
+    status: str = "open"  # open | won | lost | all
+    stage: str | None = None
+    level: str | None = None  # red | orange | yellow (open deals at that stale level)
+    tier: str | None = None
+    min_amount: int | None = None
+    max_amount: int | None = None
+    overdue: bool = False  # open, with a next step past its due time
+    search: str = ""  # part of the customer's name, or its pinyin initials
+    closed_from: datetime | None = None  # closed in [closed_from, closed_until)
+    closed_until: datetime | None = None
+    created_from: datetime | None = None
+    created_until: datetime | None = None
+    acted: bool = False  # a manager took, nudged or reassigned it
+    due_before: datetime | None = None  # open, with a next step due before this instant (today's, overdue)
+    high_intent: bool = False  # the customer is high-intent (health score reached 75)
+
+
+SORTS = {  # key: (label, order expressions builder)
+    "silence": "无进展最久", "amount": "金额最大", "due": "下一步最早到期", "created": "最新创建",
+    "closed": "最近成交/输单", "customer": "客户名称",
+}
+
+
+@dataclass(frozen=True)
+class ListedDeal:
+    id: int
+    customer: str
+    owner: str
+    owner_id: int
+    stage: str
+    amount: int
+    status: str
+    tier: str
+    health: int | None
+    created_at: datetime
+    closed_at: datetime | None
+    last_movement_at: datetime
+    next_step: str | None
+    next_step_due: datetime | None
+    lost_reason: str | None
+    snoozed_until: datetime | None
+    intervention_by: int | None
+
+
+def _list_where(team_id, owner_id, f: DealFilter, rule: LevelRule, now: datetime):
+    cond = []
+    if f.status in ("open", "won", "lost"):
+        cond.append(Deal.status == f.status)
+    if team_id is not None:
+        cond.append(Deal.team == team_id)
+    if owner_id is not None:
+        cond.append(Deal.owner == owner_id)
+    if f.stage:
+        cond.append(Deal.stage == f.stage)
+    if f.level:
+        cond += [_warned(rule, team_id, owner_id), level_of(rule) == f.level]
+    if f.tier or f.search or f.high_intent:  # the team's matching customers first, then their deals
+        customers = Customer.select(Customer.id)
+        if f.high_intent:
+            customers = customers.where(Customer.high_intent == True)  # noqa: E712
+        if team_id is not None:
+            customers = customers.where(Customer.team == team_id)
+        if f.tier:
+            customers = customers.where(Customer.tier == f.tier)
+        if f.search:
+            text = f.search.strip()
+            customers = customers.where(Customer.name.contains(text) | Customer.initials.startswith(text.lower()))
+        cond.append(Deal.customer.in_(customers))
+    if f.min_amount is not None:
+        cond.append(Deal.amount >= f.min_amount)
+    if f.max_amount is not None:
+        cond.append(Deal.amount <= f.max_amount)
+    if f.overdue:
+        cond += [Deal.status == "open", Deal.next_step_due.is_null(False), Deal.next_step_due < now]
+    if f.closed_from is not None:
+        cond += [Deal.closed_at >= f.closed_from, Deal.closed_at < f.closed_until]
+    if f.created_from is not None:
+        cond += [Deal.created_at >= f.created_from, Deal.created_at < f.created_until]
+    if f.due_before is not None:
+        cond += [Deal.status == "open", Deal.next_step_due.is_null(False), Deal.next_step_due < f.due_before]
+    if f.acted:
+        cond.append(Deal.id.in_(ManagerAction.select(ManagerAction.deal)))
+    out = cond[0]
+    for c in cond[1:]:
+        out &= c
+    return out
+
+
+def _list_order(sort: str, rule: LevelRule):
+    if sort == "amount":
+        return [Deal.amount.desc(), Deal.id.desc()]
+    if sort == "due":
+        return [Case(None, [(Deal.next_step_due.is_null(), 1)], 0), Deal.next_step_due, Deal.id]
+    if sort == "created":
+        return [Deal.created_at.desc(), Deal.id.desc()]
+    if sort == "closed":
+        return [Deal.closed_at.desc(), Deal.id.desc()]
+    if sort == "customer":
+        return [Customer.name, Deal.id]
+    return [silence_start(rule.pause), Deal.id]
+
+
+def deal_list(team_id: int | None, owner_id: int | None, f: DealFilter, rule: LevelRule, now: datetime,
+              sort: str = "silence", limit: int = 50, offset: int = 0) -> list[ListedDeal]:
+    """A page of the deals in scope that pass the filter, in the chosen order (one query)."""
+    q = (Deal.select(Deal.id, Customer.name, Rep.name, Deal.owner, Deal.stage, Deal.amount, Deal.status,
+                     Customer.tier, Customer.health, Deal.created_at, Deal.closed_at, Deal.last_movement_at,
+                     Deal.next_step, Deal.next_step_due, Deal.lost_reason, Deal.snoozed_until, Deal.intervention_by)
+         .join(Customer, on=(Deal.customer == Customer.id)).switch(Deal).join(Rep, on=(Deal.owner == Rep.id))
+         .where(_list_where(team_id, owner_id, f, rule, now)).order_by(*_list_order(sort, rule))
+         .limit(limit).offset(offset))
+    return [ListedDeal(*row) for row in q.tuples()]
+
+
+def deal_list_totals(team_id: int | None, owner_id: int | None, f: DealFilter, rule: LevelRule,
+                     now: datetime) -> tuple[int, int]:
+    """(deals, amount) that pass the filter."""
+    q = Deal.select(fn.COUNT(Deal.id), fn.COALESCE(fn.SUM(Deal.amount), 0)).where(
+        _list_where(team_id, owner_id, f, rule, now))
+    n, amount = q.tuples().first() or (0, 0)
+    return int(n or 0), int(amount or 0)
+
+
+def actions_of(deal_ids: list[int]) -> dict[int, list[tuple[str, datetime, str]]]:
+    """{deal: [(kind, at, manager name)]} of the manager actions on these deals, newest first."""
+    if not deal_ids:
+        return {}
+    q = (ManagerAction.select(ManagerAction.deal, ManagerAction.kind, ManagerAction.at, Rep.name)
+         .join(Rep, on=(ManagerAction.manager == Rep.id)).where(ManagerAction.deal.in_(deal_ids))
+         .order_by(ManagerAction.at.desc(), ManagerAction.id.desc()))
+    out: dict[int, list] = {}
+    for d, kind, at, name in q.tuples():
+        out.setdefault(d, []).append((kind, at, name))
+    return out
+
+
+# -- weekly trends --------------------------------------------------------------------------------------------
+
+def trend_rows(team_id: int | None, owner_id: int | None, start: datetime, end: datetime) -> dict:
+    """What the weekly trend charts are drawn from, in [start, end): the won and lost deals' (closed at,
+    amount), the new deals' creation times, and the activities per (UTC) day: four queries."""
+    def deals(cond, *fields):
+        q = Deal.select(*fields).where(cond)
+        return list(_scoped(q, Deal.team, Deal.owner, team_id, owner_id).tuples())
+    closed = (Deal.closed_at >= start) & (Deal.closed_at < end)
+    day = fn.DATE(Activity.at)
+    q = (Activity.select(day, fn.COUNT(Activity.id)).join(Customer, on=(Activity.customer == Customer.id))
+         .where((Activity.at >= start) & (Activity.at < end)).group_by(day))
+    q = _scoped(q, Customer.team, Customer.owner, team_id, owner_id)
+    return {"won": deals(closed & (Deal.status == "won"), Deal.closed_at, Deal.amount),
+            "lost": deals(closed & (Deal.status == "lost"), Deal.closed_at, Deal.amount),
+            "created": [c for (c,) in deals((Deal.created_at >= start) & (Deal.created_at < end), Deal.created_at)],
+            "activity_days": [(_as_date(d), int(n)) for d, n in q.tuples()]}
+
+
+def _as_date(v) -> date:
+    if isinstance(v, datetime):
+        return v.date()
+    return v if isinstance(v, date) else date.fromisoformat(str(v)[:10])
+
+
+def rep_stats(team_id: int | None, owner_id: int | None, week_start: datetime, now: datetime,
+              period_start: datetime, period_end: datetime) -> dict[int, dict]:
+    """{rep id: {"visits", "moved", "won", "won_amount"}}: activities the rep logged this week, deals they
+    moved to another stage this week, deals they won in the period. Three GROUP BY queries."""
+    out: dict[int, dict] = {}
+
+    def put(rep_id, **values):
+        out.setdefault(rep_id, {"visits": 0, "moved": 0, "won": 0, "won_amount": 0}).update(values)
+    q = (Activity.select(Activity.rep, fn.COUNT(Activity.id)).join(Customer, on=(Activity.customer == Customer.id))
+         .where((Activity.at >= week_start) & (Activity.at < now) & Activity.rep.is_null(False)
+                & ~Activity.kind.in_(("doc_open", "competitor"))).group_by(Activity.rep))
+    for rep_id, n in _scoped(q, Customer.team, Customer.owner, team_id, owner_id).tuples():
+        put(rep_id, visits=int(n))
+    q = (StageChange.select(StageChange.rep, fn.COUNT(StageChange.deal.distinct()))
+         .join(Deal, on=(StageChange.deal == Deal.id))
+         .where((StageChange.at >= week_start) & (StageChange.at < now) & StageChange.from_stage.is_null(False)
+                & StageChange.rep.is_null(False)).group_by(StageChange.rep))
+    for rep_id, n in _scoped(q, Deal.team, Deal.owner, team_id, owner_id).tuples():
+        put(rep_id, moved=int(n))
+    q = (Deal.select(Deal.owner, fn.COUNT(Deal.id), fn.COALESCE(fn.SUM(Deal.amount), 0))
+         .where((Deal.status == "won") & (Deal.closed_at >= period_start) & (Deal.closed_at < period_end))
+         .group_by(Deal.owner))
+    for rep_id, n, amount in _scoped(q, Deal.team, Deal.owner, team_id, owner_id).tuples():
+        put(rep_id, won=int(n), won_amount=int(amount))
+    return out

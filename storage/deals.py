@@ -7,7 +7,7 @@ from peewee import JOIN, IntegrityError, fn
 
 from rules.funnel import DealFacts
 
-from .models import Activity, Contact, Customer, Deal, Rep, StageChange
+from .models import Activity, Contact, Customer, Deal, ManagerAction, Rep, StageChange
 from .people import REP_COLUMNS
 from .prepared import instance, prepared
 from .scan import LiteDeal
@@ -257,6 +257,18 @@ def snooze(deal: Deal, until: datetime, reason: str) -> None:
 def set_intervention(deal: Deal, manager: Rep) -> None:
     deal.intervention_by = manager
     deal.save()
+
+
+def record_manager_action(deal: Deal, manager: Rep, kind: str, now: datetime, note: str | None = None) -> None:
+    """A manager's 介入 (take) / 催办 (nudge) / 改派 (reassign) on a deal, with its time."""
+    ManagerAction.create(deal=deal.id, manager=manager.id, kind=kind, at=now, note=note)
+
+
+def reassign(deal: Deal, rep: Rep) -> None:
+    """Give the deal, and its customer, to another rep of the team."""
+    Deal.update(owner=rep.id).where(Deal.id == deal.id).execute()
+    Customer.update(owner=rep.id).where(Customer.id == deal.customer_id).execute()
+    deal.owner = rep
 
 
 def set_activity_text(activity_id: int, text: str) -> str:

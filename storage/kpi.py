@@ -14,7 +14,7 @@ from peewee import fn
 
 from rules.kpi import CustomerActivity, DealRow, KpiInput, StageMove, close_day
 
-from .models import Activity, Customer, Deal, HealthScore, Rep, StageChange, Target, Team, Warning, db
+from .models import Activity, Customer, Deal, HealthScore, ManagerAction, Rep, StageChange, Target, Team, Warning, db
 
 
 SCORE_BATCH = 400  # (customer, day) pairs per query: well inside every database's parameter limit
@@ -25,6 +25,15 @@ def _dt(v):
     if v is None or isinstance(v, datetime):
         return v
     return datetime.fromisoformat(str(v))
+
+
+def _day(v) -> datetime:
+    """A DATE() value (text on SQLite, a date elsewhere) as midnight."""
+    if isinstance(v, datetime):
+        return v.replace(hour=0, minute=0, second=0, microsecond=0)
+    if isinstance(v, date):
+        return datetime(v.year, v.month, v.day)
+    return datetime.fromisoformat(str(v)[:10])
 
 
 def _rows(q) -> list[tuple]:
@@ -71,10 +80,10 @@ def load_windows(team_id: int | None, windows: list[Window], tz) -> list[KpiInpu
     alive = _alive(lo, hi)
 
     q = (Deal.select(Deal.id, Deal.customer, Deal.owner, Deal.amount, Deal.status, Deal.stage, Deal.created_at,
-                     Deal.closed_at, Deal.last_movement_at, Deal.next_step_due, Customer.high_intent)
+                     Deal.closed_at, Deal.last_movement_at, Deal.next_step_due, Customer.high_intent, Deal.lost_reason)
          .join(Customer, on=(Deal.customer == Customer.id)).where(alive))
-    deals = [DealRow(i, c, o, int(a or 0), st, sg, _dt(cr), _dt(cl), _dt(lm), _dt(due), bool(hi_))
-             for i, c, o, a, st, sg, cr, cl, lm, due, hi_ in _rows(_team(q, Deal.team, team_id))]
+    deals = [DealRow(i, c, o, int(a or 0), st, sg, _dt(cr), _dt(cl), _dt(lm), _dt(due), bool(hi_), why)
+             for i, c, o, a, st, sg, cr, cl, lm, due, hi_, why in _rows(_team(q, Deal.team, team_id))]
 
     q = (StageChange.select(StageChange.deal, StageChange.from_stage, StageChange.to_stage, StageChange.at)
          .join(Deal, on=(StageChange.deal == Deal.id)).where(alive & (StageChange.at < hi))
@@ -90,6 +99,19 @@ def load_windows(team_id: int | None, windows: list[Window], tz) -> list[KpiInpu
          .group_by(Warning.deal))
     first_flag = {d: _dt(at) for d, at in _rows(_team(q, Deal.team, team_id))}
 
+    # the first time a manager acted on each of those deals: 介入 / 催办 / 改派, or an activity a manager
+    # (or admin) logged on the deal, answering the rep's call for help
+    q = (ManagerAction.select(ManagerAction.deal, fn.MIN(ManagerAction.at)).join(Deal, on=(ManagerAction.deal == Deal.id))
+         .where(risky & (ManagerAction.at < hi)).group_by(ManagerAction.deal))
+    first_action = {d: _dt(at) for d, at in _rows(_team(q, Deal.team, team_id))}
+    q = (Activity.select(Activity.deal, fn.MIN(Activity.at)).join(Deal, on=(Activity.deal == Deal.id))
+         .join(Rep, on=(Activity.rep == Rep.id))
+         .where(risky & (Activity.at < hi) & Rep.role.in_(("manager", "admin"))).group_by(Activity.deal))
+    for d, at in _rows(_team(q, Deal.team, team_id)):
+        at = _dt(at)
+        if d not in first_action or at < first_action[d]:
+            first_action[d] = at
+
     # the health score of each closed deal's customer on the (local) day it closed, and no other
     pairs = {(d.customer_id, close_day(d.closed_at, tz)) for d in deals
              if d.status != "open" and d.closed_at is not None and lo <= d.closed_at < hi}
@@ -103,13 +125,14 @@ def load_windows(team_id: int | None, windows: list[Window], tz) -> list[KpiInpu
     out = []
     for w in windows:
         data = KpiInput(start=w.start, until=w.until, deals=deals, moves=moves, first_flag=first_flag,
-                        scores=scores)
-        q = (Activity.select(Activity.customer, Customer.owner, fn.COUNT(Activity.id), fn.MIN(Activity.at),
-                             fn.MAX(Activity.at))
+                        first_action=first_action, scores=scores)
+        # per customer: the days with activity (several logs on one day count once), the first and the last
+        day = fn.DATE(Activity.at)
+        q = (Activity.select(Activity.customer, Customer.owner, fn.COUNT(day.distinct()), fn.MIN(day), fn.MAX(day))
              .join(Customer, on=(Activity.customer == Customer.id))
              .where((Activity.at >= w.start) & (Activity.at < w.until))
              .group_by(Activity.customer, Customer.owner))
-        data.activity = [CustomerActivity(c, o, int(n), _dt(a), _dt(b))
+        data.activity = [CustomerActivity(c, o, int(n), _day(a), _day(b))
                          for c, o, n, a, b in _rows(_team(q, Customer.team, team_id))]
         # deals open at the end that moved after it: their last movement back then is rebuilt
         q = (Activity.select(Activity.deal, fn.MAX(Activity.at)).join(Deal, on=(Activity.deal == Deal.id))

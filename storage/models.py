@@ -1,10 +1,52 @@
 """The schema. Every timestamp is stored as naive UTC."""
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
+
 from peewee import (BigIntegerField, BooleanField, CharField, DatabaseProxy, DateField, DateTimeField,
                     ForeignKeyField, IntegerField, Model, TextField)
 
-db = DatabaseProxy()
+
+class RoutedDatabaseProxy(DatabaseProxy):
+    """The models' database. Inside `routed()` one thread's queries go to another database (the chat
+    simulator's own, bot/web/simulator.py) while every other thread keeps the process's database."""
+    __slots__ = ("_routes",)
+    _ATTRS = ("obj", "_callbacks", "_Model", "_routes")
+
+    def __setattr__(self, attr, value):
+        if attr not in self._ATTRS:
+            raise AttributeError("Cannot set attribute on proxy.")
+        object.__setattr__(self, attr, value)
+
+    def __init__(self):
+        self._routes = threading.local()
+        super().__init__()
+
+    @property
+    def obj(self):
+        routed = getattr(self._routes, "db", None)
+        return routed if routed is not None else DatabaseProxy.obj.__get__(self)
+
+    @obj.setter
+    def obj(self, value):
+        if getattr(self._routes, "on", False):  # open_database() inside routed(): this thread only
+            self._routes.db = value
+        else:
+            DatabaseProxy.obj.__set__(self, value)
+
+    @contextmanager
+    def routed(self, database=None):
+        """This thread's queries go to `database` (or to the one opened inside the block) until it ends."""
+        saved = getattr(self._routes, "db", None), getattr(self._routes, "on", False)
+        self._routes.db, self._routes.on = database, True
+        try:
+            yield
+        finally:
+            self._routes.db, self._routes.on = saved
+
+
+db = RoutedDatabaseProxy()
 
 
 class BaseModel(Model):
@@ -183,6 +225,19 @@ class Target(BaseModel):
         indexes = ((("team", "period"), True),)
 
 
+class ManagerAction(BaseModel):
+    """Something a manager did about a deal: took it over (take), nudged the rep (nudge) or gave it to
+    another rep (reassign). 提前干预率 counts the lost and stalled deals with one before the loss."""
+    deal = ForeignKeyField(Deal, backref="manager_actions")
+    manager = ForeignKeyField(Rep)
+    kind = CharField(max_length=16)  # take | nudge | reassign
+    at = DateTimeField()
+    note = TextField(null=True)
+
+    class Meta:
+        indexes = ((("deal", "at"), False),)
+
+
 class InboundMessage(BaseModel):
     """Every inbound message, recorded before it is acted on; a retry is answered from `reply`."""
     channel = CharField(max_length=16)
@@ -233,4 +288,4 @@ class KeyValue(BaseModel):
 
 
 ALL_MODELS = [SchemaVersion, Team, Rep, ChatGroup, Customer, Contact, Deal, StageChange, Activity, Warning,
-              Ticket, HealthScore, TierChange, Target, InboundMessage, Outbox, PendingChoice, KeyValue]
+              Ticket, HealthScore, TierChange, Target, ManagerAction, InboundMessage, Outbox, PendingChoice, KeyValue]

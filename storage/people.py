@@ -36,6 +36,12 @@ def rep_for_sender(channel: str, sender: str) -> Rep | None:
     return None if row is None else rep_of_row(row)
 
 
+def active_rep(rep_id: int) -> Rep | None:
+    if not 0 < rep_id < 2 ** 63:
+        return None
+    return Rep.get_or_none((Rep.id == rep_id) & (Rep.active == True))  # noqa: E712
+
+
 def rep_by_local_id(local_id: str) -> Rep | None:
     return Rep.get_or_none(Rep.local_id == local_id)
 

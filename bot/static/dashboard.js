@@ -11,6 +11,12 @@
       var stalls = document.getElementById("kpi-stalls");
       stalls.innerHTML = data.stalls_html;
       stalls.hidden = !data.stalls_html.trim();
+      document.getElementById("kpi-trend").innerHTML = data.trend_html;
+      document.getElementById("kpi-lost").innerHTML = data.lost_html;
+      each("[data-repstat]", function (td) {
+        var s = data.reps[td.dataset.repstat];
+        td.textContent = s ? s[td.dataset.field] : (td.dataset.field === "target_share" ? "—" : "0");
+      });
       each("[data-conv]", function (td) {
         var s = data.stages[td.dataset.conv];
         td.textContent = s ? s.conversion : "—";

@@ -187,6 +187,60 @@
   });
   userSel.addEventListener("change", function () { renderChat(); refresh(); });
 
+  // the guided tour: one step at a time, each through the same messages and jobs
+  var tour = document.getElementById("tour");
+  var tourOut = document.getElementById("tour-out");
+  function line(parent, tag, text, cls) {
+    var el = document.createElement(tag);
+    if (cls) el.className = cls;
+    el.textContent = text;
+    parent.appendChild(el);
+    return el;
+  }
+  function showStep(data) {
+    tourOut.textContent = "";
+    line(tourOut, "h3", data.title + " · " + data.now.label);
+    line(tourOut, "p", data.text);
+    (data.replies || []).forEach(function (t) { line(tourOut, "p", "🤖 " + t, "msg bot"); });
+    if (data.summary) line(tourOut, "p", "⏩ " + data.summary, "muted");
+    var n = data.numbers, dl = document.createElement("dl");
+    dl.className = "facts tour-numbers";
+    [["导览商机", n.deal], ["团队预警", "🔴 " + n.levels.red + " · 🟠 " + n.levels.orange + " · 🟡 " + n.levels.yellow],
+     ["提前干预率（" + n.period + "）", n.intervention["提前干预率"]],
+     ["预警覆盖率", n.intervention["预警覆盖率"]]].forEach(function (kv) {
+      line(dl, "dt", kv[0]);
+      line(dl, "dd", kv[1]).dataset.tourNumber = kv[0];
+    });
+    tourOut.appendChild(dl);
+    Array.prototype.forEach.call(tour.querySelectorAll("[data-tour]"), function (b) {
+      b.classList.toggle("primary", b.dataset.tour === data.next);
+      b.disabled = !(b.dataset.tour === "start" || b.dataset.tour === data.next);
+      if (b.dataset.tour === data.step) b.setAttribute("aria-current", "step"); else b.removeAttribute("aria-current");
+    });
+    tour.dataset.step = data.step;
+  }
+  if (tour) {
+    Array.prototype.forEach.call(tour.querySelectorAll("[data-tour]"), function (b) {
+      b.addEventListener("click", function () {
+        serial(function () {
+          if (b.dataset.tour === "start") {
+            userSel.value = "rep1";
+            Object.keys(sessionStorage).forEach(function (k) { if (k.indexOf("sim-chat:") === 0) sessionStorage.removeItem(k); });
+            renderChat();
+          }
+          status.textContent = "正在运行……";
+          return post(tour.dataset.url, {step: b.dataset.tour}).then(function (data) {
+            if (data.error) { status.textContent = "⚠️ " + data.error; return; }
+            status.textContent = "";
+            setNow(data.now);
+            showStep(data);
+            return refresh();
+          });
+        });
+      });
+    });
+  }
+
   renderChat();
   refresh();
 })();

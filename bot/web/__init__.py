@@ -135,4 +135,4 @@ def _setup(state) -> None:
     )
 
 
-from . import auth, dashboard, simulator  # noqa: E402,F401  (routes on the blueprint)
+from . import auth, dashboard, deals, simulator  # noqa: E402,F401  (routes on the blueprint)

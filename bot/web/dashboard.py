@@ -9,21 +9,25 @@ functions as the chat's 周报), and every count is a GROUP BY query (storage/da
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import timedelta, timezone
 
 from flask import abort, jsonify, redirect, render_template, request, url_for
 
+from bot.render import format_yuan
 from handlers import report
 from handlers.views import deal_row, stage_change_text
 from rules import kpi as K
 from rules.health import Part, Score
-from rules.stale import LEVEL_ICONS, LEVEL_NAMES, silence
+from rules.advice import suggested_action
+from rules.stale import LEVEL_ICONS, LEVEL_NAMES
 from storage import dashboard as q
 from storage import deals as deals_q, people
 
 from . import blueprint, runtime
 from . import numbers as N
 from .auth import ROLE_NAMES, current_user, login_required
+from .deals import ACTION_NAMES as N_ACTIONS
+from .deals import action_row, actions_context
 
 WARN_LIMIT = 12  # warning-board rows on the main page
 PAGE_SIZE = 50  # rows per page of the full warning list
@@ -115,26 +119,27 @@ def local(dt, tz, fmt: str = "%m-%d %H:%M") -> str:
 
 
 def warning_rows(rt, rows: list[q.WarnedDeal], now, team_id=None) -> list[dict]:
-    """The board's rows, each level and silence worked out by rules/stale.silence itself."""
-    funnel = rt.funnel
-    team = scope_team(funnel, team_id)
+    """The board's rows, each level and silence worked out by rules/stale.silence itself (by the team's
+    clock), with the next step, its due date and the suggested action (rules/advice)."""
+    team = scope_team(rt.funnel, team_id)
     out = []
     for d in rows:
-        try:
-            stage = funnel.stage(d.stage)
-            th, name = stage.stale, stage.name
-        except KeyError:
-            th, name = funnel.default_stale, d.stage
-        s = silence(d.last_movement_at, d.next_step_due, th, now, funnel.pause_while_next_step_ahead,
-                    funnel.clock(rt.tz, d.stage, team))
-        if s.level is None:
-            continue
-        out.append({"deal_id": d.id, "customer": d.customer, "owner": d.owner, "stage": name, "amount": d.amount,
-                    "level": s.level, "level_name": LEVEL_NAMES[s.level], "icon": LEVEL_ICONS[s.level],
-                    "days_silent": s.days, "hours_silent": round(s.hours),
-                    "since": local(s.since, rt.tz), "next_step": d.next_step or "",
-                    "snoozed": bool(d.snoozed_until and d.snoozed_until > now),
-                    "intervention": d.intervention_by is not None})
+        row = action_row(rt, now, deal_id=d.id, customer=d.customer, owner=d.owner, owner_id=d.owner_id,
+                         stage_key=d.stage, amount=d.amount, last_movement_at=d.last_movement_at,
+                         next_step=d.next_step, next_step_due=d.next_step_due, snoozed_until=d.snoozed_until,
+                         intervention_by=d.intervention_by, team=team)
+        if row["level"] is not None:
+            out.append(row)
+    return out
+
+
+def drill_scope(scope: Scope) -> dict:
+    """The deal-list parameters that keep a drill-down link inside the page's scope."""
+    out = {}
+    if scope.user.role == "admin" and scope.team_id is not None:
+        out["team"] = scope.team_id
+    if scope.user.role != "rep" and scope.owner_id is not None:
+        out["rep"] = scope.owner_id
     return out
 
 
@@ -158,11 +163,13 @@ def home():
 def kpi_view(rt, scope: Scope, period, now, compute: bool) -> dict | None:
     """The manager's numbers of the scope and period, shaped for the page (JSON-safe): from the cache,
     or computed (rules/kpi through handlers.report, as the chat's 周报) when `compute`."""
-    key = N.cache_key(scope.team_id, scope.owner_id, period, now, q.data_version())
+    # the database is part of the key: the simulator's own database lives in the same process
+    key = N.cache_key(scope.team_id, scope.owner_id, period, now, q.data_version()) + \
+        (scope.user.role == "rep", rt.config.database_url)
     hit = N.cached(key)
     if hit is None and compute:
         k, numbers = N.page_numbers(rt.funnel, rt.tz, scope.team_id, scope.owner_id, period, now,
-                                    N.reps_of(scope.team_id))
+                                    N.reps_of(scope.team_id), scope.team_name, for_rep=scope.user.role == "rep")
         hit = {"numbers": numbers,
                "stages": {f.key: {"conversion": report.pct(f.conversion) if f.present else "—",
                                   "title": f"{f.advanced}/{f.present}，平均停留 {report.in_days(f.avg_days)}"
@@ -170,9 +177,28 @@ def kpi_view(rt, scope: Scope, period, now, compute: bool) -> dict | None:
                                   "stalled": f.stalled} for f in k.stages},
                "followup": {str(rid): {"days": report.in_days(d), "customers": n}
                             for rid, (d, n) in k.followup.by_rep.items()},
-               "computed_at": local(now, rt.tz, "%H:%M")}
+               "computed_at": local(now, rt.tz, "%H:%M"),
+               "trend": N.trend_view(rt.tz, scope.team_id, scope.owner_id,
+                                     now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date(), now),
+               "reps": rep_view(rt, scope, period, now, k)}
         N.remember(key, hit)
     return hit
+
+
+def rep_view(rt, scope: Scope, period, now, k) -> dict:
+    """Per rep, JSON-safe: this week's follow-ups and deals moved, the period's won deals against the
+    team target (its share: won / target)."""
+    today = now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()
+    week_start = K.week_of(today).bounds(rt.tz)[0]
+    p_start, p_end = period.bounds(rt.tz)
+    stats = q.rep_stats(scope.team_id, scope.owner_id, week_start, now, p_start, min(p_end, now + timedelta(seconds=1)))
+    target = k.attainment.target if k.attainment else None
+    out = {}
+    for rid, s in stats.items():
+        share = f"{100 * s['won_amount'] / target:.0f}%" if target else "未设目标"
+        out[str(rid)] = {**s, "won_text": f"{s['won']}个 {format_yuan(s['won_amount'])}" if s["won"] else "0",
+                         "target_share": share}
+    return out
 
 
 def page_scope(rt, user):
@@ -211,6 +237,9 @@ def dashboard():
             level_totals[lv][1] += amount
     warned = warning_rows(rt, q.warned_deals(team_id, owner_id, rule, limit=WARN_LIMIT), now, team_id)
     warned_total = sum(n for n, _ in level_totals.values())
+    today = now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()
+    due_count, _ = q.deal_list_totals(team_id, owner_id, q.DealFilter(due_before=K.local_midnight(today, rt.tz)
+                                                                      + timedelta(days=1)), rule, now)
 
     # customers
     hi_count, hi_rows = q.high_intent(team_id, owner_id, limit=HIGH_INTENT_LIMIT)
@@ -242,7 +271,8 @@ def dashboard():
         stages=stages, total_count=sum(s["count"] for s in stages), total_amount=sum(s["amount"] for s in stages),
         level_totals=level_totals, warned=warned, warned_total=warned_total, warned_more=max(0, warned_total - len(warned)),
         icons=LEVEL_ICONS, level_names=LEVEL_NAMES, hi_count=hi_count, hi_rows=hi_rows, health=health,
-        tiers=tiers, scored=scored, rep_rows=rep_rows, reps_more=max(0, len(people) - REP_LIMIT),
+        tiers=tiers, scored=scored, rep_rows=rep_rows, reps_more=max(0, len(people) - REP_LIMIT), due_count=due_count,
+        next_url=request.full_path.rstrip("?"), drill_scope=drill_scope(scope), **actions_context(user, scope.team_id),
         **filters_context(scope, period_key))
 
 
@@ -254,9 +284,12 @@ def dashboard_numbers():
     rt, user = runtime(), current_user()
     now, scope, period_key, period = page_scope(rt, user)
     kpi = kpi_view(rt, scope, period, now, compute=True)
-    return jsonify(metrics_html=render_template("pages/_kpi.html", kpi=kpi, part="metrics"),
-                   stalls_html=render_template("pages/_kpi.html", kpi=kpi, part="stalls"),
-                   stages=kpi["stages"], followup=kpi["followup"], period=period.label,
+    drill = drill_scope(scope)
+    return jsonify(metrics_html=render_template("pages/_kpi.html", kpi=kpi, part="metrics", drill_scope=drill),
+                   stalls_html=render_template("pages/_kpi.html", kpi=kpi, part="stalls", drill_scope=drill),
+                   lost_html=render_template("pages/_kpi.html", kpi=kpi, part="lost", drill_scope=drill),
+                   trend_html=render_template("pages/_kpi.html", kpi=kpi, part="trend", drill_scope=drill),
+                   stages=kpi["stages"], followup=kpi["followup"], reps=kpi["reps"], period=period.label,
                    baseline=kpi["numbers"]["baseline"], computed_at=kpi["computed_at"])
 
 
@@ -277,7 +310,8 @@ def warnings():
     return render_template("pages/warnings.html", scope=scope, level=level, page=page,
                            rows=warning_rows(rt, rows[:PAGE_SIZE], now, scope.team_id), has_next=len(rows) > PAGE_SIZE,
                            icons=LEVEL_ICONS, level_names=LEVEL_NAMES, role_name=ROLE_NAMES.get(user.role, user.role),
-                           now_local=local(now, rt.tz, "%Y-%m-%d %H:%M"), **filters_context(scope, period_key))
+                           now_local=local(now, rt.tz, "%Y-%m-%d %H:%M"), next_url=request.full_path.rstrip("?"),
+                           **actions_context(user, scope.team_id), **filters_context(scope, period_key))
 
 
 @blueprint.get("/dashboard/deal/<int:deal_id>")
@@ -295,6 +329,10 @@ def deal_page(deal_id: int):
     except KeyError:
         stage = None
     row = deal_row(rt.context_for(user, now), deal) if stage is not None and deal.status == "open" else None
+    advice = None
+    if row is not None:
+        advice = suggested_action(row["level"], stage.suggestion, deal.next_step, deal.next_step_due, now,
+                                  deal.intervention_by_id is not None)
 
     # exit criteria of the current stage (what must be logged before the deal may move on)
     criteria = []
@@ -344,7 +382,9 @@ def deal_page(deal_id: int):
         spark=spark, history_days=len(history), timeline=timeline, contacts=q.contacts(deal.customer_id),
         counts=q.deal_counts(deal), others=[(i, stage_name(funnel, s), STATUS_NAMES.get(st, st), a)
                                             for i, s, st, a in q.other_deals(deal.customer_id, deal.id)],
-        role_name=ROLE_NAMES.get(user.role, user.role),
+        role_name=ROLE_NAMES.get(user.role, user.role), advice=advice,
+        manager_actions=q.actions_of([deal.id]).get(deal.id, []), action_names=N_ACTIONS,
+        next_url=request.path, **{k: v for k, v in actions_context(user, deal.team_id).items() if k != "action_names"},
         fmt=lambda dt, f="%Y-%m-%d %H:%M": local(dt, rt.tz, f),
         now_local=local(now, rt.tz, "%Y-%m-%d %H:%M"))
 

@@ -14,10 +14,12 @@ deals, customers and activities before `rules.kpi.compute` runs: one computation
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import replace
+from datetime import date, timedelta
 
 from handlers import report
 from rules import kpi as K
@@ -31,11 +33,23 @@ _PERIOD_TEXT = {key: label for key, label in PERIODS}
 DEFAULT_PERIOD = "last-30"  # as `漏斗` without arguments (`周报` without arguments: this-week)
 
 
+_DAYS = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+MAX_DAYS = 400
+
+
 def parse(value: str | None, today) -> tuple[str, K.Period]:
-    """(parameter, period) for the filter value; an unreadable one falls back to the last 30 days."""
+    """(parameter, period) for the filter value; an unreadable one falls back to the last 30 days. A span
+    of days reads as its key ("2026-10-29..2026-11-27", what the last 30 days link to)."""
     value = (value or DEFAULT_PERIOD).strip()
     if value == "last-30":
         return value, K.last_days(today, 30)
+    if m := _DAYS.match(value):
+        try:
+            first, last = date.fromisoformat(m[1]), date.fromisoformat(m[2])
+        except ValueError:
+            first = last = None
+        if first and last and 0 <= (last - first).days < MAX_DAYS and first.year > 2000 and last.year < 9000:
+            return value, K.Period("days", first, last + timedelta(days=1))
     period = K.parse_period(_PERIOD_TEXT.get(value, value), today)
     if period is None:
         return DEFAULT_PERIOD, K.last_days(today, 30)
@@ -51,6 +65,7 @@ def narrow(data: K.KpiInput, owner_id: int) -> K.KpiInput:
                    activity=[a for a in data.activity if a.owner_id == owner_id],
                    last_activity={k: v for k, v in data.last_activity.items() if k in ids},
                    first_flag={k: v for k, v in data.first_flag.items() if k in ids},
+                   first_action={k: v for k, v in data.first_action.items() if k in ids},
                    scores={k: v for k, v in data.scores.items() if k[0] in customers},
                    target_key=None, target_amount=None, target_won=0)
 
@@ -68,11 +83,12 @@ def numbers_vs(funnel, tz, team_id: int | None, owner_id: int | None, periods: l
 
 
 def page_numbers(funnel, tz, team_id: int | None, owner_id: int | None, period: K.Period, now,
-                 reps: dict) -> tuple[K.Kpis, dict]:
+                 reps: dict, scope_name: str = "", for_rep: bool = False) -> tuple[K.Kpis, dict]:
     """(the period's Kpis, the chat's template data of the period against the one before)."""
     baseline = period.previous()
     k, before = numbers_vs(funnel, tz, team_id, owner_id, [period, baseline], now)
-    return k, report.numbers_data(k, before, reps, period, baseline)
+    return k, report.numbers_data(k, before, reps, period, baseline, scope_name, for_rep=for_rep,
+                                  target=owner_id is None)
 
 
 def reps_of(team_id: int | None) -> dict:
@@ -115,3 +131,32 @@ def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
 
+
+
+TREND_WEEKS = 8
+
+
+def trend_view(tz, team_id: int | None, owner_id: int | None, today, now) -> dict:
+    """The weekly trend charts of the scope (the last TREND_WEEKS weeks, this one so far), JSON-safe."""
+    from datetime import timedelta
+
+    from storage import dashboard as q
+    weeks = K.last_weeks(today, TREND_WEEKS)
+    start, end = weeks[0].bounds(tz)[0], min(weeks[-1].bounds(tz)[1], now + timedelta(seconds=1))
+    raw = q.trend_rows(team_id, owner_id, start, end)
+    rows = K.weekly_trend(weeks, raw["won"], raw["lost"], raw["created"], raw["activity_days"], tz)
+    labels = [f"{w.week.start.month}/{w.week.start.day}" for w in rows]
+
+    def chart(key: str, title: str, values: list[int], fmt) -> dict:
+        top = max(values + [1])
+        return {"key": key, "title": title, "labels": labels, "vals": values, "text": [fmt(v) for v in values],
+                "heights": [round(60 * v / top, 1) for v in values], "last": fmt(values[-1]),
+                "summary": "，".join(f"{lab} {fmt(v)}" for lab, v in zip(labels, values))}
+    from ..render import format_yuan
+    return {"weeks": TREND_WEEKS, "charts": [
+        chart("won_amount", "赢单金额", [r.won_amount for r in rows], format_yuan),
+        chart("won", "赢单数", [r.won for r in rows], str),
+        chart("created", "新建商机", [r.created for r in rows], str),
+        chart("activities", "跟进次数", [r.activities for r in rows], str),
+        chart("lost", "输单数", [r.lost for r in rows], str),
+    ]}

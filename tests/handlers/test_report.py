@@ -52,14 +52,17 @@ def test_report_gives_the_manager_this_weeks_numbers(rt):
     data = h.replies[0].data
     metrics = {m["label"]: m for m in data["metrics"]}
     assert metrics["跟进间隔"]["now"] == "2.0天"  # 华联超市: visits two days apart
-    assert metrics["提前干预率"]["now"] == "100%"  # the lost deal had been warned orange
+    # 预警覆盖率 (what 提前干预率 measured before issue 17): the lost deal had been warned orange
+    assert metrics["预警覆盖率"]["now"] == "100%"
+    # 提前干预率: no manager took, nudged or reassigned a lost or stalled deal before the loss
+    assert metrics["提前干预率"]["now"] == "0%"
     assert metrics["成交率"]["now"] == "0%"
     assert [(r["name"], r["days"]) for r in data["reps"]] == [("王磊", "2.0天"), ("张敏", "—")]
     stage1 = data["stages"][0]
     assert (stage1["present"], stage1["advanced"], stage1["lost"], stage1["conversion"]) == (3, 1, 1, "33%")
     out = chat.say("boss", "report")
     assert out.startswith("📋 东区 经营数据 · 11月2日-11月8日（对比 10月26日-11月1日）")
-    assert "跟进间隔：2.0天" in out and "提前干预率：100%" in out and "王磊 2.0天" in out
+    assert "跟进间隔：2.0天" in out and "预警覆盖率：100%" in out and "提前干预率：0%" in out and "王磊 2.0天" in out
     assert "卡点阶段" in out
 
 

@@ -198,6 +198,10 @@ def build_history(database) -> dict:
         Warning.create(deal=d2, level="orange", since=at(11, 1), at=at(11, 5), scan="s")
         Warning.create(deal=d2, level="yellow", since=at(11, 1), at=at(11, 4), scan="s")
         Warning.create(deal=d3, level="red", since=at(11, 15), at=at(11, 21), scan="s")
+        from storage.models import ManagerAction
+        ManagerAction.create(deal=d2, manager=boss, kind="nudge", at=at(11, 10))  # before the loss
+        ManagerAction.create(deal=d3, manager=boss, kind="take", at=at(11, 25))  # after the loss: too late
+        Activity.create(customer=c5, deal=d5, rep=boss, kind="call", text="主管致电决策人", at=at(11, 20))
         Warning.create(deal=d5, level="yellow", since=at(11, 10), at=at(11, 12), scan="s")
         Warning.create(deal=d5, level="orange", since=at(11, 10), at=at(11, 13), scan="s")
         for c, day, score in ((c1, 7, 80), (c1, 6, 10), (c2, 12, 90), (c4, 24, 95), (c3, 19, 99)):
@@ -228,9 +232,13 @@ def test_every_kpi_on_a_hand_built_history_on_each_database(db_url):
     # high health: d1 won (80), d2 lost (90), d4 won (flag) -> 2/3; the rest: d3 lost (99 was the day before)
     h = k.health
     assert (h.high_won, h.high_closed, h.rest_won, h.rest_closed) == (2, 3, 0, 1)
-    # intervention ahead of time: lost d2 (orange before), d3 (red after); stalled d5 (orange), d7 (none)
+    # warning coverage (预警覆盖率, called 提前干预率 before issue 17): lost d2 (orange before), d3 (red
+    # after); stalled d5 (orange), d7 (none)
     iv = k.intervention
-    assert (iv.lost, iv.stalled, iv.flagged_lost, iv.flagged_stalled) == (2, 2, 1, 1) and iv.rate == 0.5
+    assert (iv.lost, iv.stalled, iv.flagged_lost, iv.flagged_stalled) == (2, 2, 1, 1) and iv.warned_rate == 0.5
+    # intervention ahead of time (提前干预率): a manager nudged d2 before it was lost, took d3 over after
+    # the loss (too late), and logged a call on the stalled d5 (answering the rep's call for help)
+    assert (iv.acted_lost, iv.acted_stalled) == (1, 1) and iv.rate == 0.5
     # sales cycle: 19 and 23 days -> 21; October 28 -> compression 25.0 %
     assert k.cycle.deals == 2 and k.cycle.mean_days == pytest.approx(21)
     assert before.cycle.mean_days == pytest.approx(28)
