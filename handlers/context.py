@@ -35,6 +35,7 @@ class Context:
     chosen_customer_id: int | None = None  # set when the sender answered a numbered question
     health_rules: object | None = None  # rules.health.HealthRules, for showing score breakdowns
     pending_choice: tuple | None = None  # (command text, [(id, label)], expires_at) to ask the sender
+    own_customers: object | None = None  # handlers.parse.names.CustomerIndex of the sender's, once read
 
     def say(self, template: str, buttons: list[Button] | None = None, **data) -> None:
         self.replies.append(Reply(template, data, buttons or []))

@@ -240,3 +240,17 @@ def test_pending_question_is_not_left_behind_by_a_log(chat, rt):
     with rt.database.connection_context():
         assert PendingChoice.select().count() == 0
     assert isinstance(deal_of(rt, "华联超市"), Deal)
+
+
+def test_a_plan_is_not_counted_as_a_follow_up_in_the_managers_numbers(chat, rt, clock):
+    from datetime import timedelta
+
+    from storage import kpi
+    chat.say("alice", "拜访 华联超市 见了王总")
+    advance(clock, hours=2)
+    chat.say("alice", "华联超市 明天再去一趟")
+    with rt.database.connection_context():
+        team = deal_of(rt, "华联超市").team_id
+        data = kpi.load(team, rt.now() - timedelta(days=1), rt.now() + timedelta(hours=1), rt.tz)
+    [row] = [a for a in data.activity if a.count]
+    assert row.count == 1  # the visit; the plan is no contact with the customer
