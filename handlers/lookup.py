@@ -63,8 +63,9 @@ def customer_in_text(ctx: Context, reading, query: str, refuse: str = "unknown_c
     if ctx.chosen_customer_id is not None:
         return resolve_customer(ctx, "")
     found = reading.customer
-    if found.kind == "hint" and ctx.rep.role == "rep":
-        # 拜访 联华超市: a colleague's customer by its exact name beats a near miss among one's own
+    if found.kind in ("hint", "alias") and ctx.rep.role == "rep":
+        # 拜访 联华超市: a colleague's customer by its exact name beats a near miss (or a shortened name)
+        # among one's own
         team = index_for([Candidate(*row) for row in deals.customer_candidates(ctx.rep, whole_team=True)])
         other = team.find(reading.text)
         if other.kind == "exact" and other.candidates[0].id not in {c.id for c in own_index(ctx).candidates}:
