@@ -7,14 +7,14 @@ Chinese numerals, no command word, the next step without 下一步.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from .dates import Found as DateFound
 from .dates import find_dates
 from .names import CustomerIndex, Found
 from .normalize import normalize
-from .notes import marked_next_step
+from .notes import MARKERS, find_next_step
 from .people import Person, find_person, is_decision_maker
 
 # ---- voice-style text ------------------------------------------------------------------------
@@ -208,7 +208,7 @@ class NextStep:
 def next_step_of(text: str, today: date, pieces: list[Piece] | None = None) -> NextStep | None:
     """The rep's next action: after 下一步 (as before), else the first clause with a future date or a
     vague future time (a customer's own promise only when the rep wrote no plan)."""
-    marked = marked_next_step(text)
+    marked = find_next_step(text)
     if marked:
         dates = find_dates(marked, today)
         d = dates[0] if dates else None
@@ -237,42 +237,19 @@ class Reading:
     signal: str | None            # "won" | "lost" | "advance:<stage>"
     note: str                     # what is kept as the activity's text
     reported: bool                # something happened (not only a plan)
-    extra: dict = field(default_factory=dict)
 
 
 def read(text: str, today: date, index: CustomerIndex, decision_titles: list[str],
          verb_kind: str | None = None, name_hint: str | None = None) -> Reading:
     """Read one message. `verb_kind` is the activity a leading command word named (拜访 -> visit);
-    `name_hint` the word in the customer's place after it (matched by part, typo or initials too)."""
+    `name_hint` the word in the customer's place after it (matched by part, typo or initials too).
+    Raises DateError for a date that does not exist (2月30日)."""
     cleaned = clean(text)
-    found = index.find(cleaned)
-    if (found.kind == "none" or found.by_alias) and name_hint:
-        hinted = index.matcher.match(name_hint)
-        pos = cleaned.casefold().find(name_hint.casefold())
-        end = pos + len(name_hint) if pos >= 0 else -1
-        if hinted.kind in ("exact", "unique"):
-            found = Found("hint", hinted.candidates, pos, end)
-        elif hinted.kind == "ambiguous":
-            found = Found("ambiguous", hinted.candidates, pos, end)
-    rest = cleaned
-    if found.start >= 0:
-        rest = f"{cleaned[:found.start]}{cleaned[found.end:]}"
+    found = _customer(cleaned, index, name_hint)
+    rest = f"{cleaned[:found.start]}{cleaned[found.end:]}" if found.start >= 0 else cleaned
     pieces = _pieces(rest, today)
     step = next_step_of(rest, today, pieces)
-    # what happened: the clauses that are not the plan (约了 right before the plan is part of it)
-    past = [p for i, p in enumerate(pieces) if not p.future and not (
-        verb_kind is None and _APPOINTMENT.search(p.text) and i + 1 < len(pieces) and pieces[i + 1].future)]
-    report = " ".join(p.text for p in past)
-    if step is not None and step.marked:
-        report = _before_marker(rest)
-        past = [Piece(report, [])]
-    if verb_kind is not None:  # 电话 X 王经理出差 ...: with a command word, anything said besides the plan reports
-        reported = any(_PUNCT.sub("", p.text) for p in past) or (step is not None and step.marked)
-    else:
-        reported = any(_content(p.text) or _DONE.search(p.text) for p in past)
-    if step is not None and not step.marked and any(
-            p.reported and p.future for p in pieces if _step_text(p.text) == step.text):
-        reported = True  # 王总说下周签合同: what the customer said is news, not only a plan
+    report, reported = _what_happened(rest, pieces, step, verb_kind)
     person = find_person(rest)
     if person is not None and step is not None and not step.marked and _in_future(rest, person, pieces):
         person = None  # 约了明天见王总: the person belongs to the plan, nobody was met yet
@@ -288,6 +265,40 @@ def read(text: str, today: date, index: CustomerIndex, decision_titles: list[str
     note = cleaned[found.end:] if found.start == 0 else cleaned
     return Reading(cleaned, found, kind, person, is_decision_maker(person, decision_titles), step, signal,
                    note=note.strip(" ,:"), reported=reported)
+
+
+def _customer(cleaned: str, index: CustomerIndex, name_hint: str | None) -> Found:
+    """The customer named anywhere; the word after a command word, matched loosely, beats a name found
+    only without its generic ending."""
+    found = index.find(cleaned)
+    if (found.kind == "none" or found.by_alias) and name_hint:
+        hinted = index.matcher.match(name_hint)
+        pos = cleaned.casefold().find(name_hint.casefold())
+        end = pos + len(name_hint) if pos >= 0 else -1
+        if hinted.kind in ("exact", "unique"):
+            return Found("hint", hinted.candidates, pos, end)
+        if hinted.kind == "ambiguous":
+            return Found("ambiguous", hinted.candidates, pos, end)
+    return found
+
+
+def _what_happened(rest: str, pieces: list[Piece], step: NextStep | None, verb_kind: str | None) -> tuple[str, bool]:
+    """The text of the clauses that report something done, and whether there are any (else: a plan)."""
+    # 约了 right before the plan is part of the plan ("海底捞的采购总监约了明天见")
+    past = [p for i, p in enumerate(pieces) if not p.future and not (
+        verb_kind is None and _APPOINTMENT.search(p.text) and i + 1 < len(pieces) and pieces[i + 1].future)]
+    report = " ".join(p.text for p in past)
+    if step is not None and step.marked:
+        report = _before_marker(rest)
+        past = [Piece(report, [])]
+    if verb_kind is not None:  # 电话 X 王经理出差 ...: with a command word, anything besides the plan reports
+        reported = any(_PUNCT.sub("", p.text) for p in past) or (step is not None and step.marked)
+    else:
+        reported = any(_content(p.text) or _DONE.search(p.text) for p in past)
+    if step is not None and not step.marked and any(
+            p.reported and p.future for p in pieces if _step_text(p.text) == step.text):
+        reported = True  # 王总说下周签合同: what the customer said is news, not only a plan
+    return report, reported
 
 
 _NOISE = re.compile(r"[\s,.;:!?\-]|今天|刚才|刚刚|刚|拜访|去|了|和|跟|给|的|客户|那边|这边|一下|一趟|我们|我|"
@@ -315,12 +326,9 @@ def _people_spans(text: str) -> list[tuple[int, int]]:
     return [(p.start, p.end) for p in _people(text)]
 
 
-_MARKER = re.compile(r"下一步|下步|next\s*steps?|next\s*:|todo\s*:|计划|待办", re.IGNORECASE)
-
-
 def _before_marker(text: str) -> str:
-    m = _MARKER.search(text)
-    return text[:m.start()] if m else text
+    starts = [m.start() for marker in MARKERS for m in [marker.search(text)] if m]
+    return text[:min(starts)] if starts else text
 
 
 def _in_future(text: str, person: Person, pieces: list[Piece]) -> bool:
