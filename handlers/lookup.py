@@ -52,11 +52,9 @@ def ensure_allowed(ctx: Context, customer: Customer) -> None:
 
 def own_index(ctx: Context) -> CustomerIndex:
     """The sender's customers (a manager's: the team's), for finding one anywhere in a message."""
-    index = getattr(ctx, "_own_index", None)
-    if index is None:
-        index = index_for([Candidate(*row) for row in deals.customer_candidates(ctx.rep)])
-        ctx._own_index = index
-    return index
+    if ctx.own_customers is None:
+        ctx.own_customers = index_for([Candidate(*row) for row in deals.customer_candidates(ctx.rep)])
+    return ctx.own_customers
 
 
 def customer_in_text(ctx: Context, reading, query: str, refuse: str = "unknown_customer") -> Customer:
@@ -65,8 +63,9 @@ def customer_in_text(ctx: Context, reading, query: str, refuse: str = "unknown_c
     if ctx.chosen_customer_id is not None:
         return resolve_customer(ctx, "")
     found = reading.customer
-    if found.kind == "hint" and ctx.rep.role == "rep":
-        # 拜访 联华超市: a colleague's customer by its exact name beats a near miss among one's own
+    if found.kind in ("hint", "alias") and ctx.rep.role == "rep":
+        # 拜访 联华超市: a colleague's customer by its exact name beats a near miss (or a shortened name)
+        # among one's own
         team = index_for([Candidate(*row) for row in deals.customer_candidates(ctx.rep, whole_team=True)])
         other = team.find(reading.text)
         if other.kind == "exact" and other.candidates[0].id not in {c.id for c in own_index(ctx).candidates}:
@@ -79,8 +78,8 @@ def customer_in_text(ctx: Context, reading, query: str, refuse: str = "unknown_c
     if found.kind == "ambiguous":
         from .choices import ask
         ask(ctx, [(c.id, c.name) for c in found.candidates])
-        shown = query or reading.text[found.start:found.end] if found.start >= 0 else query
-        raise Refusal("ambiguous", query=(shown or reading.text)[:MAX_NAME],
+        shown = query or (reading.text[found.start:found.end] if found.start >= 0 else reading.text)
+        raise Refusal("ambiguous", query=shown[:MAX_NAME],
                       options=[c.name for c in found.candidates])
     if ctx.rep.role == "rep":
         team = index_for([Candidate(*row) for row in deals.customer_candidates(ctx.rep, whole_team=True)])

@@ -16,6 +16,8 @@ from rules.kpi import CustomerActivity, DealRow, KpiInput, StageMove, close_day
 
 from .models import Activity, Customer, Deal, HealthScore, ManagerAction, Rep, StageChange, Target, Team, Warning, db
 
+PLAN = "plan"  # a next step booked with nothing done (handlers.activities): no follow-up, no movement
+
 
 SCORE_BATCH = 400  # (customer, day) pairs per query: well inside every database's parameter limit
 
@@ -130,14 +132,14 @@ def load_windows(team_id: int | None, windows: list[Window], tz) -> list[KpiInpu
         day = fn.DATE(Activity.at)
         q = (Activity.select(Activity.customer, Customer.owner, fn.COUNT(day.distinct()), fn.MIN(day), fn.MAX(day))
              .join(Customer, on=(Activity.customer == Customer.id))
-             .where((Activity.at >= w.start) & (Activity.at < w.until))
+             .where((Activity.at >= w.start) & (Activity.at < w.until) & (Activity.kind != PLAN))
              .group_by(Activity.customer, Customer.owner))
         data.activity = [CustomerActivity(c, o, int(n), _day(a), _day(b))
                          for c, o, n, a, b in _rows(_team(q, Customer.team, team_id))]
         # deals open at the end that moved after it: their last movement back then is rebuilt
         q = (Activity.select(Activity.deal, fn.MAX(Activity.at)).join(Deal, on=(Activity.deal == Deal.id))
              .where(_open_at(w.until) & ((Deal.status != "open") | (Deal.last_movement_at > w.until))
-                    & (Activity.at < w.until))
+                    & (Activity.at < w.until) & (Activity.kind != PLAN))
              .group_by(Activity.deal))
         data.last_activity = {d: _dt(at) for d, at in _rows(_team(q, Deal.team, team_id))}
         if w.target_key:

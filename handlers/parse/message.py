@@ -7,14 +7,14 @@ Chinese numerals, no command word, the next step without 下一步.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from .dates import Found as DateFound
 from .dates import find_dates
 from .names import CustomerIndex, Found
 from .normalize import normalize
-from .notes import marked_next_step
+from .notes import MARKERS, find_next_step
 from .people import Person, find_person, is_decision_maker
 
 # ---- voice-style text ------------------------------------------------------------------------
@@ -36,23 +36,24 @@ def clean(text: str) -> str:
 # In order of precedence: the more specific fact first (a visit where a competitor was seen is
 # the competitor's; a visit where terms were agreed is the terms').
 _KIND_CUES: tuple[tuple[str, re.Pattern], ...] = tuple((k, re.compile(p, re.IGNORECASE)) for k, p in (
-    ("terms", r"谈妥|条款(?:定了|谈好|谈妥|确认)|定了条款|(?:价格|账期|折扣|返点|付款方式)(?:谈好|谈妥|定了|敲定)|敲定了|"
+    ("terms", r"谈妥|条款(?:定了|谈好|谈妥|确认|同意)|定了条款|(?:同意|接受|认可)了?(?:条款|合同条款|商务条款)|(?:价格|账期|折扣|返点|付款方式)(?:谈好|谈妥|定了|敲定)|敲定了|"
               r"商务条款|agreed (?:on )?(?:the )?terms"),
     ("feedback", r"回复说|回复了|书面反馈|反馈说|反馈了|给了反馈|回了邮件|邮件回复|回邮件|书面回复|答复|feedback|replied"),
-    ("evaluation", r"在评估|评估中|内部评估|开始评估|启动评估|在试用|试用|在测试|测试中|evaluat|trial|pilot"),
-    ("competitor", r"竞品|竞争对手|对手|友商|在抢|抢(?:陈列|位置|货架|端架|单)|也在(?:谈|接触|报价)|被[^,]{1,6}(?:占|抢)|"
+    ("evaluation", r"在评估|评估中|内部评估|开始评估|启动评估|在试用|试用|在测试|测试中|(?:测试|试用|评估)(?:通过|结果)|"
+                   r"evaluat|trial|pilot"),
+    ("competitor", r"(?:竞品|竞争对手|对手|友商)(?:在|也|进|来|抢|做|降|搞|已经|又)|在抢|抢(?:陈列|位置|货架|端架|单)|也在(?:谈|接触|报价)|被[^,]{1,6}(?:占|抢)|"
                    r"(?:农夫山泉|娃哈哈|康师傅|统一|元气森林|可口可乐|百事)(?:也|在|来|进)|competitor"),
     ("proposal", r"(?:发了|发过去了?|提交了|给了|递了|交了|报了)(?:个|份|一版|新的|最新的)?(?:方案|报价|价格|报价单|标书)|"
                  r"(?:方案|报价|报价单)(?:已经|已)?(?:发了|发过去了|提交了|给了|发给)|报了价|报价了|把方案发|把报价发|"
-                 r"(?<![要再])报价(?!单?还)|(?:方案|报价单?)[^,\s]{0,4}?(?:发过去|发出去|发出)|"
+                 r"(?<![要再问等催看])报价(?!单?还)|(?:方案|报价单?)[^,\s]{0,6}?(?:发过去|发出去|发出|已提交|提交了|已发|已给)|"
                  r"sent (?:the |a )?(?:proposal|quote)"),
     ("meeting", r"开了(?:个|一个|场)?会|开会|视频会|线上会|会议|腾讯会议|钉钉会议|电话会|碰了个头|碰头|开了个碰头会|"
-                r"大会|订货会|招商会|"
+                r"大会|订货会|招商会|开了[^,\s]{0,6}会|沟通会|座谈会|碰头会|例会|"
                 r"meeting|video call"),
     ("call", r"打了(?:个|一个|通)?电话|打电话|通了(?:个)?电话|电话(?:沟通|聊|里|说|确认|联系)|来电|回电|微信语音|语音(?:聊|沟通)|"
              r"视频通话|通话|打给|电联|\bcall(?:ed)?\b|phoned|rang|电话"),
     ("visit", r"(?<![寄发出送传递])去了|跑了一趟|跑了趟|跑了|见了|见到|拜访|上门|到店|去店里|去了趟|去了一趟|见面|当面|面谈|碰面|"
-              r"转了一圈|转了转|逛了|"
+              r"转了一圈|转了转|逛了|在店里|店里见|"
               r"碰到|遇到|碰见|送了样|送样了|送了样品|"
               r"走访|巡店|(?<![发寄送传递])过去了|来了一趟|约见|\bvisit(?:ed)?\b|\bmet\b|dropped by|went to"),
     ("need", r"需求是|提了需求|需求:|要求是|想要|需要(?!我们)"),
@@ -71,7 +72,8 @@ def kind_of(text: str) -> str | None:
 _NOT = r"(?<!没)(?<!没有)(?<!未)(?<!不)(?<!还没)(?<!没能)(?<!可以)(?<!能)(?<!就)(?<!才)"
 _SIGNALS: tuple[tuple[str, re.Pattern], ...] = tuple((k, re.compile(p, re.IGNORECASE)) for k, p in (
     ("lost", r"不做了|不合作了|不考虑了|不买了|不要了|不采购了|黄了|没戏了|选了别家|选了别的|用了竞品|选了竞品|放弃了|"
-             r"丢了|没谈成|取消了合作|终止合作|不跟我们做|lost the deal|went with"),
+             r"丢了|没谈成|取消了合作|终止合作|不跟我们做|(?:用|选|换)了?(?:别家|别人家|竞品|其他家|别的牌子)|"
+             r"选了(?:农夫山泉|娃哈哈|康师傅|统一|元气森林|可口可乐|百事)|lost the deal|went with"),
     ("won", _NOT + r"(?:签了|签约了|签下来了|签下了|签完了|签好了|签字了|盖章了|拿下了|成交了|下单了|打款了|中标了|"
                    r"回款了|付款了|合同(?:定了|签了|签好了|已签|签完))|合同定下来了|deal (?:is )?(?:signed|closed|won)"),
     ("advance:negotiation", r"进入谈判|开始谈判|谈判阶段|进入商务谈判|开始谈价|开始谈合同|开始砍价|negotiat"),
@@ -99,7 +101,7 @@ _VAGUE = re.compile(
     r"这周(?![一二三四五六日天1-7末])|本周(?![一二三四五六日天1-7末])|月初|月中|下半月|年前|节前|\bsoon\b|\blater\b")
 # the customer's possibility, not the rep's plan: 下礼拜二可以签合同, 下周应该能定
 _MAYBE = re.compile(r"可以|能|应该|估计|大概|可能|也许|有望|\bmay\b|\bmight\b|\bcould\b")
-_SAID = re.compile(r"说|表示|答应|承诺")
+_SAID = re.compile(r"说|表示|答应|承诺|请我们|让我们|叫我们|要我们|要求我们")
 _AROUND = re.compile(r"^(?:左右|前后|上下)")
 _STEP_LEAD = re.compile(r"^(?:[,.;:\s]|然后|再说|说|就|那就|那|我们|我|咱们|并|还|并且|另外)+")
 _STEP_TAIL = re.compile(r"(?:吧|啊|哈|呢|的|了吧)+$")
@@ -206,7 +208,7 @@ class NextStep:
 def next_step_of(text: str, today: date, pieces: list[Piece] | None = None) -> NextStep | None:
     """The rep's next action: after 下一步 (as before), else the first clause with a future date or a
     vague future time (a customer's own promise only when the rep wrote no plan)."""
-    marked = marked_next_step(text)
+    marked = find_next_step(text)
     if marked:
         dates = find_dates(marked, today)
         d = dates[0] if dates else None
@@ -235,42 +237,19 @@ class Reading:
     signal: str | None            # "won" | "lost" | "advance:<stage>"
     note: str                     # what is kept as the activity's text
     reported: bool                # something happened (not only a plan)
-    extra: dict = field(default_factory=dict)
 
 
 def read(text: str, today: date, index: CustomerIndex, decision_titles: list[str],
          verb_kind: str | None = None, name_hint: str | None = None) -> Reading:
     """Read one message. `verb_kind` is the activity a leading command word named (拜访 -> visit);
-    `name_hint` the word in the customer's place after it (matched by part, typo or initials too)."""
+    `name_hint` the word in the customer's place after it (matched by part, typo or initials too).
+    Raises DateError for a date that does not exist (2月30日)."""
     cleaned = clean(text)
-    found = index.find(cleaned)
-    if (found.kind == "none" or found.by_alias) and name_hint:
-        hinted = index.matcher.match(name_hint)
-        pos = cleaned.casefold().find(name_hint.casefold())
-        end = pos + len(name_hint) if pos >= 0 else -1
-        if hinted.kind in ("exact", "unique"):
-            found = Found("hint", hinted.candidates, pos, end)
-        elif hinted.kind == "ambiguous":
-            found = Found("ambiguous", hinted.candidates, pos, end)
-    rest = cleaned
-    if found.start >= 0:
-        rest = f"{cleaned[:found.start]}{cleaned[found.end:]}"
+    found = _customer(cleaned, index, name_hint)
+    rest = f"{cleaned[:found.start]}{cleaned[found.end:]}" if found.start >= 0 else cleaned
     pieces = _pieces(rest, today)
     step = next_step_of(rest, today, pieces)
-    # what happened: the clauses that are not the plan (约了 right before the plan is part of it)
-    past = [p for i, p in enumerate(pieces) if not p.future and not (
-        verb_kind is None and _APPOINTMENT.search(p.text) and i + 1 < len(pieces) and pieces[i + 1].future)]
-    report = " ".join(p.text for p in past)
-    if step is not None and step.marked:
-        report = _before_marker(rest)
-        past = [Piece(report, [])]
-    if verb_kind is not None:  # 电话 X 王经理出差 ...: with a command word, anything said besides the plan reports
-        reported = any(_PUNCT.sub("", p.text) for p in past) or (step is not None and step.marked)
-    else:
-        reported = any(_content(p.text) or _DONE.search(p.text) for p in past)
-    if step is not None and not step.marked and any(
-            p.reported and p.future for p in pieces if _step_text(p.text) == step.text):
-        reported = True  # 王总说下周签合同: what the customer said is news, not only a plan
+    report, reported = _what_happened(rest, pieces, step, verb_kind)
     person = find_person(rest)
     if person is not None and step is not None and not step.marked and _in_future(rest, person, pieces):
         person = None  # 约了明天见王总: the person belongs to the plan, nobody was met yet
@@ -286,6 +265,40 @@ def read(text: str, today: date, index: CustomerIndex, decision_titles: list[str
     note = cleaned[found.end:] if found.start == 0 else cleaned
     return Reading(cleaned, found, kind, person, is_decision_maker(person, decision_titles), step, signal,
                    note=note.strip(" ,:"), reported=reported)
+
+
+def _customer(cleaned: str, index: CustomerIndex, name_hint: str | None) -> Found:
+    """The customer named anywhere; the word after a command word, matched loosely, beats a name found
+    only without its generic ending."""
+    found = index.find(cleaned)
+    if (found.kind == "none" or found.by_alias) and name_hint:
+        hinted = index.matcher.match(name_hint)
+        pos = cleaned.casefold().find(name_hint.casefold())
+        end = pos + len(name_hint) if pos >= 0 else -1
+        if hinted.kind in ("exact", "unique"):
+            return Found("hint", hinted.candidates, pos, end)
+        if hinted.kind == "ambiguous":
+            return Found("ambiguous", hinted.candidates, pos, end)
+    return found
+
+
+def _what_happened(rest: str, pieces: list[Piece], step: NextStep | None, verb_kind: str | None) -> tuple[str, bool]:
+    """The text of the clauses that report something done, and whether there are any (else: a plan)."""
+    # 约了 right before the plan is part of the plan ("海底捞的采购总监约了明天见")
+    past = [p for i, p in enumerate(pieces) if not p.future and not (
+        verb_kind is None and _APPOINTMENT.search(p.text) and i + 1 < len(pieces) and pieces[i + 1].future)]
+    report = " ".join(p.text for p in past)
+    if step is not None and step.marked:
+        report = _before_marker(rest)
+        past = [Piece(report, [])]
+    if verb_kind is not None:  # 电话 X 王经理出差 ...: with a command word, anything besides the plan reports
+        reported = any(_PUNCT.sub("", p.text) for p in past) or (step is not None and step.marked)
+    else:
+        reported = any(_content(p.text) or _DONE.search(p.text) for p in past)
+    if step is not None and not step.marked and any(
+            p.reported and p.future for p in pieces if _step_text(p.text) == step.text):
+        reported = True  # 王总说下周签合同: what the customer said is news, not only a plan
+    return report, reported
 
 
 _NOISE = re.compile(r"[\s,.;:!?\-]|今天|刚才|刚刚|刚|拜访|去|了|和|跟|给|的|客户|那边|这边|一下|一趟|我们|我|"
@@ -313,12 +326,9 @@ def _people_spans(text: str) -> list[tuple[int, int]]:
     return [(p.start, p.end) for p in _people(text)]
 
 
-_MARKER = re.compile(r"下一步|下步|next\s*steps?|next\s*:|todo\s*:|计划|待办", re.IGNORECASE)
-
-
 def _before_marker(text: str) -> str:
-    m = _MARKER.search(text)
-    return text[:m.start()] if m else text
+    starts = [m.start() for marker in MARKERS for m in [marker.search(text)] if m]
+    return text[:min(starts)] if starts else text
 
 
 def _in_future(text: str, person: Person, pieces: list[Piece]) -> bool:

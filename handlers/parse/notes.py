@@ -9,7 +9,7 @@ from .normalize import normalize
 from .people import find_person, is_decision_maker
 
 # Markers of the next step, strongest first; the step runs to the end of its clause.
-_MARKERS = (
+MARKERS = (
     re.compile(r"下一步|下步|next\s*steps?|next\s*:|todo\s*:", re.IGNORECASE),
     re.compile(r"计划|待办"),
 )
@@ -27,13 +27,9 @@ class NoteFacts:
     due_text: str | None
 
 
-def marked_next_step(text: str) -> str | None:
-    return find_next_step(text)
-
-
 def find_next_step(text: str) -> str | None:
     """What follows 下一步 / next step / 计划 / 待办 up to the end of its clause; None without a marker."""
-    for marker in _MARKERS:
+    for marker in MARKERS:
         for m in marker.finditer(text):
             rest = _LEAD.sub("", text[m.end():], count=1)
             end = _CLAUSE_END.search(rest)

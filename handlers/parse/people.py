@@ -50,7 +50,7 @@ _NAME_STOP = set("的了说聊谈在和跟与要想对把被让给是也都还�
 _CONTACT_VERBS = re.compile(r"见了|见到|拜访了|拜访|约了|约见|会见|联系了|联系|找了|和|跟|与|给")
 
 _WITH_TITLE = re.compile(
-    rf"(?P<title>{_TITLE})(?P<name>(?P<sn>{_SURNAME})(?P<suffix>{_SUFFIX})|[小老]{_SURNAME}|{_SURNAME}{_GIVEN})",
+    rf"(?P<title>{_TITLE})\s?(?P<name>(?P<sn>{_SURNAME})(?P<suffix>{_SUFFIX})|[小老]{_SURNAME}|{_SURNAME}{_GIVEN})",
     re.IGNORECASE,
 )
 # A department alone before a polite or familiar name: 采购部李经理, 采购小王 (never a full name: 市场方案).
@@ -59,9 +59,10 @@ _WITH_DEPARTMENT = re.compile(
     re.IGNORECASE,
 )
 _POLITE = re.compile(rf"(?P<name>(?P<sn>{_SURNAME})(?P<suffix>{_SUFFIX}))")
-_FAMILIAR = re.compile(rf"(?:{_CONTACT_VERBS.pattern})(?P<name>[小老]{_SURNAME})|(?P<name2>[小老]{_SURNAME})(?=说|表示|答应|讲)")
+_FAMILIAR = re.compile(rf"(?:{_CONTACT_VERBS.pattern})(?P<name>[小老]{_SURNAME})|(?P<name2>[小老]{_SURNAME}|{_SURNAME}[姐哥])(?=说|表示|答应|讲)")
 # A full name with no title, where only a person fits: 见了王强, 王强打电话说 ...
-_NOT_GIVEN = set("末一二三四五六日天案价品式面便后期法向场前里边家店货子些个次位总经理工董老板部门单会")
+_NOT_GIVEN = set("末案价品式面便后期法向场前里边家店货子些个次位总经理工董老板部门单会")
+_WEEKDAY_AFTER_ZHOU = set("一二三四五六日天末")  # 周六 is a day, 张三 a name
 _FULL_NAME = re.compile(
     rf"(?:见了|见到|约了|碰到|找了|和|跟|与|^)(?P<name>{_SURNAME}[\u4e00-\u9fff]{{1,2}})(?=聊|打|说|通|谈|沟通|见|[,.;!? ]|$)")
 
@@ -70,7 +71,7 @@ _FULL_NAME = re.compile(
 _ALONE_ROLES = (
     "老板娘", "老板", "店长", "店主", "副店长", "助理", "前台", "负责人", "总经理", "副总经理",
     "董事长", "总监", "经理", "主管", "厂长", "主任", "老总", "一把手", "大老板", "副总", "店员", "营业员",
-    "收银员", "导购", "采购", "财务", "会计", "运营",
+    "收银员", "导购", "采购", "财务", "会计", "运营", "督导", "业务员",
 )
 _ALONE = re.compile(
     rf"(?P<title>(?:{_DEPARTMENT}部?)(?:" + "|".join(r for r in _ROLES if r not in ("VP", "GM"))
@@ -82,7 +83,8 @@ _NOT_ALONE_AFTER = set("量额价部处科室级层费款单额计划流程系�
 # Our own side: 我们经理, 我司总监, 咱们老板 are not the customer's people
 _OURS = re.compile(r"(?:我们|我司|咱们|我方|我们公司|公司|我|我的|和我)(?:的)?$")
 # A person who was not there: 陈总不在, 王总出差了
-_ABSENT = re.compile(r"^(?:今天|刚好|正好)?(?:不在|没在|出差|休假|请假|没来|外出|在外地|在外面|在总部开会)")
+_ABSENT = re.compile(r"^\s?(?:今天|刚好|正好)?(?:都|也|又|还)?(?:不在|没在|出差|休假|请假|没来|外出|在外地|在外面|在总部开会|"
+                     r"没接|没回|没人接|不接|电话不通)")
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,8 @@ def _from_match(m: re.Match) -> Person | None:
     if m.re is _FULL_NAME:
         given = name[1:] if name[:2] not in _COMPOUND_SURNAMES else name[2:]
         name = _trim_given(name)
-        if name is None or not given or given[0] in _NOT_GIVEN or given[0] in _NAME_STOP or _ALONE.match(name):
+        if (name is None or not given or given[0] in _NOT_GIVEN or given[0] in _NAME_STOP or _ALONE.match(name)
+                or (name[0] == "周" and given[0] in _WEEKDAY_AFTER_ZHOU)):
             return None
         return Person(name, None, "", m.start("name"), m.start("name") + len(name))
     suffix = groups.get("suffix") or ""
@@ -134,6 +137,9 @@ def _from_match(m: re.Match) -> Person | None:
         if groups["sn"] == "周" and m.start("name") > 0 and m.string[m.start("name") - 1] in "上下本这每":
             return None  # 下周主管会议: a week, not Mr. Zhou
     elif not name.startswith(("小", "老")):
+        given = name[2:] if name[:2] in _COMPOUND_SURNAMES else name[1:]
+        if given[:1] in _NOT_GIVEN or (name[0] == "周" and given[:1] in _WEEKDAY_AFTER_ZHOU):
+            return None  # 店长 周六: a weekday, not Mr. Zhou
         name = _trim_given(name)
         if name is None:
             return None

@@ -103,7 +103,7 @@ def outputs(text: str, today: date, funnel, own: CustomerIndex, team: CustomerIn
         if decision.free and not says_something(r):
             return out
         return {**out, "intent": "unknown_customer"}
-    if found.kind == "hint" and team.find(r.text).kind == "exact":  # as handlers.lookup.customer_in_text
+    if found.kind in ("hint", "alias") and team.find(r.text).kind == "exact":  # as handlers.lookup.customer_in_text
         return {**out, "intent": "not_yours", "customer": team.find(r.text).candidates[0].name}
     customer = "?" if found.kind == "ambiguous" else found.candidates[0].name
     if decision.free and r.kind is None:

@@ -240,3 +240,31 @@ def test_pending_question_is_not_left_behind_by_a_log(chat, rt):
     with rt.database.connection_context():
         assert PendingChoice.select().count() == 0
     assert isinstance(deal_of(rt, "华联超市"), Deal)
+
+
+def test_a_plan_is_not_counted_as_a_follow_up_in_the_managers_numbers(chat, rt, clock):
+    from datetime import timedelta
+
+    from storage import kpi
+    chat.say("alice", "拜访 华联超市 见了王总")
+    advance(clock, hours=2)
+    chat.say("alice", "华联超市 明天再去一趟")
+    with rt.database.connection_context():
+        team = deal_of(rt, "华联超市").team_id
+        data = kpi.load(team, rt.now() - timedelta(days=1), rt.now() + timedelta(hours=1), rt.tz)
+    [row] = [a for a in data.activity if a.count]
+    assert row.count == 1  # the visit; the plan is no contact with the customer
+
+
+def test_a_colleagues_full_name_beats_a_shortened_own_one(chat, rt):
+    # alice owns 华联超市; bob gets 华联商贸. For bob, "华联超市" is alice's customer named in full:
+    # his own 华联商贸 must not be guessed from the shared 华联.
+    from handlers.parse import initials_of
+    from storage import deals
+    from storage.models import Rep
+    with rt.database.connection_context():
+        bob = Rep.get(Rep.local_id == "bob")
+        deals.create_customer_and_deal(bob, "华联商贸", initials_of("华联商贸"), 10000, rt.funnel.first.key, rt.now())
+    before = counts(rt)
+    assert "王磊 负责" in chat.say("bob", "今天去了华联超市 见了王总")
+    assert counts(rt) == before
