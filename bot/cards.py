@@ -26,10 +26,15 @@ def _tagged(customer: str, label: str) -> str:
     return f"{customer if len(customer) <= room else customer[:room - 1] + '…'}:{label}"
 
 
-def warning_reply(ctx, items, period_of) -> Reply:
-    """One message for all of a rep's new warnings in a scan, most severe first."""
-    order = {"red": 0, "orange": 1, "yellow": 2}
-    items = sorted(items, key=lambda it: (order[it[1]], -it[0].amount))
+WARN_ORDER = {"red": 0, "orange": 1, "yellow": 2}  # a warning message lists the most severe first, then the larger
+
+
+def warning_reply(ctx, items, period_of, deal_ids: list[int] | None = None) -> Reply:
+    """One message for all of a rep's new warnings in a scan, most severe first. `items` are the
+    (deal, level, since) it shows; `deal_ids`, when given, every deal it covers (the rest are counted)."""
+    items = sorted(items, key=lambda it: (WARN_ORDER[it[1]], -it[0].amount))
+    deal_ids = deal_ids if deal_ids is not None else [it[0].id for it in items]
+    items = items[:MAX_ROWS]
     rows = []
     for deal, level, since in items:
         row = deal_row(ctx, deal)
@@ -41,9 +46,9 @@ def warning_reply(ctx, items, period_of) -> Reply:
     for row in rows[:MAX_BUTTON_DEALS]:
         buttons += rep_buttons(row["deal_id"], row["period"], row["customer"], prefix=len(rows) > 1)
     urgent = any(r["level"] in ("orange", "red") for r in rows)
-    return Reply("warnings", {"rep": ctx.rep.name, "rows": rows[:MAX_ROWS], "more": max(0, len(rows) - MAX_ROWS),
-                              "deal_ids": [r["deal_id"] for r in rows],
-                              "list_url": ctx.page_url("/dashboard/warnings") if len(rows) > MAX_LINK_ROWS else ""},
+    return Reply("warnings", {"rep": ctx.rep.name, "rows": rows, "more": max(0, len(deal_ids) - len(rows)),
+                              "deal_ids": list(deal_ids),
+                              "list_url": ctx.page_url("/dashboard/warnings") if len(deal_ids) > MAX_LINK_ROWS else ""},
                  buttons, urgent=urgent)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 from rules.calendar import is_workday
 from rules.stale import evaluate
@@ -14,13 +15,13 @@ from handlers.views import deal_clock, period_of
 from storage import deals as deals_q, people, scan as scan_q
 from storage.database import in_transaction
 
-from .cards import MAX_BUTTON_DEALS, red_card_reply, rep_buttons, warning_reply
+from .cards import MAX_BUTTON_DEALS, MAX_ROWS, WARN_ORDER, red_card_reply, rep_buttons, warning_reply
 from . import pushes
 from .delivery import deliver
 from .messages import Reply
 
 log = logging.getLogger(__name__)
-BATCH = 2000
+BATCH = 5000  # deals per transaction: fewer commits on a first scan, a short write lock still
 RED_CARDS_ONE_BY_ONE = 5  # more red deals for one group in one batch become one digest card
 RED_DIGEST_ROWS = 12
 
@@ -44,7 +45,8 @@ def _scan_batch(rt, batch: list[int], scan_id: str, now: datetime):
     funnel = rt.funnel
     updates, fired = [], []
     rules: dict[tuple, tuple] = {}  # (stage, team) -> (thresholds, clock)
-    for deal_id, owner_id, stage, moved, due, snoozed, wlevel, wsince, team_id in scan_q.due_rows(batch):
+    light: dict[int, Light] = {}
+    for deal_id, owner_id, stage, moved, due, snoozed, wlevel, wsince, team_id, amount in scan_q.due_rows(batch):
         rule = rules.get((stage, team_id))
         if rule is None:  # a stage removed from the rules file gets the defaults
             rule = rules[(stage, team_id)] = (funnel.stale_for(stage), deal_clock(funnel, rt.tz, stage, team_id))
@@ -52,56 +54,83 @@ def _scan_batch(rt, batch: list[int], scan_id: str, now: datetime):
         updates.append((deal_id, ev.level, ev.since, ev.next_check))
         if ev.fire:
             fired.append((deal_id, ev.fire, ev.since))
+            light[deal_id] = Light(owner_id, team_id, stage, amount, int(rule[1].elapsed_hours(ev.since, now) // 24))
     mine = scan_q.record_warnings(fired, scan_id, now)
     scan_q.save_scan_state(updates)
     won = [f for f in fired if f[0] in mine]
-    return won, _queue_warnings(rt, won, scan_id, now)
+    return won, _queue_warnings(rt, won, scan_id, now, light)
 
 
-def _queue_warnings(rt, fired: list[tuple[int, str, datetime]], scan_id: str, now: datetime) -> int:
-    """One merged message per rep for this scan, and a red intervention card per red deal."""
+class Light(NamedTuple):
+    """What the scan knows of a deal that fired, enough to choose what the messages show."""
+    owner_id: int
+    team_id: int
+    stage: str
+    amount: int
+    days: int
+
+
+def _queue_warnings(rt, fired: list[tuple[int, str, datetime]], scan_id: str, now: datetime,
+                    light: dict[int, Light]) -> int:
+    """One merged message per rep for this scan, and a red intervention card per red deal (a digest for
+    a group with many). Only the deals the messages show are loaded in full (a first scan after an
+    import fires for most deals, and a message lists MAX_ROWS of them)."""
     if not fired:
         return 0
-    details = {d.id: d for d in scan_q.deal_details([f[0] for f in fired])}
-    reds = [deal_id for deal_id, level, _ in fired if level == "red"]
-    last = deals_q.last_activities(reds) if reds else {}
-    groups: dict[tuple[int, str], object] = {}
-    by_rep: dict[int, list] = {}
-    rows = []
-    red_cards: dict[str, list] = {}  # group local id -> [(key, reply)]
     channel = rt.config.primary_channel
+    by_rep: dict[int, list] = {}
+    for f in fired:
+        by_rep.setdefault(light[f[0]].owner_id, []).append(f)
+    red_groups: dict[tuple[int, str], list] = {}  # (team, group purpose) -> red (deal, level, since)
     for deal_id, level, since in fired:
-        deal = details[deal_id]
-        by_rep.setdefault(deal.owner_id, []).append((deal, level, since))
+        if level == "red":
+            st = rt.funnel.stage_or_none(light[deal_id].stage)
+            red_groups.setdefault((light[deal_id].team_id, st.escalate_to if st else "manager"), []).append(
+                (deal_id, level, since))
+    shown: dict[int, list] = {}
     for owner_id, items in by_rep.items():
-        owner = items[0][0].owner
-        ctx = rt.context_for(owner, now)
-        reply = warning_reply(ctx, items, period_of)
-        # one scan may meet a rep in several batches: the first deal of this batch keeps keys apart
-        rows.append((f"warn:{owner.local_id}:{scan_id}:{min(d.id for d, _, _ in items)}", channel, owner.local_id,
-                     reply.to_dict()))
-        for deal, level, since in items:
-            if level != "red":
-                continue
-            stage = rt.funnel.stage(deal.stage)
-            target = (deal.team_id, stage.escalate_to)
-            if target not in groups:
-                groups[target] = people.team_group(*target)
-            group = groups[target]
-            if group is None:
-                log.warning("team %s has no manager group: red card for deal %s not sent", deal.team_id, deal.id)
-                continue
-            card = red_card_reply(ctx, deal, stage, since, period_of(since), last.get(deal.id))
-            red_cards.setdefault(group.local_id, []).append((f"red:{deal.id}:{period_of(since)}", card))
-    for group_id, cards in red_cards.items():
-        if len(cards) <= RED_CARDS_ONE_BY_ONE:
-            rows += [(key, channel, group_id, card.to_dict()) for key, card in cards]
+        items.sort(key=lambda f: (WARN_ORDER[f[1]], -light[f[0]].amount))
+        shown[owner_id] = items[:MAX_ROWS]
+    one_by_one, digests = {}, {}
+    for target, reds in red_groups.items():
+        if len(reds) <= RED_CARDS_ONE_BY_ONE:
+            one_by_one[target] = reds
         else:  # many at once (the first scan, or after downtime): one digest instead of a flood
-            cards.sort(key=lambda kc: (-kc[1].data["days_silent"], -kc[1].data["amount"]))
-            rows.append((f"reddigest:{group_id}:{scan_id}:{cards[0][0]}", channel, group_id,
-                         Reply("red_digest", {"rows": [c.data for _, c in cards[:RED_DIGEST_ROWS]],
-                                              "count": len(cards), "more": max(0, len(cards) - RED_DIGEST_ROWS),
-                                              "list_url": rt.links.page("/dashboard/warnings", level="red")},
+            reds.sort(key=lambda f: (-light[f[0]].days, -light[f[0]].amount))
+            digests[target] = reds
+    need = {f[0] for items in shown.values() for f in items} | {f[0] for reds in one_by_one.values() for f in reds}
+    need |= {f[0] for reds in digests.values() for f in reds[:RED_DIGEST_ROWS]}
+    details = {d.id: d for d in scan_q.deal_details(sorted(need))}
+    reds_shown = [f[0] for reds in (*one_by_one.values(), *(r[:RED_DIGEST_ROWS] for r in digests.values())) for f in reds]
+    last = deals_q.last_activities(reds_shown) if reds_shown else {}
+    rows = []
+    contexts = {}
+    for owner_id, items in shown.items():
+        owner = details[items[0][0]].owner
+        ctx = contexts[owner_id] = rt.context_for(owner, now)
+        reply = warning_reply(ctx, [(details[d], lv, since) for d, lv, since in items], period_of,
+                              deal_ids=[f[0] for f in by_rep[owner_id]])
+        # one scan may meet a rep in several batches: the first deal of this batch keeps keys apart
+        rows.append((f"warn:{owner.local_id}:{scan_id}:{min(f[0] for f in by_rep[owner_id])}", channel,
+                     owner.local_id, reply.to_dict()))
+    for target, reds in (*one_by_one.items(), *digests.items()):
+        group = people.team_group(*target)
+        if group is None:
+            log.warning("team %s has no manager group: %d red card(s) not sent", target[0], len(reds))
+            continue
+        cards = []
+        for deal_id, _, since in (reds if target in one_by_one else reds[:RED_DIGEST_ROWS]):
+            deal = details[deal_id]
+            ctx = contexts.get(deal.owner_id) or rt.context_for(deal.owner, now)
+            card = red_card_reply(ctx, deal, rt.funnel.stage(deal.stage), since, period_of(since), last.get(deal_id))
+            cards.append((f"red:{deal_id}:{period_of(since)}", card))
+        if target in one_by_one:
+            rows += [(key, channel, group.local_id, card.to_dict()) for key, card in cards]
+        else:
+            rows.append((f"reddigest:{group.local_id}:{scan_id}:{cards[0][0]}", channel, group.local_id,
+                         Reply("red_digest", {"rows": [c.data for _, c in cards], "count": len(reds),
+                                              "more": max(0, len(reds) - RED_DIGEST_ROWS),
+                                               "list_url": rt.links.page("/dashboard/warnings", level="red")},
                                urgent=True).to_dict()))
     return pushes.queue(rt, rows, now, fold=True)
 

@@ -102,12 +102,15 @@ def fold_into_morning(rt, now: datetime, day, task_keys: dict[str, str]) -> dict
     by_rep: dict[str, list] = {}
     for row in outbox.held(("warn:",), now):
         by_rep.setdefault(row.recipient, []).append(row.id)
+    cards = outbox.ids_by_key([task_keys[to] for to in by_rep if to in task_keys])
+    pairs = []
     for to, ids in by_rep.items():
-        card = outbox.by_key(task_keys[to]) if to in task_keys else None
-        if card is not None and card.status == "pending":  # a card gone already cannot take them in
-            folded["warnings"] += outbox.fold(ids, card.id, now)
+        card = cards.get(task_keys.get(to, ""))
+        if card is not None and card[1] == "pending":  # a card gone already cannot take them in
+            pairs += [(i, card[0]) for i in ids]
+    folded["warnings"] = outbox.fold(pairs, now)
     by_group: dict[tuple[str, str], list] = {}
-    for row in outbox.held(("red:", "reddigest:"), opening - timedelta(microseconds=1)):
+    for row in outbox.held(("red:", "reddigest:"), opening - timedelta(microseconds=1), payload=True):
         by_group.setdefault((row.channel, row.recipient), []).append(row)
     for (channel, group), held in by_group.items():
         if len(held) < 2:
@@ -123,5 +126,5 @@ def fold_into_morning(rt, now: datetime, day, task_keys: dict[str, str]) -> dict
                                      "more": max(0, len(cards) - RED_DIGEST_ROWS)}, urgent=True)
         outbox.enqueue_many([(key, channel, group, reply.to_dict())], now, send_time(rt, now))
         digest = outbox.by_key(key)
-        folded["red"] += outbox.fold([r.id for r in held], digest.id, now)
+        folded["red"] += outbox.fold([(r.id, digest.id) for r in held], now)
     return folded

@@ -10,7 +10,7 @@ from .database import bulk_insert_ignore, bulk_update
 from .models import Customer, Deal, Rep, Warning, db
 
 DUE_FIELDS = (Deal.id, Deal.owner, Deal.stage, Deal.last_movement_at, Deal.next_step_due, Deal.snoozed_until,
-              Deal.warn_level, Deal.warn_since, Deal.team)
+              Deal.warn_level, Deal.warn_since, Deal.team, Deal.amount)
 
 
 def due_deal_ids(now: datetime) -> list[int]:
@@ -21,8 +21,34 @@ def due_deal_ids(now: datetime) -> list[int]:
 
 
 def due_rows(ids: list[int]) -> list[tuple]:
-    """(id, owner_id, stage, last_movement_at, next_step_due, snoozed_until, warn_level, warn_since, team_id)."""
-    return list(Deal.select(*DUE_FIELDS).where(Deal.id.in_(ids)).order_by(Deal.owner, Deal.id).tuples())
+    """(id, owner_id, stage, last_movement_at, next_step_due, snoozed_until, warn_level, warn_since, team_id,
+    amount). The driver's rows as they are (peewee's per-value conversion costs seconds at 500k rows)."""
+    rows = _driver_rows(*_wide_in(lambda one: Deal.select(*DUE_FIELDS).where(Deal.id.in_(one))
+                                  .order_by(Deal.owner, Deal.id), ids))
+    if rows and any(isinstance(r[3], str) for r in rows[:1]):  # SQLite hands datetimes back as text
+        rows = [(a, b, c, _dt(d), _dt(e) if e else None, _dt(f) if f else None, g, _dt(h) if h else None, i, j)
+                for a, b, c, d, e, f, g, h, i, j in rows]
+    return rows
+
+
+def _wide_in(query_for, ids: list) -> tuple[str, list]:
+    """The SQL and parameters of `query_for(ids)`, whose last parameter is an `IN (...)` list, built from
+    its SQL for one id: peewee builds a node per value, which costs seconds over 500k ids."""
+    sql, params = query_for(ids[:1]).sql()
+    one = f"IN ({db.obj.param})"
+    if sql.count(one) != 1:
+        raise ValueError("_wide_in needs exactly one IN list")
+    return sql.replace(one, "IN (" + ", ".join([db.obj.param] * len(ids)) + ")"), [*params[:-1], *ids]
+
+
+def _driver_rows(query, params=None) -> list[tuple]:
+    cursor = db.obj.execute(query) if params is None else db.obj.execute_sql(query, params)
+    out = []
+    while True:
+        rows = cursor.fetchmany(5000)
+        if not rows:
+            return out
+        out += rows
 
 
 def record_warnings(fired: list[tuple[int, str, datetime]], scan_id: str, now: datetime) -> set[int]:
@@ -35,9 +61,9 @@ def record_warnings(fired: list[tuple[int, str, datetime]], scan_id: str, now: d
     bulk_insert_ignore(Warning, [Warning.deal, Warning.level, Warning.since, Warning.at, Warning.scan],
                        [(d, lv, since, now, scan_id) for d, lv, since in fired])
     mine: set[int] = set()
-    for batch in chunked([d for d, _, _ in fired], 1000):
-        mine |= {d for (d,) in Warning.select(Warning.deal).where((Warning.scan == scan_id)
-                                                                   & Warning.deal.in_(batch)).tuples()}
+    for batch in chunked([d for d, _, _ in fired], 5000):
+        mine |= {d for (d,) in _driver_rows(*_wide_in(lambda one: Warning.select(Warning.deal).where(
+            (Warning.scan == scan_id) & Warning.deal.in_(one)), batch))}
     return mine
 
 
@@ -47,14 +73,19 @@ def save_scan_state(updates: list[tuple[int, str | None, datetime, datetime | No
                 [(level, since, check, deal_id) for deal_id, level, since, check in updates])
 
 
-def deal_details(ids: list[int]) -> list[Deal]:
-    """Deals with customer and owner loaded, for the warning messages."""
+def deal_details(ids: list[int]) -> list["LiteDeal"]:
+    """Open deals with their customer's name and their owner (a Rep), for the warning messages: plain
+    rows (a first scan after an import shows tens of thousands; ORM instances cost seconds)."""
     if not ids:
         return []
     out = []
-    for batch in chunked(ids, 500):
-        out += list(Deal.select(Deal, Customer, Rep).join(Customer).switch(Deal).join(Rep, on=Deal.owner)
-                    .where(Deal.id.in_(batch)))
+    for batch in chunked(ids, 5000):
+        out += [_lite(row) for row in _driver_rows(*_wide_in(lambda one: _lite_query().where(Deal.id.in_(one)), batch))]
+    owners = {}
+    for batch in chunked(sorted({d.owner_id for d in out}), 1000):
+        owners.update({r.id: r for r in Rep.select().where(Rep.id.in_(batch))})
+    for d in out:
+        d.owner = owners[d.owner_id]
     return out
 
 
@@ -81,26 +112,33 @@ class LiteDeal:
         self.customer, self.owner = Named(customer), Named(owner)
 
 
+def _lite_query():
+    return (Deal.select(Deal.id, Deal.owner, Deal.team, Deal.stage, Deal.amount, Deal.last_movement_at, Deal.next_step,
+                        Deal.next_step_due, Deal.snoozed_until, Customer.name, Rep.name)
+            .join(Customer).switch(Deal).join(Rep, on=Deal.owner))
+
+
+def _lite(row) -> LiteDeal:
+    d = LiteDeal(row)
+    if isinstance(d.last_movement_at, str):  # SQLite hands datetimes back as text
+        d.last_movement_at = _dt(d.last_movement_at)
+        d.next_step_due = _dt(d.next_step_due) if d.next_step_due else None
+        d.snoozed_until = _dt(d.snoozed_until) if d.snoozed_until else None
+    return d
+
+
 def open_deal_rows() -> dict[int, list[LiteDeal]]:
     """Every open deal of an active rep, grouped by owner id: one query for all the daily cards."""
-    q = (Deal.select(Deal.id, Deal.owner, Deal.team, Deal.stage, Deal.amount, Deal.last_movement_at, Deal.next_step,
-                     Deal.next_step_due, Deal.snoozed_until, Customer.name, Rep.name)
-         .join(Customer).switch(Deal).join(Rep, on=Deal.owner)
-         .where((Deal.status == "open") & (Rep.active == True)).tuples())  # noqa: E712
+    q = _lite_query().where((Deal.status == "open") & (Rep.active == True)).tuples()  # noqa: E712
     out: dict[int, list[LiteDeal]] = {}
-    # the driver's rows as they are (peewee's per-value conversion costs seconds at 500k rows);
-    # SQLite hands datetimes back as text
+    # the driver's rows as they are (peewee's per-value conversion costs seconds at 500k rows)
     cursor = db.obj.execute(q)
     while True:
         rows = cursor.fetchmany(5000)
         if not rows:
             break
         for row in rows:
-            d = LiteDeal(row)
-            if isinstance(d.last_movement_at, str):
-                d.last_movement_at = _dt(d.last_movement_at)
-                d.next_step_due = _dt(d.next_step_due) if d.next_step_due else None
-                d.snoozed_until = _dt(d.snoozed_until) if d.snoozed_until else None
+            d = _lite(row)
             out.setdefault(d.owner_id, []).append(d)
     return out
 
