@@ -339,7 +339,7 @@ class Load:
                 "text": {"content": text}}
 
     def _ding(self, body: dict) -> bool:
-        from bot.channels.dingtalk import sign
+        from bot.channels.dingtalk.sign import sign
         ts = str(int(time.time() * 1000))  # signed anew at each attempt, as DingTalk does
         r = self._session().post(f"{self.stack.origin}/dingtalk/callback", timeout=10,
                                  data=json.dumps(body, ensure_ascii=False).encode(),

@@ -16,7 +16,7 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 
 from bot import create_app
 from bot.api import sign as api_sign
-from bot.channels.dingtalk import sign as dingtalk_sign
+from bot.channels.dingtalk.sign import sign as dingtalk_sign
 from bot.clock import FixedClock
 
 T0 = datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc)
