@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+import requests
+
 if TYPE_CHECKING:
     from ..messages import Incoming, Reply
 
@@ -44,6 +46,15 @@ class Answer:
     replies: list
     text: str = ""
     extra: dict = field(default_factory=dict)
+
+
+class NoRedirects(requests.Session):
+    """An HTTP session that never follows a redirect: a chat API answers, it does not send us on (a
+    redirect from a webhook would carry the message and its links to wherever it points)."""
+
+    def request(self, method, url, *args, **kwargs):
+        kwargs["allow_redirects"] = False
+        return super().request(method, url, *args, **kwargs)
 
 
 class Rejected(Exception):

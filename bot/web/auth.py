@@ -271,7 +271,7 @@ def wecom_userid(rt, code: str) -> str | None:
 
 
 def _get_json(url: str, params: dict) -> dict:
-    r = requests.get(url, params=params, timeout=TIMEOUT)
+    r = requests.get(url, params=params, timeout=TIMEOUT, allow_redirects=False)
     body = r.json()
     if not isinstance(body, dict):
         raise ValueError("not a JSON object")
@@ -308,7 +308,7 @@ def dingtalk_userid(rt, code: str) -> str | None:
     cfg = rt.config
     base, oapi = cfg["DINGTALK_API_BASE"].rstrip("/"), cfg["DINGTALK_OAPI_BASE"].rstrip("/")
     try:
-        r = requests.post(f"{base}/v1.0/oauth2/userAccessToken", timeout=TIMEOUT,
+        r = requests.post(f"{base}/v1.0/oauth2/userAccessToken", timeout=TIMEOUT, allow_redirects=False,
                           json={"clientId": cfg["DINGTALK_APP_KEY"], "clientSecret": cfg["DINGTALK_APP_SECRET"],
                                 "code": code, "grantType": "authorization_code"})
         user_token = (r.json() or {}).get("accessToken") if r.status_code == 200 else None
@@ -316,7 +316,7 @@ def dingtalk_userid(rt, code: str) -> str | None:
             log.info("dingtalk userAccessToken refused: HTTP %s %s", r.status_code, r.text[:200])
             raise LoginError(403, "钉钉授权码无效或已使用，请重新登录。")
         r = requests.get(f"{base}/v1.0/contact/users/me", headers={"x-acs-dingtalk-access-token": user_token},
-                         timeout=TIMEOUT)
+                         timeout=TIMEOUT, allow_redirects=False)
         union_id = (r.json() or {}).get("unionId") if r.status_code == 200 else None
         if not union_id:
             log.info("dingtalk users/me failed: HTTP %s %s", r.status_code, r.text[:200])
@@ -343,7 +343,8 @@ def dingtalk_userid(rt, code: str) -> str | None:
 
 
 def _post_json(url: str, token: str, union_id: str) -> dict:
-    r = requests.post(url, params={"access_token": token}, json={"unionid": union_id}, timeout=TIMEOUT)
+    r = requests.post(url, params={"access_token": token}, json={"unionid": union_id}, timeout=TIMEOUT,
+                      allow_redirects=False)
     body = r.json()
     if not isinstance(body, dict):
         raise ValueError("not a JSON object")

@@ -7,13 +7,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.security.fuzzing import SUITE
-from tests.security.routes import DEMO_ROUTES, Session, demo_app
+from tests.security.routes import DEMO_ROUTES, PRODUCTION_ROUTES, Session, demo_app, production_app
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     app = demo_app(f"sqlite:///{tmp_path_factory.mktemp('demo')}/bot.db")
     return {"anonymous": Session(app), "rep": Session(app, "rep1"), "manager": Session(app, "liyan")}
+
+
+@pytest.fixture(scope="module")
+def production(tmp_path_factory):
+    return Session(production_app(f"sqlite:///{tmp_path_factory.mktemp('prod')}/bot.db"))
 
 
 @pytest.mark.parametrize("route", sorted(DEMO_ROUTES))
@@ -25,3 +30,11 @@ def test_demo_routes_never_answer_5xx(demo, route, rnd, who):
     r = session.client.open(path, method=method, **kwargs)
     assert r.status_code < 500, (method, path, kwargs, r.get_data(as_text=True)[:300])
 
+
+@pytest.mark.parametrize("route", sorted(PRODUCTION_ROUTES))
+@SUITE
+@given(rnd=st.randoms(use_true_random=False))
+def test_production_routes_never_answer_5xx(production, route, rnd):
+    method, path, kwargs = PRODUCTION_ROUTES[route](rnd, production)
+    r = production.client.open(path, method=method, **kwargs)
+    assert r.status_code < 500, (method, path, kwargs, r.get_data(as_text=True)[:300])

@@ -95,3 +95,27 @@ def test_redaction_keeps_what_an_operator_needs():
     assert (redact("POST https://oapi.dingtalk.com/robot/send?access_token=abc&sign=x%3D failed: 500")
             == "POST https://oapi.dingtalk.com/robot/send?*** failed: 500")
     assert json.loads(redact('{"appKey": "k", "appSecret": "zzz"}')) == {"appKey": "k", "appSecret": "***"}
+
+
+def test_gunicorns_access_log_file_holds_no_link_token(tmp_path):
+    """gunicorn writes its access log through logging in the worker, where create_app installed this."""
+    from datetime import timedelta as td
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    from bot.logs import install
+    install()
+    cfg = Config()
+    cfg.set("accesslog", str(tmp_path / "access.log"))
+    logger = Logger(cfg)
+    token = "eyJ1IjoiYWxpY2UifQ.aBcDeF.Zm9vYmFyYmF6cXV4c2VjcmV0"
+    environ = {"REQUEST_METHOD": "GET", "RAW_URI": f"/a/{token}", "PATH_INFO": f"/a/{token}", "QUERY_STRING": "",
+               "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "10.0.0.1"}
+    logger.access(SimpleNamespace(status="200 OK", sent=100, headers=[]), SimpleNamespace(headers=[]), environ,
+                  td(milliseconds=3))
+    for h in logger.access_log.handlers:
+        h.flush()
+    line = (tmp_path / "access.log").read_text()
+    assert "GET /a/***" in line and token not in line and "aBcDeF" not in line

@@ -6,16 +6,19 @@ message bodies) · session.py (where to answer a message) · client.py (OpenAPI,
 """
 from __future__ import annotations
 
-import requests
+import logging
 
 from storage.people import is_group
 
 from ...render import render_text
-from ..base import RateLimit, SendResult
+from ..base import NoRedirects, RateLimit, Rejected, SendResult
 from .client import DingTalkClient
 from .send import Sender
-from .session import remember_session
+from .session import remember_session, webhook_allowed
 from .wire import parse_callback, to_incoming
+
+
+log = logging.getLogger(__name__)
 
 
 class DingTalkChannel:
@@ -25,13 +28,21 @@ class DingTalkChannel:
 
     def __init__(self, runtime):
         self.runtime = runtime
-        self.http = requests.Session()
+        self.http = NoRedirects()
         self.client = DingTalkClient(runtime, self.http)
         self.sender = Sender(runtime, self.http, self.client)
 
     def parse(self, data):
-        """A robot callback (HTTP body or Stream data); Rejected for bad data (nothing written)."""
-        return to_incoming(parse_callback(data))
+        """A robot callback (HTTP body or Stream data); Rejected for bad data (nothing written). Its
+        robotCode must be this bot's; a session webhook not at DingTalk's address is dropped (the reply
+        goes through the robot OpenAPI instead)."""
+        cb = parse_callback(data)
+        if cb.robot_code != self.runtime.config["DINGTALK_ROBOT_CODE"]:
+            raise Rejected(403, "robotCode is not this bot's")
+        if cb.session_webhook and not webhook_allowed(cb.session_webhook, self.runtime.config):
+            log.warning("dingtalk session webhook refused (not DingTalk's address): %s", cb.session_webhook[:200])
+            cb.session_webhook = None
+        return to_incoming(cb)
 
     def remember(self, msg, now) -> None:
         remember_session(self.runtime, msg.extra["callback"], now)

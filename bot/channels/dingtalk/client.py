@@ -6,6 +6,7 @@ import logging
 
 import requests
 
+from ..base import NoRedirects
 from ..tokens import cached_token, refresh_token
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class DingTalkClient:
         self.base = cfg["DINGTALK_API_BASE"].rstrip("/")
         self.app_key, self.app_secret = cfg["DINGTALK_APP_KEY"], cfg["DINGTALK_APP_SECRET"]
         self.robot_code = cfg["DINGTALK_ROBOT_CODE"]
-        self.http = http or requests.Session()
+        self.http = http or NoRedirects()
         self.token_key = f"dingtalk:token:{self.app_key}"
 
     @property

@@ -12,9 +12,11 @@ import logging
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from storage.database import connected
+
 from ..base import Rejected
 from . import receive
-from .sign import verify_sign
+from .sign import claim_sign, verify_sign
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("dingtalk", __name__)
@@ -43,8 +45,10 @@ def callback():
             raise Rejected(413, "body over 64 KB")
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise Rejected(400, "the body is not JSON") from None
+        with connected(runtime.database):
+            claim_sign(request.headers["timestamp"], request.headers["sign"], raw, runtime.now())
         receive(runtime, data)
     except Rejected as e:
         return reject(e)

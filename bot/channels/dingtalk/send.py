@@ -25,7 +25,7 @@ from ..base import SendResult
 from ..tokens import MIN_FETCH_INTERVAL, TokenBusy
 from . import client as api
 from .client import DingTalkError, json_of
-from .session import session_of
+from .session import session_of, webhook_allowed
 from .sign import signed_webhook
 from .wire import openapi_message, robot_message
 
@@ -96,6 +96,9 @@ class Sender:
         links = action_links(reply, rep.local_id, self.runtime) if rep and not group else []
         expires = session.get("expires")
         webhook = session.get("webhook")
+        if webhook and not webhook_allowed(webhook, self.runtime.config):  # kept before the check existed
+            log.warning("session webhook refused (not DingTalk's address); using the OpenAPI")
+            webhook = None
         if webhook and expires and int(expires) - SESSION_MARGIN.total_seconds() * 1000 > self.now_ms():
             at = [session["staff_id"]] if group and session.get("staff_id") else None
             r = self.http.post(webhook, json=robot_message(reply, links, at), timeout=api.TIMEOUT)

@@ -5,15 +5,44 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from storage import kv
 
+from .sign import SIGN_PREFIX
 from .wire import Callback
 
 SESSION_PREFIX = "dingtalk:session:"
 SESSION_KEEP = timedelta(days=1)  # how long after the message its conversation is remembered
 PURGE_EVERY = timedelta(minutes=10)
 REPLY_PREFIX = "reply:dingtalk:"
+
+
+SESSION_PATH = "/robot/sendBySession"
+DINGTALK_ORIGIN = ("https", "oapi.dingtalk.com", 443)
+
+
+def _origin(url: str) -> tuple | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    except ValueError:
+        return None
+    if parts.username is not None or parts.password is not None or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), port
+
+
+def webhook_allowed(url: str | None, cfg) -> bool:
+    """Whether a session webhook may be posted to: DingTalk's own (https://oapi.dingtalk.com/robot/
+    sendBySession…), or the scheme, host and port of a configured DINGTALK_API_BASE / DINGTALK_OAPI_BASE
+    (a test's fake). A body naming any other address (127.0.0.1, 169.254.169.254, an intranet host) would
+    make the bot post a rep's deal list there."""
+    if not url or not urlsplit(url).path.startswith(SESSION_PATH):
+        return False
+    origin = _origin(url)
+    allowed = {DINGTALK_ORIGIN} | {_origin(cfg[k]) for k in ("DINGTALK_API_BASE", "DINGTALK_OAPI_BASE") if cfg[k]}
+    return origin is not None and origin in allowed
 
 
 def session_key(msg_id: str) -> str:
@@ -40,6 +69,7 @@ def remember_session(runtime, cb: Callback, now: datetime) -> None:
     if last is None or now - last >= PURGE_EVERY:
         runtime.__dict__["_dingtalk_purged"] = now
         kv.purge_expired(SESSION_PREFIX, now)
+        kv.purge_expired(SIGN_PREFIX, now)
 
 
 def session_of(outbox_key: str, now: datetime) -> dict | None:

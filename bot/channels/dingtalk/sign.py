@@ -8,9 +8,12 @@ import hmac
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from storage import kv
+
 from ..base import Rejected
 
 SIGN_WINDOW = timedelta(hours=1)
+SIGN_PREFIX = "dingtalk:sign:"  # a (timestamp, sign) pair -> the hash of the one body it came with
 
 
 def sign(timestamp: str, secret: str) -> str:
@@ -30,6 +33,17 @@ def verify_sign(timestamp: str | None, given: str | None, secret: str, now: date
     skew = abs(now.timestamp() * 1000 - int(timestamp))
     if skew > SIGN_WINDOW.total_seconds() * 1000:
         raise Rejected(403, f"stale timestamp ({skew / 60000:.0f} min away from now; the limit is 60)")
+
+
+def claim_sign(timestamp: str, given: str, body: bytes, now: datetime) -> None:
+    """A (timestamp, sign) pair is good for one body: DingTalk's sign covers only the timestamp, so
+    whoever saw one request could send any body with its headers for an hour. The pair's first body
+    is kept (by hash) for as long as the pair is valid; the same body again is a redelivery (the
+    message id makes it count once), another body is refused."""
+    digest = hashlib.sha256(body).hexdigest()
+    key = SIGN_PREFIX + hashlib.sha256(f"{timestamp}\n{given}".encode()).hexdigest()[:48]
+    if not kv.add(key, digest, now, 2 * SIGN_WINDOW) and kv.get(key, now) != digest:
+        raise Rejected(409, "this timestamp and sign came with another body before (a replay)")
 
 
 def signed_webhook(webhook: str, secret: str | None, now_ms: int) -> str:

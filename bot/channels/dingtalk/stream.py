@@ -64,7 +64,7 @@ class FunnelStreamClient(dingtalk_stream.DingTalkStreamClient):
                 "ua": f"funnel-bot dingtalk-sdk-python/v{VERSION_STRING} "
                       f"Python/{platform.python_version()}"}
         try:
-            r = requests.post(self.api_base + OPEN_CONNECTION, json=body, timeout=10)
+            r = requests.post(self.api_base + OPEN_CONNECTION, json=body, timeout=10, allow_redirects=False)
             r.raise_for_status()
             return r.json()
         except Exception as e:  # noqa: BLE001  the SDK waits and tries again

@@ -27,6 +27,7 @@ class Callback:
     session_webhook: str | None
     session_expires: int | None  # epoch milliseconds
     created: datetime | None
+    robot_code: str | None = None
 
 
 def _str(data: dict, name: str, required: bool = True, limit: int = 512) -> str | None:
@@ -40,14 +41,20 @@ def _str(data: dict, name: str, required: bool = True, limit: int = 512) -> str 
     return value
 
 
+MAX_MILLIS = 10 ** 14  # epoch milliseconds up to the year 5138: a datetime can hold it
+
+
 def _millis(data: dict, name: str) -> int | None:
     value = data.get(name)
     if value is None or value == "":
         return None
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        millis = int(value)
+    except (TypeError, ValueError, OverflowError):
         raise Rejected(400, f"field {name} is not a number of milliseconds") from None
+    if isinstance(value, bool) or not 0 <= millis < MAX_MILLIS:
+        raise Rejected(400, f"field {name} is not a number of milliseconds")
+    return millis
 
 
 def parse_callback(data) -> Callback:
@@ -65,9 +72,7 @@ def parse_callback(data) -> Callback:
         raise Rejected(400, "missing field conversationType (1 or 2)")
     group = str(kind) == "2"
     conversation_id = _str(data, "conversationId", required=group, limit=128) or ""
-    webhook = _str(data, "sessionWebhook", required=False, limit=1024)
-    if webhook and not webhook.startswith(("https://", "http://")):
-        raise Rejected(400, "sessionWebhook is not an http(s) URL")
+    webhook = _str(data, "sessionWebhook", required=False, limit=1024)  # (its address: session.webhook_allowed)
     expires = _millis(data, "sessionWebhookExpiredTime")
     created = _millis(data, "createAt")
     msgtype = data.get("msgtype") or ("text" if "text" in data else "")
@@ -79,6 +84,7 @@ def parse_callback(data) -> Callback:
         text = body["content"]
     elif msgtype == "richText":  # text with pictures: keep the text parts
         items = ((data.get("content") or {}).get("richText") or []) if isinstance(data.get("content"), dict) else []
+        items = items if isinstance(items, list) else []
         # the text parts, one per line (a photo between two sentences separates them)
         text = "\n".join(i["text"] for i in items if isinstance(i, dict) and isinstance(i.get("text"), str)) or None
     elif msgtype == "audio":  # a voice message: DingTalk's speech recognition gives its text (a rep on the road)
@@ -91,7 +97,8 @@ def parse_callback(data) -> Callback:
             text = LEADING_MENTIONS.sub("", text)
         text = text.strip()
     return Callback(msg_id, staff_id, group, conversation_id, text, webhook, expires,
-                    datetime.fromtimestamp(created / 1000, timezone.utc) if created else None)
+                    datetime.fromtimestamp(created / 1000, timezone.utc) if created else None,
+                    _str(data, "robotCode", required=False, limit=128))
 
 
 def to_incoming(cb: Callback) -> Incoming:

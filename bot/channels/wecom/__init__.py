@@ -5,13 +5,11 @@ routes.py (GET URL check, POST callback) · crypto.py (signature, AES) · wire.p
 """
 from __future__ import annotations
 
-import requests
-
 from storage.models import ChatGroup
 from storage.people import is_group
 
 from ...render import render_text
-from ..base import Answer, RateLimit, SendResult
+from ..base import Answer, NoRedirects, RateLimit, SendResult
 from . import send as _send
 from .client import WeComClient
 from .wire import passive_text, to_incoming
@@ -26,7 +24,7 @@ class WeComChannel:
         self.runtime = runtime
         self.client = WeComClient(runtime)
         self.agent_id = int(runtime.config["WECOM_AGENT_ID"])
-        self.http = requests.Session()
+        self.http = NoRedirects()
 
     def parse(self, fields: dict):
         return to_incoming(fields)

@@ -11,6 +11,7 @@ from wechatpy.session import SessionStorage
 
 from storage import kv
 
+from ..base import NoRedirects
 from ..tokens import TOKEN_MARGIN, refresh_token
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class WeComClient(WeChatClient):
         self.API_BASE_URL = cfg["WECOM_API_BASE"].rstrip("/") + "/"
         super().__init__(cfg["WECOM_CORP_ID"], cfg["WECOM_SECRET"], session=DatabaseSession(runtime),
                          timeout=TIMEOUT, auto_retry=False)
+        self._http = NoRedirects()  # wechatpy's own session follows redirects
 
     @property
     def access_token(self):

@@ -24,7 +24,8 @@ def signature(token: str, timestamp: str, nonce: str, encrypted: str) -> str:
 def verify(cfg, args, encrypted: str) -> None:
     """Raise Rejected unless the query's msg_signature signs `encrypted` with the callback token."""
     expected = signature(cfg["WECOM_TOKEN"], args.get("timestamp", ""), args.get("nonce", ""), encrypted)
-    if not hmac.compare_digest(expected, args.get("msg_signature", "")):
+    # bytes: compare_digest refuses a str with non-ASCII characters (a 500, and WeCom would retry)
+    if not hmac.compare_digest(expected.encode(), args.get("msg_signature", "").encode("utf-8", "replace")):
         raise Rejected(403, "wrong signature")
 
 

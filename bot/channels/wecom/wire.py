@@ -25,7 +25,11 @@ def parse_xml(text: str) -> dict:
         raise Rejected(400, f"not XML: {type(e).__name__}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("xml"), dict):
         raise Rejected(400, "XML without an <xml> root")
-    return doc["xml"]
+    fields = doc["xml"]
+    for name, value in fields.items():  # WeCom's fields are text: an element inside one is not WeCom's
+        if value is not None and not isinstance(value, str):
+            raise Rejected(400, f"field {str(name)[:40]} is not text")
+    return fields
 
 
 def to_incoming(fields: dict) -> Incoming | None:
@@ -62,19 +66,23 @@ def passive_text(replies: list[Reply]) -> str | None:
     return None if len(text.encode()) > PASSIVE_LIMIT else text
 
 
+def cdata(value) -> str:
+    """A CDATA section holding `value` exactly: a `]]>` inside is split over two sections."""
+    return "<![CDATA[" + str(value or "").replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
 def _envelope(fields: dict, msg_type: str, body: str, now: int) -> str:
-    return (f"<xml><ToUserName><![CDATA[{fields.get('FromUserName', '')}]]></ToUserName>"
-            f"<FromUserName><![CDATA[{fields.get('ToUserName', '')}]]></FromUserName>"
-            f"<CreateTime>{now}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>{body}</xml>")
+    return (f"<xml><ToUserName>{cdata(fields.get('FromUserName'))}</ToUserName>"
+            f"<FromUserName>{cdata(fields.get('ToUserName'))}</FromUserName>"
+            f"<CreateTime>{now}</CreateTime><MsgType>{cdata(msg_type)}</MsgType>{body}</xml>")
 
 
 def text_xml(fields: dict, text: str, now: int) -> str:
-    return _envelope(fields, "text", f"<Content><![CDATA[{text.replace(']]>', ']] >')}]]></Content>", now)
+    return _envelope(fields, "text", f"<Content>{cdata(text)}</Content>", now)
 
 
 def update_button_xml(fields: dict, now: int, label: str = "已处理") -> str:
-    return _envelope(fields, "update_button", f"<Button><ReplaceName><![CDATA[{label}]]></ReplaceName></Button>",
-                     now)
+    return _envelope(fields, "update_button", f"<Button><ReplaceName>{cdata(label)}</ReplaceName></Button>", now)
 
 
 def task_id_for(key: str, salt: str = "") -> str:
