@@ -14,7 +14,9 @@ from datetime import datetime, timedelta
 
 from storage import kv, outbox
 
+from .alerts import alert
 from .channels import SendResult, channel_for
+from .metrics import count_send
 from .messages import Reply
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,9 @@ def send_rows(rt, rows, now: datetime) -> dict:
             result = SendResult(ok=False, error=f"{type(e).__name__}: {e}", retry=True)
         for i, row in enumerate(batch):
             settle(row, result, now, tally, merged_into=batch[0].id if i else None)
+        count_send(batch[0].channel, result)
+        if result.alert:  # the set-up is wrong: the team's admins hear it once, not once per row
+            alert(rt, batch[0], result.alert, result.error, now)
     return tally
 
 

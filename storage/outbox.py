@@ -51,6 +51,19 @@ def counts() -> dict[str, int]:
     return {s: n for s, n in Outbox.select(Outbox.status, fn.COUNT(Outbox.id)).group_by(Outbox.status).tuples()}
 
 
+def counts_by_channel() -> dict[tuple[str, str], int]:
+    """{(channel, status): rows} (for /metrics)."""
+    from peewee import fn
+    return {(c, s): n for c, s, n in Outbox.select(Outbox.channel, Outbox.status, fn.COUNT(Outbox.id))
+            .group_by(Outbox.channel, Outbox.status).tuples()}
+
+
+def oldest_pending() -> datetime | None:
+    """When the oldest row still waiting to go out was queued (None: nothing waits)."""
+    from peewee import fn
+    return Outbox.select(fn.MIN(Outbox.created_at)).where(Outbox.status.in_(("pending", "sending"))).scalar()
+
+
 def payload_of(row: Outbox) -> dict:
     return json.loads(row.payload)
 
