@@ -211,6 +211,9 @@ class LoopbackAdapter:
     def merges(self, recipient: str) -> bool:
         return False
 
+    def cost(self, recipient: str, reply) -> int:
+        return 1
+
     def render(self, reply) -> str:
         from bot.render import render_text
         return render_text(reply, "local")

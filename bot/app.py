@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import Flask, jsonify, request
 from flask.json.provider import DefaultJSONProvider
@@ -10,11 +11,12 @@ from .channels import CHANNELS
 from .clock import FixedClock
 from .config import load_config
 from .logs import install as install_log_redaction
-from storage.database import ping
+from storage.database import connected, ping
 
 from .runtime import Runtime
 
 MAX_BODY = 64 * 1024
+SCHEDULER_SILENT = timedelta(minutes=15)
 MAX_API_BODY = 2 * 1024 * 1024  # POST /api/events: 1000 events of the documented shape, with room
 
 
@@ -57,10 +59,25 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
         if exc is not None and not runtime.database.is_closed() and not runtime.database.in_transaction():
             runtime.database.close()
 
+    started = runtime.now()
+
     @app.get("/healthz")
     def healthz():
+        """200 when the database answers and the scheduler ran in the last 15 minutes (its delivery job
+        runs every 3 s); 503 when it has not (or never did, 15 minutes after this process started)."""
         ping(runtime.database)
-        return jsonify(ok=True, channels=[c for c in CHANNELS if cfg.channel_on(c)])
+        from .jobs import JOBS
+        from .metrics import last_success
+        now = runtime.now()
+        with connected(runtime.database):
+            runs = [t for t in (last_success(name, now) for name in JOBS) if t is not None]
+        last = max(runs) if runs else None
+        late = now - (last or started) > SCHEDULER_SILENT
+        body = {"ok": not late, "channels": [c for c in CHANNELS if cfg.channel_on(c)],
+                "scheduler_last_run": last.isoformat() + "Z" if last else None}
+        if late:
+            body["error"] = "调度器超过 15 分钟没有运行 (python -m bot scheduler)"
+        return jsonify(body), 503 if late else 200
 
     @app.errorhandler(413)
     def too_large(e):
@@ -78,6 +95,8 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
     if cfg["BOT_BENCH_ROUTES"] == "1":
         from .bench_routes import blueprint as bench_bp
         app.register_blueprint(bench_bp)
+    from .metrics import blueprint as metrics_bp  # GET /metrics (Prometheus)
+    app.register_blueprint(metrics_bp)
     from .links import blueprint as links_bp
     app.register_blueprint(links_bp)
     from .web import blueprint as web_bp  # dashboard, login, chat simulator (bot/web/)

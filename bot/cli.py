@@ -1,4 +1,4 @@
-"""`python -m bot VERB`: serve, initdb, demo, say, run, outbox, import, scheduler."""
+"""`python -m bot VERB`: serve, initdb, demo, say, run, outbox, import, scheduler, doctor."""
 from __future__ import annotations
 
 import argparse
@@ -182,6 +182,11 @@ def cmd_dingtalk_stream(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    from .doctor import run
+    return run(runtime_for(args))
+
+
 def cmd_scheduler(args) -> int:
     from .scheduler import run_forever
     rt = runtime_for(args)
@@ -205,6 +210,9 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("dingtalk-stream", help="receive DingTalk robot messages over Stream mode (no public URL)")
     s.add_argument("--with-scheduler", action="store_true", help="also run the scheduler (sends the replies)")
     s.set_defaults(fn=cmd_dingtalk_stream)
+
+    s = sub.add_parser("doctor", help="check the configuration against the chat tools' APIs and say what to fix")
+    s.set_defaults(fn=cmd_doctor)
 
     s = sub.add_parser("initdb", help="create or upgrade the database schema")
     s.set_defaults(fn=cmd_initdb)

@@ -14,7 +14,9 @@ from datetime import datetime, timedelta
 
 from storage import kv, outbox
 
+from .alerts import alert
 from .channels import SendResult, channel_for
+from .metrics import count_send
 from .messages import Reply
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,9 @@ def send_rows(rt, rows, now: datetime) -> dict:
             result = SendResult(ok=False, error=f"{type(e).__name__}: {e}", retry=True)
         for i, row in enumerate(batch):
             settle(row, result, now, tally, merged_into=batch[0].id if i else None)
+        count_send(batch[0].channel, result)
+        if result.alert:  # the set-up is wrong: the team's admins hear it once, not once per row
+            alert(rt, batch[0], result.alert, result.error, now)
     return tally
 
 
@@ -102,12 +107,13 @@ def plan(rt, rows, now: datetime, tally: dict):
                     else:
                         yield adapter, rows_, Reply("merged", {"parts": [t for _, t in chunk], "count": len(chunk)})
                 break
-            wait = reserve(adapter, channel, recipient, row, now)
+            reply = Reply.from_dict(outbox.payload_of(row))
+            wait = reserve(adapter, channel, recipient, row, now, adapter.cost(recipient, reply))
             if wait is not None:
                 outbox.mark_retry(row, "rate limit: deferred", wait, attempted=False)
                 tally["deferred"] += 1
                 continue
-            yield adapter, [row], Reply.from_dict(outbox.payload_of(row))
+            yield adapter, [row], reply
 
 
 MERGE_BYTES = 1900  # a merged message stays under the 2048-byte text limit of the chat tools
@@ -147,24 +153,26 @@ def remaining(adapter, recipient: str, now: datetime) -> int:
     return max(0, left)
 
 
-def reserve(adapter, channel: str, recipient: str, row, now: datetime) -> datetime | None:
-    """Take one of the recipient's send slots for `row` (its sent_at marks the slot), or say when to
-    try again. Under a per-recipient database lock, so two delivery processes never both take the
+def reserve(adapter, channel: str, recipient: str, row, now: datetime, parts: int = 1) -> datetime | None:
+    """Take the recipient's send slots for `row` (`parts` messages; its sent_at marks them), or say when
+    to try again. Under a per-recipient database lock, so two delivery processes never both take the
     last slot of a window."""
     if not adapter.limits(recipient):
         return None
     with kv.locked(f"rate:{channel}:{recipient}", now):
-        wait = rate_wait(adapter, recipient, now)
+        wait = rate_wait(adapter, recipient, now, parts)
         if wait is None:
-            outbox.reserve_slot(row, now)
+            outbox.reserve_slot(row, now, parts)
         return wait
 
 
-def rate_wait(adapter, recipient: str, now: datetime) -> datetime | None:
-    """When a send to `recipient` would exceed one of the adapter's limits: the time to try again."""
+def rate_wait(adapter, recipient: str, now: datetime, parts: int = 1) -> datetime | None:
+    """When sending `parts` messages to `recipient` would exceed one of the adapter's limits: the time
+    to try again (a chat tool that drops what is over its limit silently must never be sent it)."""
     for limit in adapter.limits(recipient):
+        need = min(parts, limit.count)
         window_start = now - timedelta(seconds=limit.seconds)
         times = outbox.sent_times(recipient, window_start)
-        if len(times) >= limit.count:
-            return times[len(times) - limit.count] + timedelta(seconds=limit.seconds, milliseconds=1)
+        if len(times) + need > limit.count:
+            return times[len(times) + need - 1 - limit.count] + timedelta(seconds=limit.seconds, milliseconds=1)
     return None

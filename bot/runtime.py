@@ -6,6 +6,7 @@ inbound: channel.parse -> Incoming -> dedup -> identity -> handlers -> replies -
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from peewee import IntegrityError
@@ -21,6 +22,7 @@ from .channels import Answer, Channel, inbound_channel
 from .clock import SystemClock
 from .config import Config, load_config
 from .messages import Incoming, Reply
+from .metrics import HANDLED
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,9 @@ class Runtime:
         """Run one inbound message exactly once; a repeat of it gets the recorded answer. Every channel
         comes in here the same way; its `answer` says what goes back in the request itself, and the
         replies queued instead are sent at once, after the commit (bot/courier.py)."""
+        started = time.perf_counter()
         handled = self._handle(msg)
+        HANDLED.labels(msg.channel).observe(time.perf_counter() - started)
         if handled.queued and self.courier is not None and not self.database.in_transaction():
             self.courier.kick(handled.queued)
         return handled

@@ -14,6 +14,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .jobs import JOBS
+from .metrics import job_succeeded
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ def run_job(rt, name: str) -> dict | None:
     try:
         with rt.database.connection_context():
             result = JOBS[name](rt, rt.now())
+            job_succeeded(name, rt.now())  # /healthz and /metrics read when the scheduler last ran
         if name != "deliver" or result.get("claimed"):
             log.info("job %s: %s", name, result)
         return result

@@ -34,8 +34,16 @@ def _no_secrets(database: Database, migrator: SchemaMigrator) -> None:
     KeyValue.delete().where(KeyValue.key.in_(["links:secret-key", "links:secret-key:lock"])).execute()
 
 
+def _outbox_parts(database: Database, migrator: SchemaMigrator) -> None:
+    from peewee import SQL, IntegerField
+    from playhouse.migrate import migrate
+    if "parts" not in {c.name for c in database.get_columns("outbox")}:
+        migrate(migrator.add_column("outbox", "parts", IntegerField(default=1, constraints=[SQL("DEFAULT 1")])))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database, SchemaMigrator], None]]] = [
     (30, "no secrets in the database (error texts scrubbed, generated signing key out)", _no_secrets),
+    (40, "outbox.parts: a long text sent as several messages takes as many rate-limit slots", _outbox_parts),
 ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 
-from peewee import (BigIntegerField, BooleanField, CharField, DatabaseProxy, DateField, DateTimeField,
+from peewee import (SQL, BigIntegerField, BooleanField, CharField, DatabaseProxy, DateField, DateTimeField,
                     ForeignKeyField, IntegerField, Model, TextField)
 
 
@@ -265,6 +265,9 @@ class Outbox(BaseModel):
     claimed_at = DateTimeField(null=True)
     claimed_by = CharField(max_length=64, null=True)
     sent_at = DateTimeField(null=True)
+    # messages the chat tool counted against the recipient's limit (a default in the database too: the
+    # bulk inserts name their columns)
+    parts = IntegerField(default=1, constraints=[SQL("DEFAULT 1")])
 
     class Meta:
         indexes = ((("status", "next_attempt_at"), False), (("recipient", "created_at"), False),

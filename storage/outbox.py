@@ -51,6 +51,19 @@ def counts() -> dict[str, int]:
     return {s: n for s, n in Outbox.select(Outbox.status, fn.COUNT(Outbox.id)).group_by(Outbox.status).tuples()}
 
 
+def counts_by_channel() -> dict[tuple[str, str], int]:
+    """{(channel, status): rows} (for /metrics)."""
+    from peewee import fn
+    return {(c, s): n for c, s, n in Outbox.select(Outbox.channel, Outbox.status, fn.COUNT(Outbox.id))
+            .group_by(Outbox.channel, Outbox.status).tuples()}
+
+
+def oldest_pending() -> datetime | None:
+    """When the oldest row still waiting to go out was queued (None: nothing waits)."""
+    from peewee import fn
+    return Outbox.select(fn.MIN(Outbox.created_at)).where(Outbox.status.in_(("pending", "sending"))).scalar()
+
+
 def payload_of(row: Outbox) -> dict:
     return json.loads(row.payload)
 
@@ -136,17 +149,19 @@ def mark_failed(row: Outbox, error: str) -> None:
     Outbox.update(status="failed", last_error=redact(error)[:2000], sent_at=None).where(Outbox.id == row.id).execute()
 
 
-def reserve_slot(row: Outbox, now: datetime) -> None:
-    """Count a message about to be sent against its recipient's rate limit (sent_at, still `sending`)."""
-    Outbox.update(sent_at=now).where(Outbox.id == row.id).execute()
+def reserve_slot(row: Outbox, now: datetime, parts: int = 1) -> None:
+    """Count a row about to be sent (as `parts` messages) against its recipient's rate limit (sent_at,
+    still `sending`)."""
+    Outbox.update(sent_at=now, parts=parts).where(Outbox.id == row.id).execute()
 
 
 def sent_times(recipient: str, since: datetime) -> list[datetime]:
-    """When messages to `recipient` were sent since `since`, oldest first (for rate limits)."""
-    return [t for (t,) in Outbox.select(Outbox.sent_at).where(
+    """When messages to `recipient` were sent since `since`, oldest first, one entry per message the
+    chat tool counted (a row sent as three parts: three), for rate limits."""
+    return [t for (t, n) in Outbox.select(Outbox.sent_at, Outbox.parts).where(
         (Outbox.recipient == recipient) & (Outbox.sent_at >= since)
         & (Outbox.last_error.is_null() | ~Outbox.last_error.startswith("merged:")))
-        .order_by(Outbox.sent_at).tuples()]
+        .order_by(Outbox.sent_at).tuples() for _ in range(max(1, n or 1))]
 
 
 def exists(key: str) -> bool:

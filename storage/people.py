@@ -106,3 +106,19 @@ def team_name(team_id: int | None) -> str | None:
     if team_id not in _team_names:
         _team_names.update(Team.select(Team.id, Team.name).tuples())
     return _team_names.get(team_id)
+
+
+def team_of(local_id: str) -> int | None:
+    """The team of a rep or a chat group, by local id."""
+    rep = Rep.get_or_none(Rep.local_id == local_id)
+    if rep is not None:
+        return rep.team_id
+    group = ChatGroup.get_or_none(ChatGroup.local_id == local_id)
+    return group.team_id if group is not None else None
+
+
+def team_admins(team_id: int) -> list[Rep]:
+    """The team's active admins, or its managers when it has none."""
+    admins = list(Rep.select().where((Rep.team == team_id) & (Rep.role == "admin")
+                                     & (Rep.active == True)).order_by(Rep.id))  # noqa: E712
+    return admins or team_managers(team_id)

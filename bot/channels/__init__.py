@@ -3,7 +3,7 @@
 `channel_for(name, runtime)` is the registry the runtime and the delivery job use; a channel is built
 once per runtime. Adding a chat tool (Feishu/Lark, ...) is a package here with a `Channel` class and
 `routes.blueprint`, its name in CHANNELS, its keys in bot/config.py CHANNEL_KEYS, and its templates
-under bot/templates/<name>/ (see docs/channels.md).
+under bot/templates/<name>/ (README "Channels"; tests/bot/test_new_channel.py builds one).
 """
 from __future__ import annotations
 

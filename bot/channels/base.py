@@ -92,6 +92,9 @@ class Channel(Protocol):
     def limits(self, recipient: str) -> list[RateLimit]:
         """The tool's rate limits for this recipient."""
 
+    def cost(self, recipient: str, reply: "Reply") -> int:
+        """How many of the recipient's rate-limit slots sending the reply takes (a long text in parts)."""
+
     def merges(self, recipient: str) -> bool:
         """Whether waiting messages to this recipient may go merged into one (a group robot)."""
 
@@ -121,6 +124,9 @@ class ChannelBase:
 
     def limits(self, recipient) -> list[RateLimit]:
         return []
+
+    def cost(self, recipient, reply) -> int:
+        return 1
 
     def merges(self, recipient) -> bool:
         return False

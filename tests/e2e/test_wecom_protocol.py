@@ -82,3 +82,23 @@ def test_a_wrong_secret_is_not_refreshed_as_a_token_error(rt, fake):
     with rt.database.connection_context():
         row = Outbox.get()
     assert row.status == "pending" and "WECOM_SECRET" in row.last_error and fake.token_calls == 1
+
+
+def test_a_text_in_parts_takes_a_slot_per_part_so_nothing_is_dropped(rt, fake):
+    """WeCom drops a member's messages past 30 a minute without an error: a list sent as two messages
+    counts twice, so the 30th message waits for the next minute instead of vanishing."""
+    rows = [{"deal_id": i, "customer": f"客户{i:02d}", "owner": "王磊", "stage": "方案提交", "days_silent": 4,
+             "level": "orange", "level_name": "橙色", "icon": "🟠"} for i in range(40)]
+    with rt.database.connection_context():
+        outbox.enqueue("reply:wecom:msg:1:0", "wecom", "alice", {"template": "my_deals", "data": {
+            "rows": rows, "manager": False, "total": 40, "more": 0}}, rt.now())
+        for i in range(29):
+            outbox.enqueue(f"n{i}", "wecom", "alice", {"template": "nudge", "data": {"manager": "李岩",
+                                                                                   "customer": f"c{i}"}}, rt.now())
+    tally = run(rt, deliver, T0)
+    assert tally["sent"] == 29 and tally["deferred"] == 1
+    assert fake.dropped == [] and len(fake.sent) == 30
+    from datetime import timedelta
+    fake._windows.clear()  # the fake counts its minute in real time: the minute has passed
+    assert run(rt, deliver, T0 + timedelta(seconds=61))["sent"] == 1
+    assert fake.dropped == [] and len(fake.sent) == 31

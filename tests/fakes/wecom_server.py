@@ -28,6 +28,7 @@ from tests.fakes.loopback import JsonHandler, LoopbackServer
 class FakeWeCom(LoopbackServer):
     def __init__(self, corp_id: str, secret: str, robot_keys=("robot-key",)):
         self.corp_id, self.secret = corp_id, secret
+        self.agent_id = "1000002"
         self.robot_keys = set(robot_keys)
         self.tokens: set[str] = set()
         self.token_calls = 0
@@ -117,6 +118,12 @@ class FakeWeCom(LoopbackServer):
                         token = f"tok-{fake.token_calls}"
                         fake.tokens.add(token)
                     return self._json({"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200})
+                if url.path == "/cgi-bin/agent/get":
+                    if q.get("access_token") not in fake.tokens:
+                        return self._json({"errcode": 40014, "errmsg": "invalid access_token"})
+                    if q.get("agentid") != fake.agent_id:
+                        return self._json({"errcode": 301002, "errmsg": "not allow operate another agent with this accesstoken"})
+                    return self._json({"errcode": 0, "errmsg": "ok", "agentid": int(fake.agent_id), "name": "销售漏斗助手"})
                 self._json({"errcode": 404, "errmsg": "not found"}, 404)
 
             def do_POST(self):

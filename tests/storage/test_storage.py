@@ -125,3 +125,16 @@ def test_indexes_for_the_scheduler_exist(database):
     assert ("status", "next_check_at") in names
     assert ("owner_id", "status", "last_movement_at") in names
     assert Deal._meta.table_name == "deal"
+
+
+def test_migration_40_adds_the_parts_of_outbox_rows_keeping_them(database):
+    """A version-1 database (no outbox.parts) is brought to the latest version; its rows count as one part."""
+    from storage.database import latest_version
+    outbox.enqueue("old-row", "local", "alice", {"template": "help"}, NOW)
+    migrate(SchemaMigrator.from_database(database).drop_column("outbox", "parts"))
+    SchemaVersion.update(version=1).execute()
+    assert "parts" not in {c.name for c in database.get_columns("outbox")}
+    assert migrate_database(database) == latest_version() >= 40
+    assert Outbox.get(Outbox.key == "old-row").parts == 1
+    outbox.reserve_slot(Outbox.get(Outbox.key == "old-row"), NOW, parts=3)
+    assert outbox.sent_times("alice", NOW) == [NOW, NOW, NOW]

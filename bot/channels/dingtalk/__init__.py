@@ -62,6 +62,9 @@ class DingTalkChannel:
     def limits(self, recipient: str) -> list[RateLimit]:
         return self.ROBOT_LIMITS if is_group(recipient) else self.REP_LIMITS
 
+    def cost(self, recipient: str, reply) -> int:
+        return 1
+
     def send(self, recipient: str, reply, key: str = "") -> SendResult:
         return self.sender.send(recipient, reply, key)
 

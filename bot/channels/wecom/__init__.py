@@ -12,7 +12,7 @@ from ...render import render_text
 from ..base import Answer, NoRedirects, RateLimit, SendResult
 from . import send as _send
 from .client import WeComClient
-from .wire import passive_text, to_incoming
+from .wire import message_count, passive_text, to_incoming
 
 
 class WeComChannel:
@@ -49,6 +49,11 @@ class WeComChannel:
 
     def limits(self, recipient: str) -> list[RateLimit]:
         return self.ROBOT_LIMITS if is_group(recipient) else self.REP_LIMITS
+
+    def cost(self, recipient: str, reply) -> int:
+        """A member's app messages: as many as the text's parts (and the card after them); WeCom drops
+        a member's messages past 30 a minute without an error. A group robot: one."""
+        return 1 if is_group(recipient) else message_count(reply)
 
     def send(self, recipient: str, reply, key: str = "") -> SendResult:
         group = ChatGroup.get_or_none(ChatGroup.local_id == recipient)

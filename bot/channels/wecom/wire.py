@@ -156,6 +156,14 @@ def app_messages(reply: Reply, userid: str, agent_id: int, key: str, salt: str =
     return [card] if whole else texts + [card]
 
 
+def message_count(reply: Reply) -> int:
+    """How many app messages `app_messages` makes of the reply."""
+    text = render_text(reply, "wecom")
+    if reply.buttons and card_text(text)[2]:
+        return 1
+    return len(parts_of(text)) + (1 if reply.buttons else 0)
+
+
 def robot_message(reply: Reply, mention: list[str], links: list[tuple[str, str]] = ()) -> dict:
     """A text message for a group robot (which has no callback buttons): the card's buttons become
     signed links at the end, as many as LINKS_BUDGET holds (a team with many managers: the first
