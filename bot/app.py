@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import Flask, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 
-from .channels import CHANNELS
+from . import channels
 from .clock import FixedClock
 from .config import load_config
 from .logs import install as install_log_redaction
@@ -73,7 +73,7 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
             runs = [t for t in (last_success(name, now) for name in JOBS) if t is not None]
         last = max(runs) if runs else None
         late = now - (last or started) > SCHEDULER_SILENT
-        body = {"ok": not late, "channels": [c for c in CHANNELS if cfg.channel_on(c)],
+        body = {"ok": not late, "channels": [c for c in channels.CHANNELS if cfg.channel_on(c)],
                 "scheduler_last_run": last.isoformat() + "Z" if last else None}
         if late:
             body["error"] = "调度器超过 15 分钟没有运行 (python -m bot scheduler)"
@@ -86,10 +86,9 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
                            request.remote_addr)
         return jsonify(error=f"请求太大(最多 {limit})"), 413
 
-    from .channels import blueprint_of
-    for name in CHANNELS:  # each configured chat tool's routes (bot/channels/<name>/routes.py)
+    for name in channels.CHANNELS:  # each configured chat tool's routes (bot/channels/<name>/routes.py)
         if cfg.channel_on(name):
-            app.register_blueprint(blueprint_of(name))
+            app.register_blueprint(channels.blueprint_of(name))
     from .api import blueprint as api_bp
     app.register_blueprint(api_bp)
     if cfg["BOT_BENCH_ROUTES"] == "1":
