@@ -99,11 +99,9 @@ def record(ctx: Context, customer, reading: Reading) -> None:
     })
     contact, created, before = None, False, None
     if person is not None and kind != "plan":
-        existing = {c.name: c for c in deals.contacts_of(customer)}
-        old = existing.get(person.name)
-        created, before = old is None, deals.contact_state(old)
-        contact = deals.upsert_contact(customer, person.name[:64], (person.title or "")[:64], reading.decision_maker,
-                                       ctx.now, weak_title=not person.explicit_title)
+        contact, created, before = deals.upsert_contact_tracked(
+            customer, person.name[:64], (person.title or "")[:64], reading.decision_maker, ctx.now,
+            weak_title=not person.explicit_title)
     deal = deals.open_deal(customer.id)
     deal_before = deals.deal_state(deal)
     note = reading.note[:1000]

@@ -100,15 +100,14 @@ def correct_contact(ctx: Context, value: str) -> None:
     if person is None:
         raise Refusal("bad_correction")
     customer = deals.get_customer(state["customer_id"])
-    old = {c.name: c for c in deals.contacts_of(customer)}.get(person.name)
     dm = is_decision_maker(person, list(ctx.funnel.decision_titles))
-    contact = deals.upsert_contact(customer, person.name[:64], (person.title or "")[:64], dm, ctx.now,
-                                   weak_title=not person.explicit_title)
+    contact, created, before = deals.upsert_contact_tracked(customer, person.name[:64], (person.title or "")[:64],
+                                                            dm, ctx.now, weak_title=not person.explicit_title)
     deals.set_activity_contact(state["activity"], contact)
     if state.get("contact") and state["contact"] != contact.id:
         deals.drop_contact_if_unused(state["contact"], state["contact_created"], state["contact_before"],
                                      keep_activity=None)
-    state.update({"contact": contact.id, "contact_created": old is None, "contact_before": deals.contact_state(old)})
+    state.update({"contact": contact.id, "contact_created": created, "contact_before": before})
     _save(ctx, state)
     ctx.understood.update({"intent": "correct_contact", "customer": state["customer"], "contact": contact.name})
     said(ctx, customer=state["customer"], contact=contact.name, title=contact.title,

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from peewee import JOIN, IntegrityError, fn
+from peewee import JOIN, IntegrityError, SqliteDatabase, fn
 
 from rules.funnel import DealFacts
 
-from .models import Activity, Contact, Customer, Deal, ManagerAction, Rep, StageChange
+from .models import Activity, Contact, Customer, Deal, ManagerAction, Rep, StageChange, db
 from .people import REP_COLUMNS
 from .prepared import instance, prepared
 from .scan import LiteDeal
@@ -97,15 +97,26 @@ def upsert_contact(customer: Customer, name: str, title: str, decision_maker: bo
                    weak_title: bool = False) -> Contact:
     """The customer's contact `name`, created or updated. A `weak_title` (only the polite form of the name,
     总 in 王总) never replaces a stored one (采购总监)."""
+    return upsert_contact_tracked(customer, name, title, decision_maker, now, weak_title)[0]
+
+
+def upsert_contact_tracked(customer: Customer, name: str, title: str, decision_maker: bool, now: datetime,
+                           weak_title: bool = False) -> tuple[Contact, bool, list | None]:
+    """upsert_contact, also saying whether it created the contact and what it was before (for 撤销)."""
     row = _contact.first(customer.id, name)
     contact = None if row is None else instance(Contact, CONTACT_FIELDS, row)
     if contact is None:
         try:
             with Contact._meta.database.atomic():  # two messages naming the same new contact at once
                 return Contact.create(customer=customer, name=name, title=title or "",
-                                      is_decision_maker=decision_maker, created_at=now)
+                                      is_decision_maker=decision_maker, created_at=now), True, None
         except IntegrityError:
-            contact = Contact.get((Contact.customer == customer) & (Contact.name == name))
+            # the other message's row: a locking read sees it even inside MySQL's REPEATABLE READ snapshot
+            q = Contact.select().where((Contact.customer == customer) & (Contact.name == name))
+            if not isinstance(db.obj, SqliteDatabase):
+                q = q.for_update()
+            contact = q.get()
+    before = contact_state(contact)
     changed = False
     if title and title != contact.title and not (weak_title and contact.title):
         contact.title, changed = title, True
@@ -113,7 +124,7 @@ def upsert_contact(customer: Customer, name: str, title: str, decision_maker: bo
         contact.is_decision_maker, changed = True, True
     if changed:
         contact.save()
-    return contact
+    return contact, False, before
 
 
 _insert_activity = prepared(lambda deal, customer, rep, contact, kind, text, at: Activity.insert(
