@@ -1,6 +1,7 @@
 """Which of a rep's customers a typed name means: exact, part of it, pinyin initials, or a near miss."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Sequence
@@ -159,6 +160,24 @@ def _alias(key: str) -> str | None:
     return None
 
 
+# The kind of shop in the middle of a branch's name: 全家便利店莘庄店 is said 全家莘庄店, or 莘庄店.
+_MIDDLE_KIND = re.compile(r"便利店|超市|酒店|餐厅|餐饮|百货|商贸|食品|茶饮|咖啡|连锁|集团")
+
+
+def _aliases(key: str) -> list[str]:
+    """Shorter ways a rep names the customer: without the generic ending; a branch without the kind of
+    shop in the middle (全家莘庄店, 全家莘庄) and the branch alone (莘庄店)."""
+    out = []
+    alias = _alias(key)
+    if alias:
+        out.append(alias)
+    m = _MIDDLE_KIND.search(key)
+    if m and m.start() >= MIN_ALIAS and len(key) - m.end() >= 3 and key.endswith("店"):
+        brand, branch = key[:m.start()], key[m.end():]
+        out += [brand + branch, brand + branch[:-1], branch, brand]
+    return [a for a in out if len(a) >= MIN_ALIAS and a != key]
+
+
 @dataclass
 class Found:
     kind: str          # "exact" (the whole name is in the text), "alias" (without its ending), "none"
@@ -185,10 +204,10 @@ class CustomerIndex:
             if len(folded) < 2:
                 continue
             self.names.setdefault(folded[:2], []).append((folded, i))
-            alias = _alias(folded)
-            if alias:
-                self.aliases.setdefault(alias, []).append(i)
-                alias_heads.setdefault(alias[:2], set()).add(alias)
+            for alias in _aliases(folded):
+                if i not in self.aliases.get(alias, ()):
+                    self.aliases.setdefault(alias, []).append(i)
+                    alias_heads.setdefault(alias[:2], set()).add(alias)
         for group in self.names.values():
             group.sort(key=lambda item: -len(item[0]))
         self.alias_heads = {k: sorted(v, key=len, reverse=True) for k, v in alias_heads.items()}

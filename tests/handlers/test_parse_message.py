@@ -110,3 +110,17 @@ def test_any_unicode_is_read_without_an_error():
         except DateError:
             continue
         assert reading.customer.kind in ("exact", "alias", "ambiguous", "none")
+
+
+def test_a_branch_is_named_as_reps_say_it():
+    index = CustomerIndex([Candidate.of(i, n) for i, n in enumerate(
+        ["全家便利店莘庄店", "全家便利店徐家汇店", "绿茶餐厅陆家嘴店", "联华超市宁波天一店"], 1)])
+
+    def named(text):
+        found = read(text, FRI, index, TITLES).customer
+        return found.kind, [c.name for c in found.candidates]
+    assert named("去了全家莘庄店 见了店长") == ("alias", ["全家便利店莘庄店"])
+    assert named("绿茶陆家嘴 明天送样") == ("alias", ["绿茶餐厅陆家嘴店"])
+    assert named("莘庄店 明天再去") == ("alias", ["全家便利店莘庄店"])
+    assert named("全家 明天再去")[0] == "ambiguous"       # two branches: the bot asks which
+    assert named("今天去了全家便利店莘庄店")[0] == "exact"
