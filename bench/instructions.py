@@ -3,7 +3,8 @@ shared machine, where wall-clock rates move by ±10 % with the other load.
 
 The WeCom callback (decrypt, parse, command, database write, encrypted reply) through the Flask test
 client on SQLite, the mix of bench/callbacks.py: one rep in six logs a visit, five ask for `我的客户`.
-Also the signed DingTalk callback (the same mix). Under callgrind the script runs twice, with W and
+Also the signed DingTalk callback (the same mix; the callback alone: instant replies off, so the
+reply's send is not counted). Under callgrind the script runs twice, with W and
 W + N messages, and prints the difference per message, so start-up and warm-up do not count.
 
     .venv/bin/python bench/instructions.py                 # callgrind, N=120 after W=60 (a few minutes)
@@ -32,7 +33,7 @@ def config(db: str) -> dict:
             "wecom_secret": "x", "wecom_token": TOKEN, "wecom_aes_key": AES_KEY,
             "wecom_api_base": "http://127.0.0.1:9/cgi-bin/", "dingtalk_app_key": DT_KEY,
             "dingtalk_app_secret": DT_SECRET, "dingtalk_robot_code": DT_ROBOT,
-            "dingtalk_api_base": "http://127.0.0.1:9", "bot_instant_delivery": "0"}
+            "dingtalk_api_base": "http://127.0.0.1:9", "bot_instant_replies": "0"}
 
 
 def prepare(db: str) -> None:

@@ -39,7 +39,8 @@ from bot.channels.dingtalk.sign import sign  # noqa: E402
 
 
 class Webhook:
-    """The session webhooks: POST /session?m=<msgId> records the arrival time of each answer."""
+    """The session webhooks (DINGTALK_API_BASE points here, so the bot takes them for DingTalk's): POST
+    /robot/sendBySession?m=<msgId> records the arrival time of each answer."""
 
     def __init__(self):
         self.arrived: dict[str, list[float]] = {}
@@ -106,7 +107,7 @@ def body_for(i: int, hook_port: int, first: bool = False) -> tuple[str, bytes]:
     return msg_id, json.dumps({
         "msgtype": "text", "text": {"content": text}, "msgId": msg_id, "createAt": now, "conversationType": "1",
         "conversationId": f"cid{staff}", "senderStaffId": staff, "senderNick": staff,
-        "sessionWebhook": f"http://127.0.0.1:{hook_port}/session?m={msg_id}",
+        "sessionWebhook": f"http://127.0.0.1:{hook_port}/robot/sendBySession?m={msg_id}",
         "sessionWebhookExpiredTime": now + 5_400_000, "robotCode": DT_ROBOT}, ensure_ascii=False).encode()
 
 
@@ -117,6 +118,7 @@ def paced(port: int, hook: Webhook, rate: float, seconds: float, conns: int = 4,
     bodies = [body_for(i + offset, hook.port, first) for i in range(total)]
     sent_at: dict[str, float] = {}
     errors = [0]
+    stamp = [0]
     start = time.perf_counter() + 0.05
     lock = threading.Lock()
 
@@ -128,7 +130,9 @@ def paced(port: int, hook: Webhook, rate: float, seconds: float, conns: int = 4,
             if pause > 0:
                 time.sleep(pause)
             msg_id, body = bodies[i]
-            ts = str(int(time.time() * 1000))
+            with lock:  # DingTalk's timestamps differ per callback; a (timestamp, sign) pair is good for one
+                stamp[0] = max(int(time.time() * 1000), stamp[0] + 1)
+                ts = str(stamp[0])
             t0 = time.perf_counter()
             try:
                 c.request("POST", "/dingtalk/callback", body=body, headers={

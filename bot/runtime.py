@@ -25,6 +25,7 @@ from .messages import Incoming, Reply
 from .metrics import HANDLED
 
 log = logging.getLogger(__name__)
+_TIMERS: dict = {}  # channel -> its child of the bot_message_seconds histogram (looked up once)
 
 
 class _Refused(Exception):
@@ -72,7 +73,10 @@ class Runtime:
         replies queued instead are sent at once, after the commit (bot/courier.py)."""
         started = time.perf_counter()
         handled = self._handle(msg)
-        HANDLED.labels(msg.channel).observe(time.perf_counter() - started)
+        timer = _TIMERS.get(msg.channel)
+        if timer is None:
+            timer = _TIMERS[msg.channel] = HANDLED.labels(msg.channel)
+        timer.observe(time.perf_counter() - started)
         if handled.queued and self.courier is not None and not self.database.in_transaction():
             self.courier.kick(handled.queued)
         return handled

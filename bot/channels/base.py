@@ -12,7 +12,7 @@ package knows its formats.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -45,7 +45,6 @@ class Answer:
     replies, and the channel's rendering of them when it rendered them to decide (kept, not redone)."""
     replies: list
     text: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 class NoRedirects(requests.Session):

@@ -38,23 +38,22 @@ def to_incoming(fields: dict) -> Incoming | None:
     sender = str(fields.get("FromUserName") or "")
     msg_type = str(fields.get("MsgType") or "").lower()
     created = str(fields.get("CreateTime") or "")
-    extra = {"fields": fields}
     if msg_type == "text":
         msg_id = str(fields.get("MsgId") or "").strip()
         # no MsgId (WeCom always sends one): the sender and second still name one delivery
         key = f"msg:{msg_id}" if msg_id else f"msg:{sender}:{created}"
-        return Incoming("wecom", key, sender, text=str(fields.get("Content") or ""), extra=extra)
+        return Incoming("wecom", key, sender, text=str(fields.get("Content") or ""))
     if msg_type == "event":
         event = str(fields.get("Event") or "").lower()
         if event == "template_card_event":
             task_id, key = str(fields.get("TaskId") or ""), str(fields.get("EventKey") or "")
-            extra.update(response_code=fields.get("ResponseCode"), task_id=task_id)
-            return Incoming("wecom", f"card:{sender}:{task_id}:{key}", sender, action=key, extra=extra)
+            return Incoming("wecom", f"card:{sender}:{task_id}:{key}", sender, action=key,
+                            extra={"response_code": fields.get("ResponseCode"), "task_id": task_id})
         if event in ("enter_agent", "subscribe"):
-            return Incoming("wecom", f"evt:{sender}:{created}:{event}", sender, text="帮助", extra=extra)
+            return Incoming("wecom", f"evt:{sender}:{created}:{event}", sender, text="帮助")
         return None  # a location report, a menu view...: nothing to say
     msg_id = str(fields.get("MsgId") or "").strip()
-    return Incoming("wecom", f"msg:{msg_id or sender + ':' + created}", sender, extra=extra, readable=False)
+    return Incoming("wecom", f"msg:{msg_id or sender + ':' + created}", sender, readable=False)
 
 
 def passive_text(replies: list[Reply]) -> str | None:
