@@ -35,7 +35,7 @@ from storage.models import db
 from storage.redact import redact
 
 from ..clock import FixedClock, aware
-from . import blueprint, runtime, simulator_on
+from . import blueprint, simulator_on
 from .auth import ROLE_NAMES, current_user
 
 log = logging.getLogger(__name__)
