@@ -262,7 +262,8 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
     from bot import create_app
     from bot.clock import FixedClock
     from datetime import timezone
-    app = create_app({"database_url": url, "use_dotenv": False, "bot_demo_login": "1", "bot_secret_key": "bench"},
+    app = create_app({"database_url": url, "use_dotenv": False, "bot_demo_login": "1", "bot_local_channel": "1",
+                      "bot_secret_key": "bench"},
                      clock=FixedClock(NOW.replace(tzinfo=timezone.utc)))
     rows = []
     n, w = cfg["requests"], cfg["warmup"]
