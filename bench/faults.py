@@ -396,8 +396,14 @@ def log(msg: str) -> None:
 
 def kill_web_worker(stack: Stack, load: Load) -> None:
     cut = load.tally.cut
+    done = lambda: load.tally.wecom_answered + load.tally.ding_accepted  # noqa: E731
+    before = done()
     burst = load.burst(60)
-    time.sleep(0.2)
+    # kill once the burst is being served (a few answered, most still queued): every worker is then
+    # mid-request, however fast this machine answers (a fixed sleep let a quiet machine finish first)
+    wait_until = time.monotonic() + 5
+    while done() < before + 5 and time.monotonic() < wait_until:
+        time.sleep(0.002)
     victim = random.choice(stack.workers())
     os.kill(victim, signal.SIGKILL)
     for t in burst:
