@@ -22,6 +22,9 @@ from .messages import Reply
 
 log = logging.getLogger(__name__)
 BATCH = 5000  # deals per transaction: fewer commits on a first scan, a short write lock still
+# a first scan after an import (more than this many deals due): larger transactions, as each commit writes
+# back every page its batch touched, and a batch of deals grouped by owner touches pages all over the table
+LARGE_SCAN, LARGE_BATCH = 100_000, 20_000
 RED_CARDS_ONE_BY_ONE = 5  # more red deals for one group in one batch become one digest card
 RED_DIGEST_ROWS = 12
 
@@ -32,8 +35,9 @@ def scan(rt, now: datetime) -> dict:
     ids = scan_q.due_deal_ids(now)
     fired_total = {"yellow": 0, "orange": 0, "red": 0}
     messages = 0
-    for start in range(0, len(ids), BATCH):
-        won, queued = in_transaction(rt.database, lambda: _scan_batch(rt, ids[start:start + BATCH], scan_id, now))
+    step = LARGE_BATCH if len(ids) > LARGE_SCAN else BATCH
+    for start in range(0, len(ids), step):
+        won, queued = in_transaction(rt.database, lambda: _scan_batch(rt, ids[start:start + step], scan_id, now))
         messages += queued
         for _, level, _ in won:
             fired_total[level] += 1

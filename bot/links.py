@@ -264,6 +264,7 @@ class WebLinks:
 
     def __init__(self, runtime):
         self.runtime = runtime
+        self._serializers: dict[str, object] = {}  # by key: a first scan signs tens of thousands of links
 
     @property
     def base(self) -> str:
@@ -273,8 +274,11 @@ class WebLinks:
         return secret_key(self.runtime)
 
     def _serializer(self, key: str):
-        from itsdangerous import URLSafeSerializer
-        return URLSafeSerializer(key, salt=DEAL_SALT)
+        serializer = self._serializers.get(key)
+        if serializer is None:
+            from itsdangerous import URLSafeSerializer
+            serializer = self._serializers[key] = URLSafeSerializer(key, salt=DEAL_SALT)
+        return serializer
 
     def deal(self, deal_id: int) -> str:
         """The signed link to a deal's page ("" in the rare case no signing key exists yet)."""

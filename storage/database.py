@@ -5,6 +5,7 @@ import fcntl
 import logging
 import os
 import re
+import sqlite3
 import threading
 import time
 from datetime import datetime, timezone
@@ -217,8 +218,10 @@ def open_database(url: str) -> Database:
         if path and path != ":memory:" and not path.startswith("file:"):
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             os.close(_open_private(path))  # SQLite gives its -wal and -shm files the database file's mode
+        # a 64 MB page cache (the default is 2 MB): the stale scan after an import reads and rewrites
+        # hundreds of thousands of deal rows and their indexes, which 2 MB sends back to the OS page by page
         kwargs["pragmas"] = {"journal_mode": "wal", "busy_timeout": 10000, "foreign_keys": 1,
-                             "synchronous": "normal"}
+                             "synchronous": "normal", "cache_size": -65536}
         kwargs["check_same_thread"] = False
         # a transaction that reads then writes must take the write lock at BEGIN, or two of them
         # deadlock and SQLite answers "database is locked" without waiting; writers queue on a file
@@ -365,23 +368,25 @@ _PG_CAST = {"INT": "integer", "BIGINT": "bigint", "AUTO": "integer", "VARCHAR": 
             "DATETIME": "timestamp", "DATE": "date", "BOOL": "boolean", "FLOAT": "double precision"}
 
 
-def bulk_update(model, fields: list, rows: list[tuple], page: int = 2000) -> None:
+def bulk_update(model, fields: list, rows: list[tuple], page: int = 5000) -> None:
     """UPDATE many rows by id, each with its own values: rows are (value per field..., id).
 
-    SQLite and MySQL: the driver's executemany of one UPDATE; PostgreSQL: UPDATE ... FROM (VALUES ...)
-    in pages. Much faster than the ORM's CASE expressions at tens of thousands of rows."""
+    SQLite and MySQL: the driver's executemany of one UPDATE; PostgreSQL: one UPDATE ... FROM unnest(arrays)
+    per page, which the planner joins through the primary key (a VALUES list of thousands of rows gets a hash
+    join over a sequential scan of the whole table, per page). Much faster than the ORM's CASE expressions."""
     if not rows:
         return
     database, table, kind, cursor = _driver(model)
     if kind == "Postgres":
-        from psycopg2.extras import execute_values
         cols = [f.column_name for f in fields]
         casts = [_PG_CAST.get(f.field_type, "text") for f in fields]
-        template = "(" + ", ".join(f"%s::{c}" for c in casts) + ", %s::integer)"
         sets = ", ".join(f'"{c}" = v."{c}"' for c in cols)
         names = ", ".join(f'"{c}"' for c in cols)
-        execute_values(cursor, f'UPDATE "{table}" AS t SET {sets} FROM (VALUES %s) AS v({names}, id) '
-                               f'WHERE t."id" = v.id', rows, template=template, page_size=page)
+        arrays = ", ".join(f"%s::{c}[]" for c in casts)
+        sql = (f'UPDATE "{table}" AS t SET {sets} FROM unnest({arrays}, %s::integer[]) AS v({names}, id) '
+               f'WHERE t."id" = v.id')
+        for i in range(0, len(rows), page):
+            cursor.execute(sql, [list(col) for col in zip(*rows[i:i + page])])
         return
     q = "`" if kind == "MySQL" else '"'
     mark = "?" if isinstance(database, SqliteDatabase) else "%s"
@@ -391,25 +396,41 @@ def bulk_update(model, fields: list, rows: list[tuple], page: int = 2000) -> Non
         cursor.executemany(sql, rows[i:i + page])
 
 
-def bulk_insert_ignore(model, fields: list, rows: list[tuple], page: int = 5000) -> None:
-    """Insert many rows, skipping those that break a unique key (the dialect's INSERT ... IGNORE)."""
+def bulk_insert_ignore(model, fields: list, rows: list[tuple], page: int = 5000, returning=None) -> list | None:
+    """Insert many rows, skipping those that break a unique key (the dialect's INSERT ... IGNORE).
+
+    With `returning` (a field): the values of that field of the rows this call inserted, from INSERT ...
+    RETURNING on PostgreSQL and SQLite >= 3.35; None where the database cannot say (MySQL/MariaDB, older
+    SQLite), and the caller must look them up itself."""
     if not rows:
-        return
+        return [] if returning is not None else None
     database, table, kind, cursor = _driver(model)
     if kind == "Postgres":
         from psycopg2.extras import execute_values
         cols = ", ".join(f'"{f.column_name}"' for f in fields)
-        execute_values(cursor, f'INSERT INTO "{table}" ({cols}) VALUES %s ON CONFLICT DO NOTHING', rows,
-                       page_size=page)
-        return
+        tail = f' RETURNING "{returning.column_name}"' if returning is not None else ""
+        got = execute_values(cursor, f'INSERT INTO "{table}" ({cols}) VALUES %s ON CONFLICT DO NOTHING{tail}', rows,
+                             page_size=page, fetch=returning is not None)
+        return [r[0] for r in got] if returning is not None else None
     if isinstance(database, SqliteDatabase):
         cols = ", ".join(f'"{f.column_name}"' for f in fields)
-        sql = f'INSERT OR IGNORE INTO "{table}" ({cols}) VALUES ({", ".join(["?"] * len(fields))})'
+        one = "(" + ", ".join(["?"] * len(fields)) + ")"
+        if returning is not None and sqlite3.sqlite_version_info >= (3, 35, 0):
+            out = []
+            step = max(1, min(page, 30000 // len(fields)))  # under SQLite's 32766 parameters per statement
+            for i in range(0, len(rows), step):
+                chunk = rows[i:i + step]
+                cursor.execute(f'INSERT OR IGNORE INTO "{table}" ({cols}) VALUES {", ".join([one] * len(chunk))} '
+                               f'RETURNING "{returning.column_name}"', [v for row in chunk for v in row])
+                out += [r[0] for r in cursor.fetchall()]
+            return out
+        sql = f'INSERT OR IGNORE INTO "{table}" ({cols}) VALUES {one}'
     else:
         cols = ", ".join(f"`{f.column_name}`" for f in fields)
         sql = f"INSERT IGNORE INTO `{table}` ({cols}) VALUES ({', '.join(['%s'] * len(fields))})"
     for i in range(0, len(rows), page):
         cursor.executemany(sql, rows[i:i + page])
+    return None
 
 
 def ping(database: Database) -> None:

@@ -58,9 +58,11 @@ def record_warnings(fired: list[tuple[int, str, datetime]], scan_id: str, now: d
     """
     if not fired:
         return set()
-    bulk_insert_ignore(Warning, [Warning.deal, Warning.level, Warning.since, Warning.at, Warning.scan],
-                       [(d, lv, since, now, scan_id) for d, lv, since in fired])
-    mine: set[int] = set()
+    inserted = bulk_insert_ignore(Warning, [Warning.deal, Warning.level, Warning.since, Warning.at, Warning.scan],
+                                  [(d, lv, since, now, scan_id) for d, lv, since in fired], returning=Warning.deal)
+    if inserted is not None:  # INSERT ... RETURNING said which rows are this scan's
+        return set(inserted)
+    mine: set[int] = set()  # MySQL/MariaDB: look this scan's rows up
     for batch in chunked([d for d, _, _ in fired], 5000):
         mine |= {d for (d,) in _driver_rows(*_wide_in(lambda one: Warning.select(Warning.deal).where(
             (Warning.scan == scan_id) & Warning.deal.in_(one)), batch))}
@@ -68,9 +70,9 @@ def record_warnings(fired: list[tuple[int, str, datetime]], scan_id: str, now: d
 
 
 def save_scan_state(updates: list[tuple[int, str | None, datetime, datetime | None]]) -> None:
-    """Set (warn_level, warn_since, next_check_at) per deal id."""
+    """Set (warn_level, warn_since, next_check_at) per deal id (in id order: neighbouring rows share pages)."""
     bulk_update(Deal, [Deal.warn_level, Deal.warn_since, Deal.next_check_at],
-                [(level, since, check, deal_id) for deal_id, level, since, check in updates])
+                [(level, since, check, deal_id) for deal_id, level, since, check in sorted(updates)])
 
 
 def deal_details(ids: list[int]) -> list["LiteDeal"]:
