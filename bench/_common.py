@@ -7,9 +7,11 @@ SQLite files under bench/out/ and the PostgreSQL database `bench` (never `test`)
 from __future__ import annotations
 
 import argparse
+import http.client
 import io
 import math
 import os
+import socket
 import sys
 import time
 from datetime import datetime, timezone
@@ -314,3 +316,33 @@ class Probe:
     def rows(self) -> list[list]:
         return [[label, int(c), s, (s / c * 1000) if c else float("nan")]
                 for label, (c, s) in self.stats.items() if c]
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def healthy(port: int) -> bool:
+    """Whether the bot on this loopback port answers /healthz with 200."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", "/healthz")
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        return r.status == 200
+    except OSError:
+        return False
+
+
+def wait_healthy(port: int, timeout: float = 20.0) -> bool:
+    """Wait until the bot on this port answers /healthz; False when it did not within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if healthy(port):
+            return True
+        time.sleep(0.2)
+    return False

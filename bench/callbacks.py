@@ -18,7 +18,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,14 +38,6 @@ TOKEN, AES_KEY, CORP_ID = "123456", "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR
 DT_KEY, DT_SECRET, DT_ROBOT = "dingbench", "bench-app-secret", "dingbench"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/bench_callbacks"
 CUSTOMERS = ["华联超市", "永辉超市", "物美超市"]
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def env_for(url: str) -> dict:
@@ -209,21 +200,14 @@ def run(kind: str, seconds: float) -> None:
     url = f"sqlite:///{ROOT}/bench/out/callbacks.db" if kind == "sqlite" else PG_URL
     os.makedirs(ROOT / "bench" / "out", exist_ok=True)
     prepare(url)
-    port = free_port()
+    port = C.free_port()
     # the workers' log goes to a file: a pipe nobody reads fills up and blocks them mid-request
     server_log = open(ROOT / "bench" / "out" / f"callbacks-{kind}.log", "wb")
     proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}",
                              "--log-level", "warning", "bot:create_app()"], cwd=ROOT, env=env_for(url),
                             stdout=subprocess.DEVNULL, stderr=server_log, start_new_session=True)
     try:
-        for _ in range(100):
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                c.request("GET", "/healthz")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
+        C.wait_healthy(port)
         n = int(seconds * 1500) + 2000  # distinct MsgIds for the warm-up and every round
         wecom = wecom_requests(n)
         ding = dingtalk_bodies(n)

@@ -28,7 +28,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -60,15 +59,21 @@ QUICK = dict(total_deals=3000, rep1_customers=200, extra_teams=3, reps_per_team=
 
 # -- data -------------------------------------------------------------------------------------------
 
+# the name parts of the generated customers (the demo team's before issue 17 gave it real store names:
+# kept here so that the figures stay comparable with earlier runs)
+PREFIXES = ["华联", "永辉", "物美", "家乐", "联华", "世纪", "百佳", "苏果", "大润", "红旗", "美宜", "全家",
+            "罗森", "喜士多", "好德", "可的", "快客", "良友", "农工商", "华润", "欧尚", "麦德龙", "盒马", "叮咚",
+            "便利蜂", "天福", "易捷", "昆仑", "百联", "新华都", "步步高", "中百", "家家悦", "利群", "银座", "大张"]
+SUFFIXES = ["超市", "便利店", "餐饮", "酒店", "商贸", "食品", "百货"]
+
+
 def chain_names(rnd: random.Random) -> list[str]:
-    from bot.demo import PREFIXES, SUFFIXES
     names = [p + s + d + "店" for p in PREFIXES for s in SUFFIXES[:3] for d in DISTRICTS]
     rnd.shuffle(names)
     return names
 
 
 def brand_names(rnd: random.Random) -> list[str]:
-    from bot.demo import SUFFIXES
     names = [a + b + s for a in BRAND_CHARS for b in BRAND_CHARS if a != b for s in SUFFIXES]
     rnd.shuffle(names)
     return names
@@ -218,18 +223,12 @@ def customers_by_user(rt) -> dict[str, list[str]]:
 
 # -- gunicorn ---------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """gunicorn -w 2 on loopback, in its own process group so that stopping it stops only it."""
 
     def __init__(self, url: str, label: str):
         self.url, self.label = url, label
-        self.port = free_port()
+        self.port = C.free_port()
         self.proc: subprocess.Popen | None = None
         self.log_path = C.OUT / f"gunicorn-{label}.log"
 
@@ -247,16 +246,8 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/healthz")
-                r = conn.getresponse()
-                r.read()
-                conn.close()
-                if r.status == 200:
-                    return
-            except OSError:
-                pass
+            if C.healthy(self.port):
+                return
             time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not answer /healthz within {timeout:.0f} s; see {self.log_path}")
 

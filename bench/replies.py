@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from callbacks import DT_ROBOT, DT_SECRET, PG_URL, env_for, free_port, prepare  # noqa: E402
+import _common as C  # noqa: E402
+from callbacks import DT_ROBOT, DT_SECRET, PG_URL, env_for, prepare  # noqa: E402
 
 from bot.channels.dingtalk.sign import sign  # noqa: E402
 
@@ -172,7 +173,7 @@ def run(kind: str, seconds: float, rates: list[float], scheduler: bool, instant:
     add_reps(url)
     hook = Webhook()
     env = {**env_for(url), "DINGTALK_API_BASE": f"http://127.0.0.1:{hook.port}", "BOT_INSTANT_REPLIES": instant}
-    port = free_port()
+    port = C.free_port()
     procs = [subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
                                "--log-level", "warning", "bot:create_app()"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
@@ -180,14 +181,7 @@ def run(kind: str, seconds: float, rates: list[float], scheduler: bool, instant:
         procs.append(subprocess.Popen([sys.executable, "-m", "bot", "scheduler"], cwd=ROOT, env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
     try:
-        for _ in range(100):
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                c.request("GET", "/healthz")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
+        C.wait_healthy(port)
         # warm-up: every rep creates a customer (each worker loads and prepares its queries, starts its courier)
         paced(port, hook, 100, REPS / 100, first=True)
         print(f"[{kind}] gunicorn -w 2, instant replies {'on' if instant != '0' else 'OFF'}, "
