@@ -98,7 +98,8 @@ def with_faults(fake):
     """Give a fake server a switch: fake.fault.mode up | down (connections dropped) | hang (no answer);
     fake.fault.delay holds each POST that long, setting fake.fault.in_flight (a send under way)."""
     base = fake.server.RequestHandlerClass
-    state = fake.fault = SimpleNamespace(mode="up", delay=0.0, in_flight=threading.Event(), dropped=0)
+    state = fake.fault = SimpleNamespace(mode="up", delay=0.0, in_flight=threading.Event(), dropped=0,
+                                         answered=[])  # (session id, when) of each session-webhook answer
 
     class Handler(base):
         def _open(self) -> bool:
@@ -122,6 +123,8 @@ def with_faults(fake):
         def do_POST(self):
             if self._open():
                 super().do_POST()
+                if self.path.startswith("/robot/sendBySession"):
+                    state.answered.append((self.path.rpartition("session=")[2], time.monotonic()))
 
     fake.server.RequestHandlerClass = Handler
     return fake
@@ -156,6 +159,7 @@ class Stack:
         self.workdir = workdir
         self.web: subprocess.Popen | None = None
         self.schedulers: list[subprocess.Popen] = []
+        self.kills: list[float] = []  # when a kill -9 hit a process that sends (a web worker, a scheduler)
         self.logs = open(os.path.join(workdir, "processes.log"), "ab")  # noqa: SIM115  closed in stop()
 
     @property
@@ -193,6 +197,7 @@ class Stack:
         return proc
 
     def kill(self, proc: subprocess.Popen) -> None:
+        self.kills.append(time.monotonic())
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         self.schedulers = [p for p in self.schedulers if p is not proc]
@@ -397,19 +402,23 @@ def log(msg: str) -> None:
 def kill_web_worker(stack: Stack, load: Load) -> None:
     cut = load.tally.cut
     done = lambda: load.tally.wecom_answered + load.tally.ding_accepted  # noqa: E731
-    before = done()
-    burst = load.burst(60)
-    # kill once the burst is being served (a few answered, most still queued): every worker is then
-    # mid-request, however fast this machine answers (a fixed sleep let a quiet machine finish first)
-    wait_until = time.monotonic() + 5
-    while done() < before + 5 and time.monotonic() < wait_until:
-        time.sleep(0.002)
-    victim = random.choice(stack.workers())
-    os.kill(victim, signal.SIGKILL)
-    for t in burst:
-        t.join()
-    log(f"kill -9 web worker {victim} under a burst of 60 messages (gunicorn starts another); "
-        f"requests cut: {load.tally.cut - cut}")
+    for _ in range(3):  # a worker killed between two requests cuts none: then again, under another burst
+        before = done()
+        burst = load.burst(60)
+        # kill once the burst is being served (a few answered, most still queued)
+        wait_until = time.monotonic() + 5
+        while done() < before + 5 and time.monotonic() < wait_until:
+            time.sleep(0.002)
+        victim = random.choice(stack.workers())
+        stack.kills.append(time.monotonic())  # its courier thread may be sending a DingTalk answer right now
+        os.kill(victim, signal.SIGKILL)
+        for t in burst:
+            t.join()
+        log(f"kill -9 web worker {victim} under a burst of 60 messages (gunicorn starts another); "
+            f"requests cut: {load.tally.cut - cut}")
+        if load.tally.cut > cut:
+            return
+        time.sleep(1)  # gunicorn starts the next worker
 
 
 def kill_scheduler_mid_delivery(stack: Stack, wecom, ding) -> str:
@@ -507,10 +516,29 @@ def duplicated(result: dict) -> int:
 
 
 def explained(result: dict) -> int:
-    """Duplicates no system can avoid here: the DingTalk send in flight when its scheduler was killed
-    (the fake had the request; DingTalk's APIs take no idempotency key, so the row's retry after its
-    lease is a second message). A WeCom send in flight is swallowed by WeCom's duplicate check."""
-    return sum(1 for which in result["in_flight_at_kill"] if which == "DingTalk")
+    """Duplicates no system can avoid here: a DingTalk answer in flight when its sender was killed (a
+    scheduler, or a web worker's instant-reply thread): the fake had the request, DingTalk's APIs take no
+    idempotency key, so the row's retry after its lease is a second message. Counted as the duplicated
+    answers whose first copy reached the fake within KILL_WINDOW seconds of a kill -9 (after it, too: the
+    fake held the scheduler's send for 2 s before answering it). A WeCom send
+    in flight is swallowed by WeCom's duplicate check. A DingTalk OpenAPI send held in flight at the
+    scheduler's kill counts too (one, either way)."""
+    at_scheduler_kill = sum(1 for which in result["in_flight_at_kill"] if which == "DingTalk")
+    return result["ding_duplicates_at_a_kill"] + min(at_scheduler_kill, result["outbox_duplicated"])
+
+
+KILL_WINDOW = 3.0
+
+
+def duplicates_at_a_kill(ding, sessions, kills: list[float]) -> int:
+    """The DingTalk answers that arrived twice and whose first copy arrived around a kill -9."""
+    first, seen = {}, Counter()
+    for sid, at in ding.fault.answered:
+        if sid in sessions:
+            seen[sid] += 1
+            first.setdefault(sid, at)
+    return sum(1 for sid, n in seen.items()
+               if n > 1 and any(abs(k - first[sid]) <= KILL_WINDOW for k in kills))
 
 
 def ok(result: dict) -> bool:
@@ -581,6 +609,8 @@ def run(kind: str, quick: bool = False, restart_db: bool = True, short: bool = F
         result["seconds"] = round(time.monotonic() - started)
         result["phases"] = phases
         result["in_flight_at_kill"] = in_flight
+        result["ding_duplicates_at_a_kill"] = duplicates_at_a_kill(ding, load.tally.sessions, stack.kills)
+        result["sender_kills"] = len(stack.kills)
         result["access_log_link_tokens"] = len(re.findall(r"/a/[A-Za-z0-9_-]{20,}",
                                                           Path(workdir, "access.log").read_text(errors="replace")))
         return result

@@ -29,5 +29,6 @@ def test_nothing_is_lost_or_duplicated_under_faults():
     assert result["activities"] == result["wecom_sent"] + result["ding_sent"]  # each message recorded once
     assert result["outbox_rows_queued"] > 0 and result["dropped_by_outage"] > 0
     assert lost(result) == 0
-    # the one send in flight when the scheduler died, on DingTalk (no idempotency key), may arrive twice
-    assert duplicated(result) <= explained(result) <= 1
+    # a DingTalk answer in flight when its sender (scheduler or web worker) was killed may arrive twice
+    # (DingTalk takes no idempotency key), at most one per sender killed; nothing else may
+    assert duplicated(result) <= explained(result) <= result["sender_kills"]
