@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
 
-from rules.health import SIGNALS, points, score
-from storage import health as health_q, kv, people
+from rules.health_score import SIGNALS, points, score
+from storage import health_queries as health_q, kv, people
 from storage.database import in_transaction
 from storage.deals import open_deal
 

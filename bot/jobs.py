@@ -12,7 +12,7 @@ from typing import NamedTuple
 from rules.calendar import is_workday
 from rules.stale import evaluate
 from handlers.views import deal_clock, period_of
-from storage import deals as deals_q, people, scan as scan_q
+from storage import deals as deals_q, people, scan_queries as scan_q
 from storage.database import in_transaction
 
 from .cards import MAX_BUTTON_DEALS, MAX_ROWS, WARN_ORDER, red_card_reply, rep_buttons, warning_reply

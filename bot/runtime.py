@@ -13,7 +13,7 @@ from peewee import IntegrityError
 
 from handlers import Context, Refusal, dispatch
 from rules.funnel import Funnel, load_funnel
-from rules.health import load_health_rules
+from rules.health_score import load_health_rules
 from storage import choices, inbound, outbox
 from storage.people import rep_for_sender
 from storage.database import connected, migrate_database, open_database, to_db

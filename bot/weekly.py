@@ -21,7 +21,7 @@ from pathlib import Path
 
 from handlers.report import numbers_data, team_numbers_vs
 from rules import kpi as K
-from storage import deals, kpi as store, outbox, people
+from storage import deals, kpi_queries as store, outbox, people
 
 from . import pushes
 from .charts import chart_url, charts_dir

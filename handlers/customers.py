@@ -64,7 +64,7 @@ def health_view(ctx: Context, customer) -> dict | None:
     """The latest score, each signal's points out of its weight, the trend and the best action."""
     from datetime import timedelta
 
-    from storage import health as health_q
+    from storage import health_queries as health_q
     latest = health_q.latest(customer.id)
     if latest is None or ctx.health_rules is None:
         return None

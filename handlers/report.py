@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 from bot.render import format_yuan
 from rules import kpi as K
-from storage import kpi as store
+from storage import kpi_queries as store
 
 from .context import Context
 from .router import router

@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 import requests
 from flask import abort, g, jsonify, redirect, render_template, request, session, url_for
 
-from storage import dashboard as q
+from storage import dashboard_queries as q
 from storage import kv, people
 
 from . import blueprint, demo_login_on, runtime

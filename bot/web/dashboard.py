@@ -4,7 +4,7 @@ distribution, each rep's follow-up interval and open warnings, and a page per de
 Scope by role, always: a rep sees their own deals, a manager the team's, an admin every team's. The
 team / rep / period filters narrow that scope and never widen it (a filter asking for more is ignored
 and the page says so). Stale levels follow rules/stale.py, the KPIs rules/kpi.py (through the same
-functions as the chat's 周报), and every count is a GROUP BY query (storage/dashboard.py).
+functions as the chat's 周报), and every count is a GROUP BY query (storage/dashboard_queries.py).
 """
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ from bot.render import format_yuan
 from handlers import report
 from handlers.views import deal_row, stage_change_text
 from rules import kpi as K
-from rules.health import Part, Score
+from rules.health_score import Part, Score
 from rules.advice import suggested_action
 from rules.stale import LEVEL_ICONS, LEVEL_NAMES
-from storage import dashboard as q
+from storage import dashboard_queries as q
 from storage import deals as deals_q, people
 
 from . import blueprint, runtime
-from . import numbers as N
+from . import kpi_numbers as N
 from .auth import ROLE_NAMES, current_user, login_required
 from .deals import ACTION_NAMES as N_ACTIONS
 from .deals import action_row, actions_context

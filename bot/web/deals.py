@@ -18,12 +18,12 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 
 from rules.advice import suggested_action
 from rules.stale import LEVEL_ICONS, LEVEL_NAMES, silence
-from storage import dashboard as q
+from storage import dashboard_queries as q
 
 from ..messages import Incoming
 from ..render import render_text
 from . import blueprint, runtime
-from . import numbers as N
+from . import kpi_numbers as N
 from .auth import ROLE_NAMES, current_user, login_required
 
 LIST_PAGE = 50

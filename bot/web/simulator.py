@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 from flask import abort, current_app, jsonify, render_template, request
 
 from rules.calendar import is_workday
-from storage import dashboard as q
+from storage import dashboard_queries as q
 from storage import kv, people, sandbox
 from storage.database import connected, to_db
 from storage.models import db
@@ -422,7 +422,7 @@ def tour_numbers(sim: Simulation) -> dict:
     预警覆盖率, the tour deal's level (the dashboard's functions, on the simulation's database)."""
     from handlers import report
     from rules import kpi as K
-    from storage.kpi import reps_of
+    from storage.kpi_queries import reps_of
 
     from .dashboard import level_rule
     rt = sim.rt

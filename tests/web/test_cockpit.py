@@ -350,7 +350,7 @@ def test_intervention_ahead_of_time_counts_what_the_manager_did_before_the_loss(
 
 
 def test_a_team_without_a_target_is_told_how_to_set_one(app, rt, manager):
-    from storage import kpi as store
+    from storage import kpi_queries as store
     figure = metrics_of(page(manager, "/dashboard?period=this-quarter&wait=1"))["目标达成"]
     assert figure[0] == "未设目标" and "python -m bot target 华东饮料团队 2026-Q4" in figure[1]
     with rt.database.connection_context():

@@ -1,15 +1,15 @@
 """The manager's numbers on the dashboard: the same computation as the chat's 漏斗 / 周报.
 
-Computing them reads the period's whole history (storage/kpi.load_windows, then rules.kpi.compute):
+Computing them reads the period's whole history (storage/kpi_queries.load_windows, then rules.kpi.compute):
 for a large team that takes seconds, so the dashboard page does not wait for it. The page shows the
 numbers at once when they are in this process's cache, else it renders without them and the browser
 fetches them from /dashboard/numbers (which computes and caches them). A cached entry is used only
-while the data it was computed from is unchanged (storage.dashboard.data_version), for the same
+while the data it was computed from is unchanged (storage.dashboard_queries.data_version), for the same
 5-minute slot of `now`, and for at most CACHE_SECONDS.
 
 A team's numbers (or every team's) come from `handlers.report.team_numbers_vs`, the function behind
 `周报` and `漏斗`, and are shaped by `handlers.report.numbers_data`, so the page shows the chat's figures
-and wording. For one rep, the same stored history (storage/kpi.load_windows) is narrowed to that rep's
+and wording. For one rep, the same stored history (storage/kpi_queries.load_windows) is narrowed to that rep's
 deals, customers and activities before `rules.kpi.compute` runs: one computation, a smaller input.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from datetime import date, timedelta
 
 from handlers import report
 from rules import kpi as K
-from storage import kpi as store
+from storage import kpi_queries as store
 
 PERIODS = [  # (parameter, label): what the period filter offers; anything parse_period reads works too
     ("last-30", "近30天"), ("this-week", "本周"), ("last-week", "上周"), ("this-month", "本月"),
@@ -140,7 +140,7 @@ def trend_view(tz, team_id: int | None, owner_id: int | None, today, now) -> dic
     """The weekly trend charts of the scope (the last TREND_WEEKS weeks, this one so far), JSON-safe."""
     from datetime import timedelta
 
-    from storage import dashboard as q
+    from storage import dashboard_queries as q
     weeks = K.last_weeks(today, TREND_WEEKS)
     start, end = weeks[0].bounds(tz)[0], min(weeks[-1].bounds(tz)[1], now + timedelta(seconds=1))
     raw = q.trend_rows(team_id, owner_id, start, end)
