@@ -397,7 +397,7 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
     from bot.channels import RateLimit
     from bot.jobs import daily
     from bot.render import render_text
-    from bot.messages import Reply
+    from handlers.messages import Reply
     import storage.outbox as soutbox
     from storage.models import Outbox
 

@@ -42,7 +42,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_say(args) -> int:
-    from .messages import Incoming
+    from handlers.messages import Incoming
     from .render import render_text
     rt = runtime_for(args)
     text = " ".join(args.text)
@@ -132,7 +132,7 @@ def cmd_target(args) -> int:
     if result is None:
         print(f"没有团队「{args.team}」(先导入花名册)", file=sys.stderr)
         return 1
-    from .render import format_yuan
+    from handlers.views import format_yuan
     print(f"{'已设置' if result[1] else '已更新'}「{args.team}」{period.key} 目标 {format_yuan(amount)}")
     return 0
 

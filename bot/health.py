@@ -11,9 +11,9 @@ from rules.health_score import SIGNALS, points, score
 from storage import health_queries, kv, people
 from storage.database import in_transaction
 from storage.deals import open_deal
+from handlers.messages import Reply
 
 from . import pushes
-from .messages import Reply
 
 RUN_AT = time(6, 0)
 PARTS_JSON = "{" + ",".join(f'"{k}":%.1f' for k in SIGNALS) + "}"  # the breakdown, built fast

@@ -15,11 +15,11 @@ from handlers.views import deal_clock, period_of
 from storage import people, scan_queries
 from storage.deals import last_activities
 from storage.database import in_transaction
+from handlers.messages import Reply
 
 from .cards import MAX_BUTTON_DEALS, MAX_ROWS, WARN_ORDER, red_card_reply, rep_buttons, warning_reply
 from . import pushes
 from .delivery import deliver
-from .messages import Reply
 
 log = logging.getLogger(__name__)
 BATCH = 5000  # deals per transaction: fewer commits on a first scan, a short write lock still

@@ -22,10 +22,10 @@ from pathlib import Path
 from handlers.report import numbers_data, team_numbers_vs
 from rules.kpi import Period, health_buckets, week_of
 from storage import deals, kpi_queries, outbox, people
+from handlers.messages import Reply
 
 from . import pushes
 from .charts import chart_url, charts_dir
-from .messages import Reply
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +177,6 @@ def render_chart(path: Path, team_name: str, period_label: str, period_key: str,
 
 def _wan(amount: int, cjk: bool) -> str:
     if cjk:
-        from .render import format_yuan
+        from handlers.views import format_yuan
         return format_yuan(amount)
     return f"¥{amount:,}"

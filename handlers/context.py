@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from bot.messages import Button, Incoming, Outgoing, Reply
+from .messages import Button, Incoming, Outgoing, Reply
 from rules.funnel import Funnel
 from storage.models import Rep
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from bot.render import format_yuan
 from rules.kpi import Kpis, Period, StageFlow, compression, compute, parse_period, week_of
 from storage import kpi_queries
 
 from .context import Context
 from .router import router
+from .views import format_yuan
 
 REP_LIMIT = 10  # reps listed by follow-up interval on a card; the rest are counted
 

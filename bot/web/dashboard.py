@@ -13,9 +13,8 @@ from datetime import timedelta, timezone
 
 from flask import abort, jsonify, redirect, render_template, request, url_for
 
-from bot.render import format_yuan
 from handlers import report
-from handlers.views import deal_row, stage_change_text
+from handlers.views import deal_row, format_yuan, stage_change_text
 from rules.advice import suggested_action
 from rules.health_score import Part, Score
 from rules.kpi import HEALTH_BUCKETS, HIGH_HEALTH, local_midnight, week_of

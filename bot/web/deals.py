@@ -20,7 +20,7 @@ from rules.advice import suggested_action
 from rules.stale import LEVEL_ICONS, LEVEL_NAMES, silence
 from storage import dashboard_queries
 
-from ..messages import Incoming
+from handlers.messages import Incoming
 from ..render import render_text
 from . import blueprint, kpi_numbers, runtime
 from .auth import ROLE_NAMES, current_user, login_required

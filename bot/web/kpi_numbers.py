@@ -150,7 +150,7 @@ def trend_view(tz, team_id: int | None, owner_id: int | None, today, now) -> dic
         return {"key": key, "title": title, "labels": labels, "vals": values, "text": [fmt(v) for v in values],
                 "heights": [round(60 * v / top, 1) for v in values], "last": fmt(values[-1]),
                 "summary": "，".join(f"{lab} {fmt(v)}" for lab, v in zip(labels, values))}
-    from ..render import format_yuan
+    from handlers.views import format_yuan
     return {"weeks": TREND_WEEKS, "charts": [
         chart("won_amount", "赢单金额", [r.won_amount for r in rows], format_yuan),
         chart("won", "赢单数", [r.won for r in rows], str),

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from bot.messages import Incoming
+from handlers.messages import Incoming
 from bot.render import render_text
 from storage import people
 from storage.models import Customer, Deal, ManagerAction, Outbox, Rep
@@ -39,7 +39,7 @@ def outbox_texts(rt, to: str) -> list[str]:
     from storage import outbox
     with rt.database.connection_context():
         rows = Outbox.select().where(Outbox.recipient == to).order_by(Outbox.id)
-        from bot.messages import Reply
+        from handlers.messages import Reply
         return [render_text(Reply.from_dict(outbox.payload_of(r))) for r in rows]
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import peewee
 import pytest
 
-from bot.messages import Incoming
+from handlers.messages import Incoming
 from bot.render import render_text
 from handlers.queries import task_card_data
 from handlers.views import deal_row

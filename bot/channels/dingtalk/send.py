@@ -18,9 +18,9 @@ from datetime import timedelta
 
 from storage.models import ChatGroup, Rep
 from storage.people import team_managers
+from handlers.messages import Reply
 
 from ...links import action_links, managers_links
-from ...messages import Reply
 from ..base import SendResult
 from ..tokens import MIN_FETCH_INTERVAL, TokenBusy
 from .client import TIMEOUT, DingTalkError, json_of

@@ -12,9 +12,9 @@ from wechatpy.exceptions import WeChatClientException
 from storage import kv
 from storage.models import ChatGroup, Rep
 from storage.people import team_managers
+from handlers.messages import Reply
 
 from ...links import managers_links
-from ...messages import Reply
 from ..base import SendResult
 from ..tokens import MIN_FETCH_INTERVAL, TokenBusy
 from .client import TIMEOUT
