@@ -298,6 +298,10 @@ def _what_happened(rest: str, pieces: list[Piece], step: NextStep | None, verb_k
     if step is not None and not step.marked and any(
             p.reported and p.future for p in pieces if _step_text(p.text) == step.text):
         reported = True  # 王总说下周签合同: what the customer said is news, not only a plan
+    if step is not None and not step.marked and any(
+            p.future and p.reported and _step_text(p.text) != step.text
+            and (_SAID.search(p.text) or i and _REPORTED.search(pieces[i - 1].text)) for i, p in enumerate(pieces)):
+        reported = True  # 老板娘说下个月再订，明天送样: someone was spoken to, beside the rep's own plan
     return report, reported
 
 

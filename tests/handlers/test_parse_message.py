@@ -124,3 +124,19 @@ def test_a_branch_is_named_as_reps_say_it():
     assert named("莘庄店 明天再去") == ("alias", ["全家便利店莘庄店"])
     assert named("全家 明天再去")[0] == "ambiguous"       # two branches: the bot asks which
     assert named("今天去了全家便利店莘庄店")[0] == "exact"
+
+
+@pytest.mark.parametrize("text, person, step", [
+    ("鹭岛鲜果行,老板娘说下个月再订,明天送样", "老板娘", "送样"),   # she was spoken to: a contact, and a plan
+    ("华联超市 店长说下周可以谈,周五前发方案", "店长", "发方案"),
+])
+def test_what_the_customer_said_beside_the_reps_plan_is_a_contact(text, person, step):
+    reading = r(text)
+    assert reading.reported and reading.kind != "plan"
+    assert reading.person is not None and reading.person.name == person
+    assert step in reading.step.text and reading.step.due is not None
+
+
+def test_a_plan_alone_is_still_only_a_plan():
+    reading = r("华联超市 明天去一趟,后天报价")
+    assert reading.kind == "plan" and not reading.reported
