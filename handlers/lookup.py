@@ -4,6 +4,7 @@ from __future__ import annotations
 from storage import deals
 from storage.models import Customer
 
+from .choices import ask
 from .context import Context, Refusal
 from .parse import Candidate, Matcher
 from .parse.names import CustomerIndex, index_for
@@ -29,7 +30,6 @@ def resolve_customer(ctx: Context, query: str) -> Customer:
         ctx.understood["customer"] = customer.name
         return customer
     if match.kind == "ambiguous":
-        from .choices import ask
         ask(ctx, [(c.id, c.name) for c in match.candidates])
         raise Refusal("ambiguous", query=query, options=[c.name for c in match.candidates])
     # not among the sender's own: is it a colleague's?
@@ -76,7 +76,6 @@ def customer_in_text(ctx: Context, reading, query: str, refuse: str = "unknown_c
         ctx.understood["customer"] = customer.name
         return customer
     if found.kind == "ambiguous":
-        from .choices import ask
         ask(ctx, [(c.id, c.name) for c in found.candidates])
         shown = query or (reading.text[found.start:found.end] if found.start >= 0 else reading.text)
         raise Refusal("ambiguous", query=shown[:MAX_NAME],

@@ -5,22 +5,20 @@ from __future__ import annotations
 from storage import deals
 from storage.models import Deal
 
+from .choices import answer
 from .context import Context, Refusal
-from .router import router
+from .router import Router
+from .stages import lost, move_stage, won
 
 
-@router.action("choose")
 def choose(ctx: Context, arg: str) -> None:
     """A button standing for a numbered answer ("1")."""
-    from .choices import answer
     if not arg.isdigit() or not answer(ctx, int(arg)):
         raise Refusal("action_expired")
 
 
-@router.action("offer")
 def offer(ctx: Context, arg: str) -> None:
     """offer:<deal>:won:<activity> / offer:<deal>:lost:<activity> / offer:<deal>:advance:<stage>."""
-    from .stages import lost, move_stage, won
     parts = arg.split(":")
     if len(parts) != 3 or not parts[0].isdigit():
         raise Refusal("unknown_action", action=arg[:40])
@@ -43,3 +41,8 @@ def offer(ctx: Context, arg: str) -> None:
         move_stage(ctx, f"_ {extra}")
     else:
         raise Refusal("unknown_action", action=arg[:40])
+
+
+def register(router: Router) -> None:
+    router.action("choose", choose)
+    router.action("offer", offer)

@@ -12,7 +12,7 @@ from rules.kpi import Kpis, Period, StageFlow, compression, compute, parse_perio
 from storage import kpi_queries
 
 from .context import Context
-from .router import router
+from .router import Router
 from .views import format_yuan
 
 REP_LIMIT = 10  # reps listed by follow-up interval on a card; the rest are counted
@@ -180,7 +180,6 @@ def scope_of(ctx: Context) -> tuple[int | None, str]:
     return ctx.rep.team_id, ctx.rep.team.name
 
 
-@router.command("周报", "report")
 def report(ctx: Context, args: str) -> None:
     if ctx.rep.role == "rep":
         ctx.understood["refused"] = "manager_only"
@@ -196,3 +195,7 @@ def report(ctx: Context, args: str) -> None:
     k, before = team_numbers_vs(ctx.funnel, ctx.tz, team_id, [period, baseline], ctx.now)
     ctx.understood["period"] = period.key
     ctx.say("report", scope=scope, **numbers_data(k, before, kpi_queries.reps_of(team_id), period, baseline, scope))
+
+
+def register(router: Router) -> None:
+    router.command(("周报", "report"), report)
