@@ -90,7 +90,8 @@ def cmd_outbox(args) -> int:
 def cmd_import(args) -> int:
     from peewee import IntegrityError
 
-    from .importer import MappingError, import_file
+    from .importer import import_file
+    from .importer.mapping import MappingError
     rt = runtime_for(args)
     try:
         with rt.database.connection_context():
