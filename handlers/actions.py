@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from rules.access import may_act_on
 from storage import choices, deals, outbox, people
 from storage.models import Deal
 
@@ -30,11 +31,9 @@ def _deal_for_action(ctx: Context, arg: str, manager_only: bool = False) -> tupl
     deal = Deal.get_or_none(Deal.id == int(parts[0]))
     if deal is None:
         raise Refusal("action_expired")
-    rep = ctx.rep
-    is_manager = rep.role == "admin" or (rep.role == "manager" and deal.team_id == rep.team_id)
-    if not is_manager and manager_only:
+    if manager_only and not may_act_on(ctx.rep, deal.team_id):
         raise Refusal("manager_only")
-    if not is_manager and deal.owner_id != rep.id:
+    if not may_act_on(ctx.rep, deal.team_id, deal.owner_id):
         raise Refusal("not_allowed")
     if deal.status != "open":
         raise Refusal("action_spent", detail="商机已关闭")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 
+from rules.access import is_manager
 from storage import deals
 
 from .context import Context, Refusal
@@ -97,7 +98,7 @@ def my_customers(ctx: Context, args: str) -> None:
     # a line per deal, for the first LIST_LIMIT only (the reply is kept with the message: no more than it shows)
     pairs = ranked_silences(ctx, deals.open_deals_for(ctx.rep, limit=1000))
     ctx.say("my_deals", rows=[list_row(ctx, d, s) for d, s in pairs[:LIST_LIMIT]],
-            more=max(0, len(pairs) - LIST_LIMIT), total=len(pairs), manager=ctx.rep.role != "rep",
+            more=max(0, len(pairs) - LIST_LIMIT), total=len(pairs), manager=is_manager(ctx.rep),
             list_url=ctx.page_url("/dashboard/deals") if len(pairs) > LIST_LIMIT else "")
 
 

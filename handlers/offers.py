@@ -2,6 +2,7 @@
 and "记为华联超市的拜访?" when the customer was only guessed. Pressing does what the typed command would."""
 from __future__ import annotations
 
+from rules.access import may_act_on
 from storage import deals
 from storage.models import Deal
 
@@ -25,8 +26,7 @@ def offer(ctx: Context, arg: str) -> None:
     deal = Deal.get_or_none(Deal.id == int(parts[0]))
     if deal is None:
         raise Refusal("action_expired")
-    rep = ctx.rep
-    if not (rep.role == "admin" or (rep.role == "manager" and deal.team_id == rep.team_id) or deal.owner_id == rep.id):
+    if not may_act_on(ctx.rep, deal.team_id, deal.owner_id):
         raise Refusal("not_allowed")
     if deal.status != "open":
         raise Refusal("action_spent", detail="商机已关闭")

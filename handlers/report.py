@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from rules.access import is_manager, visible_to
 from rules.kpi import Kpis, Period, StageFlow, compression, compute, parse_period, week_of
 from storage import kpi_queries
 
@@ -175,13 +176,12 @@ def parse_report_args(args: str, today: date) -> tuple[Period, Period] | None:
 
 
 def scope_of(ctx: Context) -> tuple[int | None, str]:
-    if ctx.rep.role == "admin":
-        return None, "全部团队"
-    return ctx.rep.team_id, ctx.rep.team.name
+    team_id, _ = visible_to(ctx.rep)
+    return (team_id, ctx.rep.team.name) if team_id is not None else (None, "全部团队")
 
 
 def report(ctx: Context, args: str) -> None:
-    if ctx.rep.role == "rep":
+    if not is_manager(ctx.rep):
         ctx.understood["refused"] = "manager_only"
         ctx.say("kpi_notice", code="manager_only")
         return
