@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from storage import outbox, people
 
 from handlers.messages import Reply
 
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
 log = logging.getLogger(__name__)
 
 
-def alert(rt, row, cause: str, error: str, now: datetime) -> int:
+def alert(rt: Runtime, row, cause: str, error: str, now: datetime) -> int:
     """Queue the alert for `cause` met by outbox `row` (a delivery's permanent failure). Returns rows queued."""
     if row.key.startswith("alert:"):
         return 0

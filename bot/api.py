@@ -13,12 +13,16 @@ import hmac
 import json
 import logging
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, current_app, jsonify, request
 from peewee import IntegrityError
 
 from storage import deals, events, inbound
 from storage.database import to_db
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("api", __name__, url_prefix="/api")
@@ -109,7 +113,7 @@ def batch_problem(items: list) -> str | None:
     return None
 
 
-def ingest(runtime, items: list, now: datetime) -> list[dict]:
+def ingest(runtime: Runtime, items: list, now: datetime) -> list[dict]:
     names = {e["customer"] for e in items if e.get("customer")}
     by_name = events.customers_named(names) if names else {}
     return [one(runtime, e, by_name, now) for e in items]
@@ -128,7 +132,7 @@ def event_time(e: dict, now: datetime) -> datetime:
     return at
 
 
-def one(runtime, e: dict, by_name: dict, now: datetime) -> dict:
+def one(runtime: Runtime, e: dict, by_name: dict, now: datetime) -> dict:
     eid = e["id"]
     kind = e.get("type")
     if kind not in TYPES:

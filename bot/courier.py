@@ -13,14 +13,18 @@ import logging
 import os
 import queue
 import threading
+from typing import TYPE_CHECKING
 
 from .jobs.deliver import deliver_keys, worker_name
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
 class Courier:
-    def __init__(self, runtime):
+    def __init__(self, runtime: Runtime):
         self.runtime = runtime
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.lock = threading.Lock()

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import base64
 from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 import requests
 
 from storage.database import connected, latest_version
 
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
 TIMEOUT = 5
 
 
-def checks(rt) -> list[tuple[bool, str]]:
+def checks(rt: Runtime) -> list[tuple[bool, str]]:
     out: list[tuple[bool, str]] = []
     cfg = rt.config
     try:
@@ -92,7 +96,7 @@ def dingtalk_checks(cfg) -> list[tuple[bool, str]]:
     return out
 
 
-def run(rt) -> int:
+def run(rt: Runtime) -> int:
     results = checks(rt)
     for ok, line in results:
         print(("✓ " if ok else "✗ ") + line)

@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, current_app, request
 from itsdangerous import BadData, BadSignature, TimestampSigner, URLSafeTimedSerializer
@@ -32,6 +33,9 @@ from storage import inbound
 
 from handlers.messages import Incoming, Reply, refusal_codes
 from .render import html_env, render_text
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("links", __name__)
@@ -58,7 +62,7 @@ def _clock_signer(clock):
     return ClockSigner
 
 
-def secret_key(runtime, create: bool = True) -> str | None:
+def secret_key(runtime: Runtime, create: bool = True) -> str | None:
     """BOT_SECRET_KEY, else a random key generated once into a file only the bot's user can read
     (BOT_SECRET_KEY_FILE, default `secret_key` beside the SQLite file or in data/), shared by every
     process on the machine. Never in the database: whoever reads a backup or a row could forge
@@ -68,7 +72,7 @@ def secret_key(runtime, create: bool = True) -> str | None:
     configured = runtime.config["BOT_SECRET_KEY"]
     if configured:
         return configured
-    cached = runtime.__dict__.get("_link_key")
+    cached = runtime.link_key
     if cached:
         return cached
     path = key_file(runtime.config)
@@ -85,7 +89,7 @@ def secret_key(runtime, create: bool = True) -> str | None:
                 f.write(key)
             log.info("generated the signing key into %s (set BOT_SECRET_KEY to choose one)", path)
     if key:
-        runtime.__dict__["_link_key"] = key
+        runtime.link_key = key
     return key
 
 
@@ -116,23 +120,23 @@ def _wait_for_key(path: str) -> str:
     raise RuntimeError(f"the signing key file {path} stays empty: delete it or set BOT_SECRET_KEY")
 
 
-def _serializer(runtime, key: str) -> URLSafeTimedSerializer:
+def _serializer(runtime: Runtime, key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(key, salt=SALT, signer=_clock_signer(runtime.clock))
 
 
-def make_token(runtime, rep_local_id: str, action: str, ttl: timedelta = LINK_TTL, label: str = "") -> str:
+def make_token(runtime: Runtime, rep_local_id: str, action: str, ttl: timedelta = LINK_TTL, label: str = "") -> str:
     expires = int((runtime.clock.now() + ttl).timestamp())
     data = {"u": rep_local_id, "a": action, "e": expires, **({"l": label[:40]} if label else {})}
     return _serializer(runtime, secret_key(runtime)).dumps(data)
 
 
-def read_token(runtime, token: str) -> tuple[str, str]:
+def read_token(runtime: Runtime, token: str) -> tuple[str, str]:
     """(rep local id, action) of a valid token; LinkError (4xx) for a forged, broken or expired one."""
     data = _payload(runtime, token)
     return data["u"], data["a"]
 
 
-def _payload(runtime, token: str) -> dict:
+def _payload(runtime: Runtime, token: str) -> dict:
     """The checked contents of a token: u (rep local id), a (action), e (expiry), l (label, optional)."""
     forged = LinkError(403, "bad signature", "链接无效", "这个链接无效或已被篡改，请在聊天中重新打开最新的消息。")
     key = secret_key(runtime, create=False)
@@ -180,17 +184,17 @@ def token_id(token: str) -> str:
     return "link:" + hashlib.sha256(token.encode()).hexdigest()[:40]
 
 
-def link_url(runtime, token: str) -> str:
+def link_url(runtime: Runtime, token: str) -> str:
     return f"{runtime.config['BOT_PUBLIC_URL'].rstrip('/')}/a/{token}"
 
 
-def action_links(reply: Reply, rep_local_id: str, runtime, ttl: timedelta = LINK_TTL) -> list[tuple[str, str]]:
+def action_links(reply: Reply, rep_local_id: str, runtime: Runtime, ttl: timedelta = LINK_TTL) -> list[tuple[str, str]]:
     """[(button label, signed URL)] for the reply's buttons, each acting as `rep_local_id` when opened."""
     return [(b.label, link_url(runtime, make_token(runtime, rep_local_id, b.action, ttl, b.label)))
             for b in reply.buttons]
 
 
-def managers_links(reply: Reply, managers, runtime) -> list[tuple[str, str]]:
+def managers_links(reply: Reply, managers, runtime: Runtime) -> list[tuple[str, str]]:
     """The reply's buttons for a manager group: each manager gets links that act as them (a link names
     the rep who acts), labelled with the manager's name when there are several."""
     return [(f"{label}（{m.name}）" if len(managers) > 1 else label, url)
@@ -208,7 +212,7 @@ def page(title: str, message: str, status: int = 200, done: bool = False, confir
     return resp
 
 
-def _checked(runtime, token: str) -> dict | Response:
+def _checked(runtime: Runtime, token: str) -> dict | Response:
     try:
         return _payload(runtime, token)
     except LinkError as e:
@@ -262,7 +266,7 @@ class WebLinks:
     (`/d/<token>`: the deal id, signed, so a link cannot be made up by counting ids; opening it still
     needs a login, by the chat tool as for every page) and the full lists (`/dashboard/...`)."""
 
-    def __init__(self, runtime):
+    def __init__(self, runtime: Runtime):
         self.runtime = runtime
         self._serializers: dict[str, object] = {}  # by key: a first scan signs tens of thousands of links
 
@@ -300,3 +304,16 @@ class WebLinks:
         from urllib.parse import urlencode
         args = {k: v for k, v in query.items() if v not in (None, "")}
         return f"{self.base}{path}" + (f"?{urlencode(args)}" if args else "")
+
+
+class NoLinks(WebLinks):
+    """Messages without dashboard links (the chat simulator's deals are not the real dashboard's)."""
+
+    def deal(self, deal_id: int) -> str:
+        return ""
+
+    def read_deal(self, token: str) -> int | None:
+        return None
+
+    def page(self, path: str, **query) -> str:
+        return ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -16,6 +17,9 @@ from prometheus_client.core import GaugeMetricFamily
 
 from storage import kv, outbox
 from storage.database import connected
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 blueprint = Blueprint("metrics", __name__)
 REGISTRY = CollectorRegistry()
@@ -51,7 +55,7 @@ def last_success(name: str, now: datetime) -> datetime | None:
 
 
 class DatabaseCollector:
-    def __init__(self, runtime):
+    def __init__(self, runtime: Runtime):
         self.runtime = runtime
 
     def collect(self):

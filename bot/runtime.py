@@ -8,21 +8,28 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
-from peewee import IntegrityError
+from peewee import Database, IntegrityError
 
 from handlers import Context, Refusal, dispatch
 from rules.funnel import Funnel, load_funnel
-from rules.health_score import load_health_rules
+from rules.health_score import HealthRules, load_health_rules
 from storage import choices, inbound, outbox
 from storage.people import rep_for_sender
 from storage.database import connected, migrate_database, open_database, to_db
 from handlers.messages import Incoming, Reply
 
 from .channels import Answer, Channel, inbound_channel
-from .clock import SystemClock
+from .clock import Clock, SystemClock
 from .config import Config, load_config
 from .metrics import HANDLED
+
+if TYPE_CHECKING:
+    from .courier import Courier
+    from .links import WebLinks
 
 log = logging.getLogger(__name__)
 _TIMERS: dict = {}  # channel -> its child of the bot_message_seconds histogram (looked up once)
@@ -46,10 +53,24 @@ class Handled:
 
 
 class Runtime:
-    def __init__(self, config: Config | None = None, clock=None, migrate: bool = True):
+    """One process's bot: every field is set here, and nothing else is kept on it."""
+
+    config: Config
+    clock: Clock
+    funnel: Funnel  # rules/funnel.toml
+    health_rules: HealthRules  # rules/health.toml
+    database: Database
+    courier: Courier | None  # instant replies after the commit (bot/courier.py); None: delivery sends them
+    links: WebLinks  # the dashboard's addresses in chat messages (the simulator's carry none)
+    _adapters: dict[str, Channel]  # the channels built so far, by name (bot/channels/__init__.py)
+    link_key: str | None  # the signing key once read (bot/links.secret_key)
+    dingtalk_purged: datetime | None  # when expired DingTalk sessions were last purged
+
+    def __init__(self, config: Config | None = None, clock: Clock | None = None, migrate: bool = True):
+        from .links import WebLinks
         self.config = config or load_config()
         self.clock = clock or SystemClock()
-        self.funnel: Funnel = load_funnel(self.config["BOT_RULES"] or None)
+        self.funnel = load_funnel(self.config["BOT_RULES"] or None)
         self.health_rules = load_health_rules(self.config["BOT_HEALTH_RULES"] or None)
         self.database = open_database(self.config.database_url)
         if migrate:
@@ -58,12 +79,16 @@ class Runtime:
         if self.config["BOT_INSTANT_REPLIES"] not in ("0", "false", "no", ""):
             from .courier import Courier
             self.courier = Courier(self)
+        self.links = WebLinks(self)
+        self._adapters = {}
+        self.link_key = None
+        self.dingtalk_purged = None
 
     @property
-    def tz(self):
+    def tz(self) -> ZoneInfo:
         return self.config.tz
 
-    def now(self):
+    def now(self) -> datetime:
         """Now as stored: naive UTC, whole seconds."""
         return to_db(self.clock.now())
 
@@ -188,12 +213,4 @@ class Runtime:
                        incoming=Incoming("scheduler", "", rep.local_id), channel=self.config.primary_channel,
                        health_rules=self.health_rules, links=self.links)
 
-    @property
-    def links(self):
-        """The dashboard's addresses for chat messages (bot/links.WebLinks)."""
-        found = self.__dict__.get("_web_links")
-        if found is None:
-            from .links import WebLinks
-            found = self.__dict__["_web_links"] = WebLinks(self)
-        return found
 

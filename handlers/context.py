@@ -3,11 +3,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from .messages import Button, Incoming, Outgoing, Reply
 from rules.funnel import Funnel
+from rules.health_score import HealthRules
 from storage.models import Rep
+
+from .messages import Button, Incoming, Outgoing, Reply
+from .parse.names import CustomerIndex
+
+
+class Links(Protocol):
+    """The dashboard's addresses (bot/links.py WebLinks gives them to the runtime's contexts)."""
+
+    def deal(self, deal_id: int) -> str: ...
+
+    def page(self, path: str, **query) -> str: ...
 
 
 class Refusal(Exception):
@@ -33,10 +45,10 @@ class Context:
     outgoing: list[Outgoing] = field(default_factory=list)
     understood: dict = field(default_factory=dict)
     chosen_customer_id: int | None = None  # set when the sender answered a numbered question
-    health_rules: object | None = None  # rules.health_score.HealthRules, for showing score breakdowns
+    health_rules: HealthRules | None = None  # for showing score breakdowns
     pending_choice: tuple | None = None  # (command text, [(id, label)], expires_at) to ask the sender
-    links: object | None = None  # bot.links.WebLinks: addresses of the dashboard's pages (None: no links)
-    own_customers: object | None = None  # handlers.parse.names.CustomerIndex of the sender's, once read
+    links: Links | None = None  # addresses of the dashboard's pages (None: no links)
+    own_customers: CustomerIndex | None = None  # the sender's customers, once read
 
     def deal_url(self, deal_id: int) -> str:
         """The signed link to a deal's page on the dashboard ("" when links are off)."""

@@ -11,7 +11,7 @@ from typing import Callable
 
 from .context import Context, Refusal
 from .parse import normalize, split_command
-from .parse.message import name_hint, says_something
+from .parse.message import Reading, name_hint, says_something
 
 MAX_TEXT = 2000  # characters a command may have
 
@@ -128,7 +128,7 @@ class Decision:
     route: Route | None = None
     rest: str = ""
     verb_kind: str | None = None   # an activity's command word named its kind (拜访 -> visit)
-    reading: object | None = None  # handlers.parse.message.Reading, for an activity
+    reading: Reading | None = None  # for an activity
     free: bool = False             # no command word: a sentence about a customer
 
 

@@ -130,11 +130,12 @@ class Funnel:
         st = self.stage_or_none(key)
         return st.stale if st is not None else self.default_stale
 
+    @cached_property
+    def _stages_by_key(self) -> dict[str, Stage]:
+        return {s.key: s for s in self.stages}
+
     def stage(self, key: str) -> Stage:
-        by_key = self.__dict__.get("_by_key")
-        if by_key is None:
-            by_key = self.__dict__["_by_key"] = {s.key: s for s in self.stages}
-        return by_key[key]
+        return self._stages_by_key[key]
 
     @property
     def first(self) -> Stage:

@@ -8,8 +8,12 @@ under bot/templates/<name>/ (README "Channels"; tests/bot/test_new_channel.py bu
 from __future__ import annotations
 
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from .base import Answer, Channel, ChannelBase, InRequest, RateLimit, Rejected, SendResult
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 __all__ = ["Answer", "Channel", "ChannelBase", "InRequest", "RateLimit", "Rejected", "SendResult", "CHANNELS", "channel_for",
            "inbound_channel", "blueprint_of"]
@@ -17,11 +21,11 @@ __all__ = ["Answer", "Channel", "ChannelBase", "InRequest", "RateLimit", "Reject
 CHANNELS = ("local", "wecom", "dingtalk")  # packages under bot/channels/, in this order on /healthz
 
 
-def _cache(runtime) -> dict:
-    return runtime.__dict__.setdefault("_adapters", {})  # tests put their own channels here
+def _cache(runtime: Runtime) -> dict:
+    return runtime._adapters  # tests put their own channels here
 
 
-def channel_for(name: str, runtime) -> Channel:
+def channel_for(name: str, runtime: Runtime) -> Channel:
     """The configured channel `name` (LookupError when it is not one, or its keys are unset)."""
     cache = _cache(runtime)
     channel = cache.get(name)
@@ -32,7 +36,7 @@ def channel_for(name: str, runtime) -> Channel:
     return channel
 
 
-def inbound_channel(name: str, runtime) -> Channel:
+def inbound_channel(name: str, runtime: Runtime) -> Channel:
     """The channel a message came in on; one without a sender here answers in the request."""
     try:
         return channel_for(name, runtime)

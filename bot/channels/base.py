@@ -21,6 +21,8 @@ import requests
 if TYPE_CHECKING:
     from handlers.messages import Incoming, Reply
 
+    from ..runtime import Runtime
+
 
 @dataclass
 class SendResult:
@@ -135,7 +137,7 @@ class InRequest(ChannelBase):
     """A channel that answers in the request and sends nothing on its own: the signed action links
     (`link`), and any channel a runtime has no sender for (a test's runtime without WeCom keys)."""
 
-    def __init__(self, name: str, runtime=None):
+    def __init__(self, name: str, runtime: Runtime | None = None):
         self.name, self.runtime = name, runtime
 
     def answer(self, msg, replies) -> Answer:

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import Callable
+from typing import Callable, TYPE_CHECKING
 
 from storage import kv
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 TOKEN_MARGIN = timedelta(minutes=5)  # refresh this long before a token expires
 MIN_FETCH_INTERVAL = timedelta(seconds=10)
@@ -27,11 +30,11 @@ class TokenBusy(Exception):
     """The token was fetched (or tried) moments ago: wait instead of fetching it again."""
 
 
-def cached_token(runtime, key: str) -> str | None:
+def cached_token(runtime: Runtime, key: str) -> str | None:
     return kv.get(key, runtime.now(), margin=TOKEN_MARGIN)
 
 
-def refresh_token(runtime, key: str, fetch: Callable[[], tuple[str, int]], stale: str | None) -> str:
+def refresh_token(runtime: Runtime, key: str, fetch: Callable[[], tuple[str, int]], stale: str | None) -> str:
     """A fresh token for `key`: another process's if it refreshed meanwhile, else fetch() -> (token, seconds)."""
     deadline = time.monotonic() + WAIT_FOR_OTHER
     lock_key = f"{key}:lock"

@@ -7,6 +7,7 @@ The card takes in the rep's warnings still waiting for the send window (fold_int
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from handlers.messages import Reply
 from rules.access import is_manager
@@ -18,8 +19,11 @@ from . import pushes
 from .scan import RED_DIGEST_ROWS
 from .timetable import not_due
 
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
-def daily(rt, now: datetime) -> dict:
+
+def daily(rt: Runtime, now: datetime) -> dict:
     """The task cards of the day (naive UTC `now`).
 
     Run it as often as you like: before 09:00, on a day off, or after the catch-up window it does
@@ -63,7 +67,7 @@ def daily(rt, now: datetime) -> dict:
     return {"job": "daily", "date": day.isoformat(), "queued": queued, "folded": folded}
 
 
-def fold_into_morning(rt, now: datetime, day, task_keys: dict[str, str]) -> dict:
+def fold_into_morning(rt: Runtime, now: datetime, day, task_keys: dict[str, str]) -> dict:
     """On a working morning: each rep's warnings still waiting (held overnight, or queued this minute)
     go inside their 09:00 card (queued just before, `task_keys`: recipient -> its key), which lists
     every warned deal, instead of beside it; a group's red cards held overnight become one digest.

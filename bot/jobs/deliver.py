@@ -15,6 +15,7 @@ import os
 import random
 import socket
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from storage import kv, outbox
 
@@ -22,6 +23,9 @@ from ..alerts import alert
 from ..channels import SendResult, channel_for
 from ..metrics import count_send
 from handlers.messages import Reply
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -39,7 +43,7 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def lease_of(rt) -> timedelta:
+def lease_of(rt: Runtime) -> timedelta:
     """How long a claimed row waits for its delivery process before another one takes it
     (BOT_DELIVERY_LEASE_SECONDS, default 120: well over a send's HTTP timeouts)."""
     try:
@@ -49,18 +53,18 @@ def lease_of(rt) -> timedelta:
     return timedelta(seconds=max(15.0, seconds))
 
 
-def deliver(rt, now: datetime, limit: int = 100) -> dict:
+def deliver(rt: Runtime, now: datetime, limit: int = 100) -> dict:
     rows = outbox.claim(worker_name(), now, limit=limit, lease=lease_of(rt))
     return {"job": "deliver", "claimed": len(rows), **send_rows(rt, rows, now)}
 
 
-def deliver_keys(rt, keys: list[str], now: datetime, worker: str) -> dict:
+def deliver_keys(rt: Runtime, keys: list[str], now: datetime, worker: str) -> dict:
     """Send the rows with these keys now, those still pending and due (bot/courier.py: instant replies)."""
     rows = outbox.claim_keys(worker, keys, now)
     return {"claimed": len(rows), **send_rows(rt, rows, now)} if rows else {"claimed": 0}
 
 
-def send_rows(rt, rows, now: datetime) -> dict:
+def send_rows(rt: Runtime, rows, now: datetime) -> dict:
     tally = {"sent": 0, "deferred": 0, "failed": 0}
     for units in plan(rt, rows, now, tally):
         adapter, batch, reply = units
@@ -77,7 +81,7 @@ def send_rows(rt, rows, now: datetime) -> dict:
     return tally
 
 
-def plan(rt, rows, now: datetime, tally: dict):
+def plan(rt: Runtime, rows, now: datetime, tally: dict):
     """(adapter, rows, reply) to send: one row each, or, for a recipient over its rate limit whose
     channel can take a merged message (a group robot), the waiting rows merged into one."""
     by_recipient: dict[tuple[str, str], list] = {}

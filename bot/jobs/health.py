@@ -7,6 +7,7 @@ was down, since a rerun the same day just replaces that day's scores).
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from rules.health_score import SIGNALS, points, score
 from storage import health_queries, kv, people
@@ -17,10 +18,13 @@ from handlers.messages import Reply
 from . import pushes
 from .timetable import not_due
 
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
 PARTS_JSON = "{" + ",".join(f'"{k}":%.1f' for k in SIGNALS) + "}"  # the breakdown, built fast
 
 
-def health(rt, now: datetime, team_id: int | None = None, force: bool = False) -> dict:
+def health(rt: Runtime, now: datetime, team_id: int | None = None, force: bool = False) -> dict:
     """Once a day when the timetable says (`force`: recompute now, whatever the time)."""
     rules = rt.health_rules
     local = now.replace(tzinfo=timezone.utc).astimezone(rt.tz)

@@ -8,11 +8,15 @@ Answers to a person's own message never come through here, and are never held.
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from storage import outbox
 
 from handlers.messages import Reply
 from ..render import render_text
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 # the keys of what the bot sends on its own
 INITIATED = ("warn:", "red:", "reddigest:", "task:", "intent:", "weekly:", "digest:")
@@ -22,14 +26,14 @@ DIGEST_ITEMS = 20
 ITEM_CHARS = 600
 
 
-def send_time(rt, now: datetime, fold: bool = False) -> datetime:
+def send_time(rt: Runtime, now: datetime, fold: bool = False) -> datetime:
     """When a message queued now may go: now inside the window, else its next opening (plus the grace
     that lets the 09:00 card take in a held warning first, for `fold`)."""
     at = rt.funnel.send_window.next_open(rt.funnel.workdays(rt.tz), now)
     return at + FOLD_GRACE if fold and at > now else at
 
 
-def day_bounds(rt, at: datetime) -> tuple[datetime, datetime, datetime]:
+def day_bounds(rt: Runtime, at: datetime) -> tuple[datetime, datetime, datetime]:
     """(start, end, digest time) of the local day of `at`, as naive UTC."""
     day = at.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()
 
@@ -40,7 +44,7 @@ def day_bounds(rt, at: datetime) -> tuple[datetime, datetime, datetime]:
     return start, utc(day + timedelta(days=1), time(0)), max(at, closes - DIGEST_BEFORE_CLOSE)
 
 
-def queue(rt, rows: list[tuple[str, str, str, dict]], now: datetime, fold: bool = False,
+def queue(rt: Runtime, rows: list[tuple[str, str, str, dict]], now: datetime, fold: bool = False,
           budgeted: bool = True) -> int:
     """Queue (key, channel, recipient, payload) rows for the send window. With `budgeted`, a recipient
     who already has daily_budget - 1 messages that day gets the rest in the day's digest (the last one
@@ -67,7 +71,7 @@ def queue(rt, rows: list[tuple[str, str, str, dict]], now: datetime, fold: bool 
     return queued
 
 
-def _into_digest(rt, channel: str, to: str, rows, now: datetime, day_start: datetime, digest_at: datetime) -> int:
+def _into_digest(rt: Runtime, channel: str, to: str, rows, now: datetime, day_start: datetime, digest_at: datetime) -> int:
     """The day's digest for `to` takes in these messages (as text); one row a day, filled until it goes."""
     day = day_start.replace(tzinfo=timezone.utc).astimezone(rt.tz).date().isoformat()
     key = f"digest:{to}:{day}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, TYPE_CHECKING
 
 from rules.stale import evaluate
 from handlers.views import deal_clock, period_of
@@ -21,6 +21,9 @@ from ..cards import MAX_ROWS, WARN_ORDER, red_card_reply, warning_reply
 from handlers.messages import Reply
 from . import pushes
 
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
 log = logging.getLogger(__name__)
 BATCH = 5000  # deals per transaction: fewer commits on a first scan, a short write lock still
 # a first scan after an import (more than this many deals due): larger transactions, as each commit writes
@@ -30,7 +33,7 @@ RED_CARDS_ONE_BY_ONE = 5  # more red deals for one group in one batch become one
 RED_DIGEST_ROWS = 12
 
 
-def scan(rt, now: datetime) -> dict:
+def scan(rt: Runtime, now: datetime) -> dict:
     """Stale scan: warn about each deal crossing yellow/orange/red, once per level and silence period."""
     scan_id = uuid.uuid4().hex
     ids = scan_queries.due_deal_ids(now)
@@ -45,7 +48,7 @@ def scan(rt, now: datetime) -> dict:
     return {"job": "scan", "checked": len(ids), "fired": fired_total, "messages": messages}
 
 
-def _scan_batch(rt, batch: list[int], scan_id: str, now: datetime):
+def _scan_batch(rt: Runtime, batch: list[int], scan_id: str, now: datetime):
     """Evaluate, record and queue one batch in one transaction (run again whole on a deadlock)."""
     funnel = rt.funnel
     updates, fired = [], []
@@ -75,7 +78,7 @@ class Light(NamedTuple):
     days: int
 
 
-def _queue_warnings(rt, fired: list[tuple[int, str, datetime]], scan_id: str, now: datetime,
+def _queue_warnings(rt: Runtime, fired: list[tuple[int, str, datetime]], scan_id: str, now: datetime,
                     light: dict[int, Light]) -> int:
     """One merged message per rep for this scan, and a red intervention card per red deal (a digest for
     a group with many). Only the deals the messages show are loaded in full (a first scan after an

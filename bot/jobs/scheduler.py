@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -18,10 +19,13 @@ from ..metrics import job_succeeded
 from . import JOBS
 from .timetable import TIMETABLE
 
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
 log = logging.getLogger(__name__)
 
 
-def run_job(rt, name: str) -> dict | None:
+def run_job(rt: Runtime, name: str) -> dict | None:
     try:
         with rt.database.connection_context():
             result = JOBS[name](rt, rt.now())
@@ -34,7 +38,7 @@ def run_job(rt, name: str) -> dict | None:
         return None
 
 
-def configure(scheduler, rt, every: dict | None = None):
+def configure(scheduler, rt: Runtime, every: dict | None = None):
     """Add every job of the timetable to `scheduler`; `every` (job -> seconds) overrides its intervals."""
     every = {**{name: slot.every for name, slot in TIMETABLE.items()}, **(every or {})}
     start = datetime.now(timezone.utc) + timedelta(seconds=1)
@@ -44,13 +48,13 @@ def configure(scheduler, rt, every: dict | None = None):
     return scheduler
 
 
-def start_scheduler(rt, every: dict | None = None) -> BackgroundScheduler:
+def start_scheduler(rt: Runtime, every: dict | None = None) -> BackgroundScheduler:
     scheduler = configure(BackgroundScheduler(timezone=rt.tz), rt, every)
     scheduler.start()
     return scheduler
 
 
-def run_forever(rt, every: dict | None = None) -> None:
+def run_forever(rt: Runtime, every: dict | None = None) -> None:
     scheduler = configure(BlockingScheduler(timezone=rt.tz), rt, every)
     log.info("scheduler running: %s", ", ".join(f"{k} every {s.every}s" for k, s in TIMETABLE.items()))
     try:

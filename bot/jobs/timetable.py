@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timezone
-from typing import Callable
+from typing import Callable, TYPE_CHECKING
 
 from rules.calendar import is_workday
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 HEALTH_FROM = time(6, 0)  # the health scores are recomputed once a day from this local time
 
 
-def task_card_window(rt, local: datetime) -> str | None:
+def task_card_window(rt: Runtime, local: datetime) -> str | None:
     """The 09:00 task card: working days, from [schedule] task_card_at until task_card_until."""
     sched = rt.funnel.schedule
     if not is_workday(local.date(), sched.days_off, sched.extra_workdays):
@@ -29,12 +32,12 @@ def task_card_window(rt, local: datetime) -> str | None:
     return None
 
 
-def health_time(rt, local: datetime) -> str | None:
+def health_time(rt: Runtime, local: datetime) -> str | None:
     """The health scores: from HEALTH_FROM local, every day."""
     return f"before {HEALTH_FROM:%H:%M}" if local.time() < HEALTH_FROM else None
 
 
-def review_time(rt, local: datetime) -> str | None:
+def review_time(rt: Runtime, local: datetime) -> str | None:
     """The weekly review: on the day of [schedule] weekly_review_at, from its time."""
     weekday, at = rt.funnel.schedule.weekly_review_at
     if local.weekday() != weekday:
@@ -59,7 +62,7 @@ TIMETABLE: dict[str, Slot] = {
 }
 
 
-def not_due(name: str, rt, now: datetime) -> str | None:
+def not_due(name: str, rt: Runtime, now: datetime) -> str | None:
     """Why job `name` has nothing to do at `now` (naive UTC) by the timetable, or None when it is time."""
     due = TIMETABLE[name].due
     return None if due is None else due(rt, now.replace(tzinfo=timezone.utc).astimezone(rt.tz))

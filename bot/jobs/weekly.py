@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from handlers.report import numbers_data, team_numbers_vs
 from rules.kpi import Period, health_buckets, week_of
@@ -22,6 +23,9 @@ from ..charts import chart_url, write_chart
 from handlers.messages import Reply
 from . import pushes
 from .timetable import not_due
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +37,7 @@ def iso_week(d) -> str:
     return f"{y}-W{w:02d}"
 
 
-def weekly(rt, now: datetime) -> dict:
+def weekly(rt: Runtime, now: datetime) -> dict:
     """Queue the weekly review card for every team with a manager group, once per ISO week."""
     day = now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()
     week = iso_week(day)
@@ -73,7 +77,7 @@ def weekly(rt, now: datetime) -> dict:
     return result
 
 
-def review_data(rt, team_id: int, team_name: str, period: Period, baseline: Period, now: datetime) -> dict:
+def review_data(rt: Runtime, team_id: int, team_name: str, period: Period, baseline: Period, now: datetime) -> dict:
     k, before = team_numbers_vs(rt.funnel, rt.tz, team_id, [period, baseline], now)
     data = numbers_data(k, before, kpi_queries.reps_of(team_id), period, baseline, team_name)
     totals = deals.funnel_totals(team_id)

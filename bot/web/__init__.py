@@ -18,9 +18,13 @@ import hmac
 import logging
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, abort, current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("web", __name__)
@@ -37,13 +41,13 @@ def runtime():
     return current_app.extensions["bot"]
 
 
-def demo_login_on(rt=None) -> bool:
+def demo_login_on(rt: Runtime | None = None) -> bool:
     """The one-click demo login: only when asked for (BOT_DEMO_LOGIN=1) and in local mode."""
     rt = rt or runtime()
     return flag(rt.config["BOT_DEMO_LOGIN"]) and rt.config.channel_on("local")
 
 
-def simulator_on(rt=None) -> bool:
+def simulator_on(rt: Runtime | None = None) -> bool:
     rt = rt or runtime()
     return flag(rt.config["BOT_SIMULATOR"]) and rt.config.channel_on("local")
 

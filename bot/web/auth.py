@@ -23,6 +23,7 @@ import time
 from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlencode
+from typing import TYPE_CHECKING
 
 import requests
 from flask import abort, g, jsonify, redirect, render_template, request, session, url_for
@@ -30,6 +31,9 @@ from flask import abort, g, jsonify, redirect, render_template, request, session
 from storage import dashboard_queries, kv, people
 
 from . import blueprint, demo_login_on, runtime
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
 TIMEOUT = 5
@@ -247,7 +251,7 @@ def wecom_callback():
     return _finish("wecom", wecom_userid(rt, code), next_url)
 
 
-def wecom_userid(rt, code: str) -> str | None:
+def wecom_userid(rt: Runtime, code: str) -> str | None:
     """The WeCom member behind an OAuth code (None: not a member of the corp, e.g. an outside WeChat user)."""
     from ..channels.wecom.client import WeComClient
     client = WeComClient(rt)
@@ -301,7 +305,7 @@ def dingtalk_callback():
     return _finish("dingtalk", dingtalk_userid(rt, code), next_url)
 
 
-def dingtalk_userid(rt, code: str) -> str | None:
+def dingtalk_userid(rt: Runtime, code: str) -> str | None:
     """authCode -> user access token -> unionId -> staff userid (None: not an employee of the org)."""
     from ..channels.dingtalk.client import DingTalkClient
     cfg = rt.config

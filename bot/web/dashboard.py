@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta, timezone
+from typing import TYPE_CHECKING
 
 from flask import abort, jsonify, redirect, render_template, request, url_for
 
@@ -26,6 +27,9 @@ from storage.deals import deal_facts
 from . import blueprint, kpi_numbers, runtime
 from .auth import ROLE_NAMES, current_user, login_required
 from .deals import ACTION_NAMES, action_row, actions_context
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 WARN_LIMIT = 12  # warning-board rows on the main page
 PAGE_SIZE = 50  # rows per page of the full warning list
@@ -109,7 +113,7 @@ def local(dt, tz, fmt: str = "%m-%d %H:%M") -> str:
     return dt.replace(tzinfo=timezone.utc).astimezone(tz).strftime(fmt)
 
 
-def warning_rows(rt, rows: list[dashboard_queries.WarnedDeal], now, team_id=None) -> list[dict]:
+def warning_rows(rt: Runtime, rows: list[dashboard_queries.WarnedDeal], now, team_id=None) -> list[dict]:
     """The board's rows, each level and silence worked out by rules/stale.silence itself (by the team's
     clock), with the next step, its due date and the suggested action (rules/advice)."""
     team = scope_team(rt.funnel, team_id)
@@ -151,7 +155,7 @@ def home():
     return redirect(url_for("web.dashboard"))
 
 
-def kpi_view(rt, scope: Scope, period, now, compute: bool) -> dict | None:
+def kpi_view(rt: Runtime, scope: Scope, period, now, compute: bool) -> dict | None:
     """The manager's numbers of the scope and period, shaped for the page (JSON-safe): from the cache,
     or computed (rules/kpi through handlers.report, as the chat's 周报) when `compute`."""
     # the database is part of the key: the simulator's own database lives in the same process
@@ -177,7 +181,7 @@ def kpi_view(rt, scope: Scope, period, now, compute: bool) -> dict | None:
     return hit
 
 
-def rep_view(rt, scope: Scope, period, now, k) -> dict:
+def rep_view(rt: Runtime, scope: Scope, period, now, k) -> dict:
     """Per rep, JSON-safe: this week's follow-ups and deals moved, the period's won deals against the
     team target (its share: won / target)."""
     today = now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()
@@ -194,7 +198,7 @@ def rep_view(rt, scope: Scope, period, now, k) -> dict:
     return out
 
 
-def page_scope(rt, user):
+def page_scope(rt: Runtime, user):
     now = rt.now()
     scope = resolve_scope(user, request.args)
     today = now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()

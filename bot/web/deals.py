@@ -13,6 +13,7 @@ import io
 import re
 import secrets
 from datetime import timedelta, timezone
+from typing import TYPE_CHECKING
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 
@@ -26,6 +27,9 @@ from ..render import render_text
 from . import blueprint, kpi_numbers, runtime
 from .auth import ROLE_NAMES, current_user, login_required
 
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
 LIST_PAGE = 50
 EXPORT_MAX = 50000  # rows of one Excel export
 STATUS_NAMES = {"open": "进行中", "won": "赢单", "lost": "输单", "all": "全部"}
@@ -36,7 +40,7 @@ _NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 # -- rows -------------------------------------------------------------------------------------------------
 
-def action_row(rt, now, *, deal_id, customer, owner, owner_id, stage_key, amount, last_movement_at,
+def action_row(rt: Runtime, now, *, deal_id, customer, owner, owner_id, stage_key, amount, last_movement_at,
                next_step, next_step_due, snoozed_until, intervention_by, status="open", team=None) -> dict:
     """A deal as a row of the board or the list: level and silence (rules/stale), the next step and its
     due date, the suggested action (rules/advice) and what the manager's buttons need. `team`: the team
@@ -65,7 +69,7 @@ def action_row(rt, now, *, deal_id, customer, owner, owner_id, stage_key, amount
     return row
 
 
-def end_of_today(rt, today):
+def end_of_today(rt: Runtime, today):
     from rules.kpi import local_midnight
     return local_midnight(today, rt.tz) + timedelta(days=1)
 
@@ -124,7 +128,7 @@ def amount_arg(args, name: str) -> int | None:
     return int(value)
 
 
-def list_filter(rt, args, today) -> tuple[dashboard_queries.DealFilter, dict]:
+def list_filter(rt: Runtime, args, today) -> tuple[dashboard_queries.DealFilter, dict]:
     """The filter of the request's parameters, and the parameters as read (for the form and links)."""
     stages = [s.key for s in rt.funnel.stages]
     status = choice_arg(args, "status", STATUS_NAMES, "open")
@@ -173,7 +177,7 @@ def _list_request():
     return rt, user, now, scope, f, read, sort, rule, scope_team(rt.funnel, scope.team_id)
 
 
-def _row_of(rt, now, d: dashboard_queries.ListedDeal, team=None) -> dict:
+def _row_of(rt: Runtime, now, d: dashboard_queries.ListedDeal, team=None) -> dict:
     row = action_row(rt, now, deal_id=d.id, customer=d.customer, owner=d.owner, owner_id=d.owner_id,
                      stage_key=d.stage, amount=d.amount, last_movement_at=d.last_movement_at,
                      next_step=d.next_step, next_step_due=d.next_step_due, snoozed_until=d.snoozed_until,

@@ -24,6 +24,7 @@ import threading
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from flask import abort, current_app, jsonify, render_template, request
 
@@ -34,8 +35,12 @@ from storage.models import db
 from storage.redact import redact
 
 from ..clock import FixedClock, aware
+from ..links import NoLinks
 from . import blueprint, simulator_on
 from .auth import ROLE_NAMES, current_user
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
 SIM_LOCK = threading.RLock()
@@ -61,19 +66,6 @@ def simulator_url(config) -> str:
     return "sqlite:///data/simulator.db"
 
 
-class _NoLinks:
-    """The simulation's messages carry no dashboard links (its deals are not the real dashboard's)."""
-
-    def deal(self, deal_id) -> str:
-        return ""
-
-    def page(self, path, **query) -> str:
-        return ""
-
-    def read_deal(self, token):
-        return None
-
-
 class Simulation:
     """The simulator's own app, runtime and database, and its simulated now (kept in that database)."""
 
@@ -86,7 +78,7 @@ class Simulation:
         with db.routed():  # the database opened here is this simulation's, for this thread only
             self.app = create_app(cfg, clock=FixedClock(aware(real.clock.now())))
         self.rt = self.app.extensions["bot"]
-        self.rt.__dict__["_web_links"] = _NoLinks()
+        self.rt.links = NoLinks(self.rt)  # its deals are not the real dashboard's
         with self.using():
             if not people.rep_by_local_id("liyan") and not dashboard_queries.demo_people(1):
                 self.reset()
@@ -150,7 +142,7 @@ def simulation(app=None) -> Simulation:
     return sim
 
 
-def describe(rt, at: datetime) -> dict:
+def describe(rt: Runtime, at: datetime) -> dict:
     local = at.astimezone(rt.tz)
     sched = rt.funnel.schedule
     workday = is_workday(local.date(), sched.days_off, sched.extra_workdays)
@@ -253,7 +245,7 @@ def simulator_advance():
         return jsonify(now=describe(sim.rt, new), ran=ran, summary=summarize(ran))
 
 
-def target_time(rt, old: datetime, body: dict) -> datetime:
+def target_time(rt: Runtime, old: datetime, body: dict) -> datetime:
     if body.get("to") == "next-card":
         return next_card_time(rt, old)
     if body.get("at"):
@@ -281,7 +273,7 @@ def _number(body: dict, name: str) -> float:
     return number
 
 
-def next_card_time(rt, after: datetime) -> datetime:
+def next_card_time(rt: Runtime, after: datetime) -> datetime:
     """The next working day's task-card time (09:00 by default) after `after`."""
     sched = rt.funnel.schedule
     local = after.astimezone(rt.tz)

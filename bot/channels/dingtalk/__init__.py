@@ -7,6 +7,7 @@ message bodies) · session.py (where to answer a message) · client.py (OpenAPI,
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from storage.people import is_group
 
@@ -17,6 +18,9 @@ from .send import Sender
 from .session import remember_session, webhook_allowed
 from .wire import parse_callback, to_incoming
 
+if TYPE_CHECKING:
+    from ...runtime import Runtime
+
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +30,7 @@ class DingTalkChannel:
     REP_LIMITS = [RateLimit(30, 60)]
     ROBOT_LIMITS = [RateLimit(20, 60)]  # a custom robot: 20 a minute, else blocked for 10 minutes
 
-    def __init__(self, runtime):
+    def __init__(self, runtime: Runtime):
         self.runtime = runtime
         self.http = NoRedirects()
         self.client = DingTalkClient(runtime, self.http)
@@ -72,7 +76,7 @@ class DingTalkChannel:
 Channel = DingTalkChannel
 
 
-def receive(runtime, data):
+def receive(runtime: Runtime, data):
     """A robot callback (HTTP or Stream) through the one inbound path. Raises Rejected for bad data
     (nothing written); returns only after the message is recorded and its replies are queued."""
     from .. import channel_for

@@ -3,11 +3,15 @@ every process and refreshed under a lock (bot/channels/tokens.py)."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import requests
 
 from ..base import NoRedirects
 from ..tokens import cached_token, refresh_token
+
+if TYPE_CHECKING:
+    from ...runtime import Runtime
 
 log = logging.getLogger(__name__)
 TIMEOUT = 5
@@ -32,7 +36,7 @@ class DingTalkError(Exception):
 class DingTalkClient:
     """The robot OpenAPI (api.dingtalk.com) with a database-shared access token."""
 
-    def __init__(self, runtime, http: requests.Session | None = None):
+    def __init__(self, runtime: Runtime, http: requests.Session | None = None):
         cfg = runtime.config
         self.runtime = runtime
         self.base = cfg["DINGTALK_API_BASE"].rstrip("/")

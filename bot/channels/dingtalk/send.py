@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from storage.models import ChatGroup, Rep
 from storage.people import team_managers
@@ -27,6 +28,9 @@ from .client import TIMEOUT, DingTalkError, json_of
 from .session import session_of, webhook_allowed
 from .sign import signed_webhook
 from .wire import openapi_message, robot_message
+
+if TYPE_CHECKING:
+    from ...runtime import Runtime
 
 log = logging.getLogger(__name__)
 SESSION_MARGIN = timedelta(minutes=1)  # a session webhook this close to its expiry counts as expired
@@ -56,7 +60,7 @@ def robot_error(errcode, errmsg: str, what: str) -> SendResult:
 class Sender:
     """One channel's sending state: the HTTP session and the OpenAPI client."""
 
-    def __init__(self, runtime, http, client):
+    def __init__(self, runtime: Runtime, http, client):
         self.runtime, self.http, self.client = runtime, http, client
 
     def now_ms(self) -> int:

@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 from storage import kv
 
 from .sign import SIGN_PREFIX
 from .wire import Callback
+
+if TYPE_CHECKING:
+    from ...runtime import Runtime
 
 SESSION_PREFIX = "dingtalk:session:"
 SESSION_KEEP = timedelta(days=1)  # how long after the message its conversation is remembered
@@ -58,16 +62,16 @@ def msg_id_of_key(outbox_key: str) -> str | None:
     return msg_id if sep and index.isdigit() and msg_id else None
 
 
-def remember_session(runtime, cb: Callback, now: datetime) -> None:
+def remember_session(runtime: Runtime, cb: Callback, now: datetime) -> None:
     """Keep where to answer this message: its session webhook and conversation, for the adapter."""
     value = json.dumps({"webhook": cb.session_webhook, "expires": cb.session_expires, "group": cb.group,
                         "conversation_id": cb.conversation_id, "staff_id": cb.staff_id})
     # one INSERT; a redelivery keeps the first delivery's session (its replies were queued with it),
     # and concurrent deliveries only wait on each other, never update the same row (a MariaDB deadlock)
     kv.add(session_key(cb.msg_id), value, now, SESSION_KEEP)
-    last = runtime.__dict__.get("_dingtalk_purged")
+    last = runtime.dingtalk_purged
     if last is None or now - last >= PURGE_EVERY:
-        runtime.__dict__["_dingtalk_purged"] = now
+        runtime.dingtalk_purged = now
         kv.purge_expired(SESSION_PREFIX, now)
         kv.purge_expired(SIGN_PREFIX, now)
 

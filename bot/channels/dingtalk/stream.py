@@ -12,6 +12,7 @@ import asyncio
 import logging
 import platform
 import threading
+from typing import TYPE_CHECKING
 
 import dingtalk_stream
 import requests
@@ -21,6 +22,9 @@ from dingtalk_stream.version import VERSION_STRING
 from ..base import Rejected
 from . import receive
 
+if TYPE_CHECKING:
+    from ...runtime import Runtime
+
 log = logging.getLogger(__name__)
 OPEN_CONNECTION = "/v1.0/gateway/connections/open"
 
@@ -28,7 +32,7 @@ OPEN_CONNECTION = "/v1.0/gateway/connections/open"
 class FunnelChatbotHandler(dingtalk_stream.ChatbotHandler):
     """Robot messages -> the bot's one inbound path; ack after the message is recorded."""
 
-    def __init__(self, runtime):
+    def __init__(self, runtime: Runtime):
         super().__init__()
         self.runtime = runtime
 
@@ -49,7 +53,7 @@ class FunnelChatbotHandler(dingtalk_stream.ChatbotHandler):
 class FunnelStreamClient(dingtalk_stream.DingTalkStreamClient):
     """The SDK client, opening its connection at DINGTALK_API_BASE (the SDK reads a fixed endpoint)."""
 
-    def __init__(self, runtime, api_base: str | None = None):
+    def __init__(self, runtime: Runtime, api_base: str | None = None):
         cfg = runtime.config
         super().__init__(dingtalk_stream.Credential(cfg["DINGTALK_APP_KEY"], cfg["DINGTALK_APP_SECRET"]),
                          logger=logging.getLogger("bot.dingtalk.stream.sdk"))
@@ -72,19 +76,19 @@ class FunnelStreamClient(dingtalk_stream.DingTalkStreamClient):
             return None
 
 
-def stream_client(runtime, api_base: str | None = None) -> FunnelStreamClient:
+def stream_client(runtime: Runtime, api_base: str | None = None) -> FunnelStreamClient:
     client = FunnelStreamClient(runtime, api_base)
     client.register_callback_handler(ChatbotMessage.TOPIC, FunnelChatbotHandler(runtime))
     return client
 
 
-def run_stream(runtime) -> None:
+def run_stream(runtime: Runtime) -> None:
     """Connect and serve robot messages forever (reconnecting as the SDK does)."""
     log.info("dingtalk stream mode: connecting as %s", runtime.config["DINGTALK_APP_KEY"])
     stream_client(runtime).start_forever()
 
 
-def start_stream_thread(runtime) -> threading.Thread:
+def start_stream_thread(runtime: Runtime) -> threading.Thread:
     """Stream mode beside the web app (`serve` with DINGTALK_MODE=stream)."""
     thread = threading.Thread(target=run_stream, args=(runtime,), name="dingtalk-stream", daemon=True)
     thread.start()

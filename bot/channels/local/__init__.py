@@ -3,13 +3,17 @@ tests. It answers in the request and delivers by recording: GET /local/outbox sh
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from handlers.messages import Incoming
 from ..base import InRequest, Rejected, SendResult
 
+if TYPE_CHECKING:
+    from ...runtime import Runtime
+
 
 class LocalChannel(InRequest):
-    def __init__(self, runtime):
+    def __init__(self, runtime: Runtime):
         super().__init__("local", runtime)
 
     def parse(self, body) -> Incoming:

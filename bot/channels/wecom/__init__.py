@@ -5,6 +5,7 @@ routes.py (GET URL check, POST callback) · crypto.py (signature, AES) · wire.p
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from storage.models import ChatGroup
 from storage.people import is_group
 
@@ -14,13 +15,16 @@ from . import send
 from .client import WeComClient
 from .wire import message_count, passive_text, to_incoming
 
+if TYPE_CHECKING:
+    from ...runtime import Runtime
+
 
 class WeComChannel:
     name = "wecom"
     REP_LIMITS = [RateLimit(30, 60), RateLimit(1000, 3600)]
     ROBOT_LIMITS = [RateLimit(20, 60)]
 
-    def __init__(self, runtime):
+    def __init__(self, runtime: Runtime):
         self.runtime = runtime
         self.client = WeComClient(runtime)
         self.agent_id = int(runtime.config["WECOM_AGENT_ID"])

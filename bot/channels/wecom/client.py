@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from wechatpy.enterprise import WeChatClient
 from wechatpy.exceptions import WeChatClientException
@@ -14,6 +15,9 @@ from storage import kv
 from ..base import NoRedirects
 from ..tokens import TOKEN_MARGIN, refresh_token
 
+if TYPE_CHECKING:
+    from ...runtime import Runtime
+
 log = logging.getLogger(__name__)
 TIMEOUT = 5
 TOKEN_ERRORS = (40014, 42001)  # a token WeCom no longer takes (40001, a wrong secret, is not one)
@@ -22,7 +26,7 @@ TOKEN_ERRORS = (40014, 42001)  # a token WeCom no longer takes (40001, a wrong s
 class DatabaseSession(SessionStorage):
     """wechatpy session storage in the database, so every process shares one access token."""
 
-    def __init__(self, runtime):
+    def __init__(self, runtime: Runtime):
         self.runtime = runtime
 
     def get(self, key, default=None):
@@ -42,7 +46,7 @@ class WeComClient(WeChatClient):
     wechatpy's own retry-after-refetch is off (it can loop); `with_token_retry` retries once.
     """
 
-    def __init__(self, runtime):
+    def __init__(self, runtime: Runtime):
         cfg = runtime.config
         self.runtime = runtime
         self.API_BASE_URL = cfg["WECOM_API_BASE"].rstrip("/") + "/"

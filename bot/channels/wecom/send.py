@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import requests
 from wechatpy.exceptions import WeChatClientException
@@ -20,6 +21,9 @@ from ..tokens import MIN_FETCH_INTERVAL, TokenBusy
 from .client import TIMEOUT
 from .wire import app_messages, robot_message
 
+if TYPE_CHECKING:
+    from ...runtime import Runtime
+
 RETRY_CODES = {-1, 45009, 45033, 45011, 40014, 42001}
 # the set-up is wrong, not the message: every send fails until an admin fixes it. The rows wait (with
 # backoff) for the fix and the admins are told once
@@ -31,7 +35,7 @@ HINTS = {81013: "不在应用可见范围或已离职", 45002: "消息内容超�
 TASK_ID_USED = 42014
 
 
-def send_app_message(runtime, client, agent_id: int, recipient: str, reply: Reply, key: str) -> SendResult:
+def send_app_message(runtime: Runtime, client, agent_id: int, recipient: str, reply: Reply, key: str) -> SendResult:
     rep = Rep.get_or_none(Rep.local_id == recipient)
     userid = rep.wecom_userid if rep else (recipient.split(":", 1)[1] if recipient.startswith("wecom:") else None)
     if not userid:
@@ -66,7 +70,7 @@ def send_app_message(runtime, client, agent_id: int, recipient: str, reply: Repl
     return SendResult(True)
 
 
-def send_robot(runtime, http: requests.Session, group: ChatGroup, reply: Reply) -> SendResult:
+def send_robot(runtime: Runtime, http: requests.Session, group: ChatGroup, reply: Reply) -> SendResult:
     if not group.wecom_robot_key:
         return SendResult(False, f"群 {group.name} 没有配置企业微信群机器人 key")
     managers = team_managers(group.team_id)
