@@ -9,9 +9,10 @@ robot fails, the admins hear it as app messages. An alert that itself fails rais
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from rules.localtime import to_local
 from storage import outbox, people
 
 from handlers.messages import Reply
@@ -30,7 +31,7 @@ def alert(rt: Runtime, row, cause: str, error: str, now: datetime) -> int:
     if team_id is None:
         log.warning("delivery failure %s for %s: no team to alert", cause, row.recipient)
         return 0
-    day = now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date().isoformat()
+    day = to_local(now, rt.tz).date().isoformat()
     reply = Reply("delivery_alert", {"cause": cause, "error": error[:300], "channel": row.channel})
     recipients = [a.local_id for a in people.team_admins(team_id)]
     if not people.is_group(row.recipient):  # the app API fails: the manager group's robot still works

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from rules.funnel import Funnel
 from rules.health_score import HealthRules
+from rules import localtime
 from storage.models import Rep
 
 from .messages import Button, Incoming, Outgoing, Reply
@@ -67,20 +68,19 @@ class Context:
 
     @property
     def local_now(self) -> datetime:
-        return self.now.replace(tzinfo=timezone.utc).astimezone(self.tz)
+        return localtime.to_local(self.now, self.tz)
 
     @property
     def today(self) -> date:
         return self.local_now.date()
 
     def to_local(self, dt: datetime | None) -> datetime | None:
-        return None if dt is None else dt.replace(tzinfo=timezone.utc).astimezone(self.tz)
+        return None if dt is None else localtime.to_local(dt, self.tz)
 
     def end_of_local_day(self, d: date) -> datetime:
         """23:59:59 local on `d`, as naive UTC."""
-        local = datetime.combine(d, time(23, 59, 59), tzinfo=self.tz)
-        return local.astimezone(timezone.utc).replace(tzinfo=None)
+        return localtime.to_utc(datetime.combine(d, time(23, 59, 59)), self.tz)
 
     def local_day_bounds(self, d: date) -> tuple[datetime, datetime]:
-        start = datetime.combine(d, time(0), tzinfo=self.tz).astimezone(timezone.utc).replace(tzinfo=None)
+        start = localtime.to_utc(datetime.combine(d, time(0)), self.tz)
         return start, start + timedelta(days=1)

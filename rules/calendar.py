@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
 import chinese_calendar
+
+from .localtime import to_local, to_utc
 
 DAY = 86400.0
 DAY_US = 86_400_000_000  # a day in microseconds: the walk over whole days is done in integers
@@ -87,12 +89,12 @@ class WorkdayClock:
     def _local(self, utc: datetime) -> datetime:
         if self._offset is not None:
             return utc + self._offset
-        return utc.replace(tzinfo=timezone.utc).astimezone(self.tz).replace(tzinfo=None)
+        return to_local(utc, self.tz).replace(tzinfo=None)
 
     def _utc(self, local: datetime) -> datetime:
         if self._offset is not None:
             return local - self._offset
-        return local.replace(tzinfo=self.tz).astimezone(timezone.utc).replace(tzinfo=None)
+        return to_utc(local, self.tz)
 
     @staticmethod
     def _midnight(i: int) -> datetime:

@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from statistics import fmean
 
 from .funnel import Funnel
+from .localtime import to_local, to_utc
 from .stale import silence
 
 HIGH_HEALTH = 75
@@ -93,7 +94,7 @@ class Period:
 
 
 def local_midnight(d: date, tz) -> datetime:
-    return datetime.combine(d, time(0), tzinfo=tz).astimezone(timezone.utc).replace(tzinfo=None)
+    return to_utc(datetime.combine(d, time(0)), tz)
 
 
 def week_of(d: date) -> Period:
@@ -353,7 +354,7 @@ def followup_intervals(rows: list[CustomerActivity]) -> FollowUp:
 
 
 def close_day(closed_at: datetime, tz) -> date:
-    return closed_at.replace(tzinfo=timezone.utc).astimezone(tz).date()
+    return to_local(closed_at, tz).date()
 
 
 def is_high_health(deal: DealRow, scores: dict[tuple[int, date], int], tz) -> bool:

@@ -8,12 +8,14 @@ import re
 import sqlite3
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable
 
 from peewee import Database, MySQLDatabase, OperationalError, PostgresqlDatabase, Psycopg2Adapter, SqliteDatabase
 from playhouse.db_url import connect, parse
 from playhouse.migrate import SchemaMigrator, migrate  # noqa: F401  (used by migrations)
+
+from rules.localtime import to_utc
 
 from .models import ALL_MODELS, SchemaVersion, db
 
@@ -271,7 +273,7 @@ def to_db(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
     if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        dt = to_utc(dt)
     return dt.replace(microsecond=0)
 
 

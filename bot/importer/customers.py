@@ -13,11 +13,12 @@ import re
 import sys
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from handlers.parse import find_amount, initials_of, parse_amount
 from rules.funnel import Funnel, Stage
+from rules.localtime import to_local, to_utc
 from storage import imports
 from storage.database import transaction
 
@@ -276,11 +277,11 @@ class CustomerImport:
                     if ":" not in off:
                         off = off[:3] + ":" + off[3:]
                     aware = datetime.fromisoformat(local.isoformat() + off)
-                    utc = aware.astimezone(timezone.utc).replace(tzinfo=None)
+                    utc = to_utc(aware)
                     return utc if utc <= self.now else f"{value!r} 晚于现在"
         if local is None:
             return f"{value!r} 不是日期"
-        utc = local.replace(tzinfo=self.tz).astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
+        utc = to_utc(local, self.tz).replace(microsecond=0)
         if utc > self.now:
             return f"{value!r} 晚于现在"
         return utc
@@ -366,7 +367,7 @@ class CustomerImport:
                     created, entered, closed, stage_dates)
 
     def _local(self, at: datetime) -> str:
-        t = at.replace(tzinfo=timezone.utc).astimezone(self.tz)
+        t = to_local(at, self.tz)
         return t.strftime("%Y-%m-%d") if (t.hour, t.minute) == (0, 0) else t.strftime("%Y-%m-%d %H:%M")
 
     def _history(self, r: _Row) -> list[tuple[str, datetime]]:

@@ -6,11 +6,12 @@ The card takes in the rep's warnings still waiting for the send window (fold_int
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from handlers.messages import Reply
 from rules.access import is_manager
+from rules.localtime import to_local
 from storage import outbox, scan_queries
 from storage.database import in_transaction
 
@@ -29,7 +30,7 @@ def daily(rt: Runtime, now: datetime) -> dict:
     Run it as often as you like: before 09:00, on a day off, or after the catch-up window it does
     nothing, and the outbox key (person + date) makes a second run that morning send nothing new.
     """
-    day = now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()
+    day = to_local(now, rt.tz).date()
     skipped = not_due("daily", rt, now)
     if skipped:
         return {"job": "daily", "date": day.isoformat(), "skipped": skipped}

@@ -6,10 +6,11 @@ was down, since a rerun the same day just replaces that day's scores).
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from rules.health_score import SIGNALS, points, score
+from rules.localtime import to_local
 from storage import health_queries, kv, people
 from storage.database import in_transaction
 from storage.deals import open_deal
@@ -27,7 +28,7 @@ PARTS_JSON = "{" + ",".join(f'"{k}":%.1f' for k in SIGNALS) + "}"  # the breakdo
 def health(rt: Runtime, now: datetime, team_id: int | None = None, force: bool = False) -> dict:
     """Once a day when the timetable says (`force`: recompute now, whatever the time)."""
     rules = rt.health_rules
-    local = now.replace(tzinfo=timezone.utc).astimezone(rt.tz)
+    local = to_local(now, rt.tz)
     day = local.date()
     done_key = f"health_done:{day.isoformat()}"
     if not force:

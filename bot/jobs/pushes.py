@@ -7,9 +7,10 @@ Answers to a person's own message never come through here, and are never held.
 """
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
+from rules.localtime import to_local, to_utc
 from storage import outbox
 
 from handlers.messages import Reply
@@ -35,10 +36,10 @@ def send_time(rt: Runtime, now: datetime, fold: bool = False) -> datetime:
 
 def day_bounds(rt: Runtime, at: datetime) -> tuple[datetime, datetime, datetime]:
     """(start, end, digest time) of the local day of `at`, as naive UTC."""
-    day = at.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()
+    day = to_local(at, rt.tz).date()
 
     def utc(d, t):
-        return datetime.combine(d, t, tzinfo=rt.tz).astimezone(timezone.utc).replace(tzinfo=None)
+        return to_utc(datetime.combine(d, t), rt.tz)
     start = utc(day, time(0))
     closes = utc(day, rt.funnel.send_window.closes)
     return start, utc(day + timedelta(days=1), time(0)), max(at, closes - DIGEST_BEFORE_CLOSE)
@@ -73,7 +74,7 @@ def queue(rt: Runtime, rows: list[tuple[str, str, str, dict]], now: datetime, fo
 
 def _into_digest(rt: Runtime, channel: str, to: str, rows, now: datetime, day_start: datetime, digest_at: datetime) -> int:
     """The day's digest for `to` takes in these messages (as text); one row a day, filled until it goes."""
-    day = day_start.replace(tzinfo=timezone.utc).astimezone(rt.tz).date().isoformat()
+    day = to_local(day_start, rt.tz).date().isoformat()
     key = f"digest:{to}:{day}"
     row = outbox.by_key(key)
     if row is not None and row.status != "pending":  # today's digest went already: tomorrow's takes them

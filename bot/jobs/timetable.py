@@ -11,10 +11,11 @@ job's own business: its outbox keys, or the health job's mark of the day.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import datetime, time
 from typing import Callable, TYPE_CHECKING
 
 from rules.calendar import is_workday
+from rules.localtime import to_local
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -65,4 +66,4 @@ TIMETABLE: dict[str, Slot] = {
 def not_due(name: str, rt: Runtime, now: datetime) -> str | None:
     """Why job `name` has nothing to do at `now` (naive UTC) by the timetable, or None when it is time."""
     due = TIMETABLE[name].due
-    return None if due is None else due(rt, now.replace(tzinfo=timezone.utc).astimezone(rt.tz))
+    return None if due is None else due(rt, to_local(now, rt.tz))

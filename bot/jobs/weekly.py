@@ -12,11 +12,12 @@ channel get its link. When it works is the timetable's (timetable.py).
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from handlers.report import numbers_data, team_numbers_vs
 from rules.kpi import Period, health_buckets, week_of
+from rules.localtime import to_local
 from storage import deals, kpi_queries, outbox, people
 
 from ..charts import chart_url, write_chart
@@ -39,7 +40,7 @@ def iso_week(d) -> str:
 
 def weekly(rt: Runtime, now: datetime) -> dict:
     """Queue the weekly review card for every team with a manager group, once per ISO week."""
-    day = now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()
+    day = to_local(now, rt.tz).date()
     week = iso_week(day)
     skipped = not_due("weekly", rt, now)
     if skipped:

@@ -9,7 +9,7 @@ functions as the chat's 周报), and every count is a GROUP BY query (storage/da
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta, timezone
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from flask import abort, jsonify, redirect, render_template, request, url_for
@@ -21,12 +21,13 @@ from rules.advice import suggested_action
 from rules.health_score import Part, Score
 from rules.kpi import HEALTH_BUCKETS, HIGH_HEALTH, local_midnight, week_of
 from rules.stale import LEVEL_ICONS, LEVEL_NAMES
+from rules.localtime import to_local
 from storage import dashboard_queries, people
 from storage.deals import deal_facts
 
 from . import blueprint, kpi_numbers, runtime
 from .auth import ROLE_NAMES, current_user, login_required
-from .deals import ACTION_NAMES, action_row, actions_context
+from .deals import ACTION_NAMES, action_row, actions_context, local
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -107,12 +108,6 @@ def scope_team(funnel, team_id):
     return people.team_name(team_id) if funnel.schedule.team_clocks and team_id is not None else None
 
 
-def local(dt, tz, fmt: str = "%m-%d %H:%M") -> str:
-    if dt is None:
-        return ""
-    return dt.replace(tzinfo=timezone.utc).astimezone(tz).strftime(fmt)
-
-
 def warning_rows(rt: Runtime, rows: list[dashboard_queries.WarnedDeal], now, team_id=None) -> list[dict]:
     """The board's rows, each level and silence worked out by rules/stale.silence itself (by the team's
     clock), with the next step, its due date and the suggested action (rules/advice)."""
@@ -175,7 +170,7 @@ def kpi_view(rt: Runtime, scope: Scope, period, now, compute: bool) -> dict | No
                             for rid, (d, n) in k.followup.by_rep.items()},
                "computed_at": local(now, rt.tz, "%H:%M"),
                "trend": kpi_numbers.trend_view(rt.tz, scope.team_id, scope.owner_id,
-                                               now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date(), now),
+                                               to_local(now, rt.tz).date(), now),
                "reps": rep_view(rt, scope, period, now, k)}
         kpi_numbers.remember(key, hit)
     return hit
@@ -184,7 +179,7 @@ def kpi_view(rt: Runtime, scope: Scope, period, now, compute: bool) -> dict | No
 def rep_view(rt: Runtime, scope: Scope, period, now, k) -> dict:
     """Per rep, JSON-safe: this week's follow-ups and deals moved, the period's won deals against the
     team target (its share: won / target)."""
-    today = now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()
+    today = to_local(now, rt.tz).date()
     week_start = week_of(today).bounds(rt.tz)[0]
     p_start, p_end = period.bounds(rt.tz)
     stats = dashboard_queries.rep_stats(scope.team_id, scope.owner_id, week_start, now, p_start,
@@ -201,7 +196,7 @@ def rep_view(rt: Runtime, scope: Scope, period, now, k) -> dict:
 def page_scope(rt: Runtime, user):
     now = rt.now()
     scope = resolve_scope(user, request.args)
-    today = now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()
+    today = to_local(now, rt.tz).date()
     period_key, period = kpi_numbers.parse(request.args.get("period"), today)
     return now, scope, period_key, period
 
@@ -234,7 +229,7 @@ def dashboard():
             level_totals[lv][1] += amount
     warned = warning_rows(rt, dashboard_queries.warned_deals(team_id, owner_id, rule, limit=WARN_LIMIT), now, team_id)
     warned_total = sum(n for n, _ in level_totals.values())
-    today = now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()
+    today = to_local(now, rt.tz).date()
     due_today = dashboard_queries.DealFilter(due_before=local_midnight(today, rt.tz) + timedelta(days=1))
     due_count, _ = dashboard_queries.deal_list_totals(team_id, owner_id, due_today, rule, now)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import re
 import secrets
-from datetime import timedelta, timezone
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -20,6 +20,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from rules.access import is_manager, visible_to
 from rules.advice import suggested_action
 from rules.stale import LEVEL_ICONS, LEVEL_NAMES, silence
+from rules.localtime import to_local
 from storage import dashboard_queries
 
 from handlers.messages import Incoming
@@ -75,9 +76,10 @@ def end_of_today(rt: Runtime, today):
 
 
 def local(dt, tz, fmt: str = "%m-%d %H:%M") -> str:
+    """A stored time as the pages show it (local time); "" for none."""
     if dt is None:
         return ""
-    return dt.replace(tzinfo=timezone.utc).astimezone(tz).strftime(fmt)
+    return to_local(dt, tz).strftime(fmt)
 
 
 def nonce() -> str:
@@ -169,7 +171,7 @@ def _list_request():
     int_arg(request.args, "rep", 1, 2 ** 63 - 1)
     int_arg(request.args, "team", 1, 2 ** 63 - 1)
     scope = resolve_scope(user, request.args)
-    today = now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()
+    today = to_local(now, rt.tz).date()
     f, read = list_filter(rt, request.args, today)
     sort = choice_arg(request.args, "sort", dashboard_queries.SORTS,
                       "closed" if f.status in ("won", "lost") else "silence")
