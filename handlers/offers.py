@@ -3,7 +3,6 @@ and "记为华联超市的拜访?" when the customer was only guessed. Pressing 
 from __future__ import annotations
 
 from storage import deals
-from storage.models import Deal
 
 from .context import Context, Refusal
 from .router import router
@@ -24,7 +23,7 @@ def offer(ctx: Context, arg: str) -> None:
     parts = arg.split(":")
     if len(parts) != 3 or not parts[0].isdigit():
         raise Refusal("unknown_action", action=arg[:40])
-    deal = Deal.get_or_none(Deal.id == int(parts[0]))
+    deal = deals.deal_by_id(int(parts[0]))
     if deal is None:
         raise Refusal("action_expired")
     rep = ctx.rep
