@@ -198,7 +198,7 @@ def timed(fn, repeat: int = REPEAT) -> tuple[float, float, float, object]:
 
 
 def run(label: str, url: str, cfg: dict) -> list[list]:
-    from bot.messages import Incoming
+    from handlers.messages import Incoming
     from bot.jobs.weekly import weekly
     from handlers.report import team_numbers, team_numbers_vs
     from rules.kpi import parse_period

@@ -49,19 +49,19 @@ def chart(name: str):
 @lru_cache(maxsize=1)
 def cjk_font() -> str | None:
     """The family name of an installed CJK font, or None (the chart then uses English labels)."""
-    from matplotlib import font_manager as fm
+    from matplotlib import font_manager
 
     def known():
-        names = {f.name for f in fm.fontManager.ttflist}
+        names = {f.name for f in font_manager.fontManager.ttflist}
         return next((n for n in CJK_FONTS if n in names), None)
     found = known()
     if found:
         return found
     # a font installed after matplotlib cached its font list: add the files themselves
-    for path in fm.findSystemFonts():
+    for path in font_manager.findSystemFonts():
         if any(k in os.path.basename(path).lower().replace("-", "").replace("_", "") for k in CJK_FILES):
             try:
-                fm.fontManager.addfont(path)
+                font_manager.fontManager.addfont(path)
             except Exception:  # noqa: BLE001  an unreadable font file: try the next
                 continue
     found = known()
@@ -125,6 +125,6 @@ def render_chart(path: Path, team_name: str, period_label: str, period_key: str,
 
 def _wan(amount: int, cjk: bool) -> str:
     if cjk:
-        from .render import format_yuan
+        from handlers.views import format_yuan
         return format_yuan(amount)
     return f"¥{amount:,}"

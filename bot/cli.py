@@ -42,7 +42,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_say(args) -> int:
-    from .messages import Incoming
+    from handlers.messages import Incoming
     from .render import render_text
     rt = runtime_for(args)
     text = " ".join(args.text)
@@ -117,7 +117,7 @@ def cmd_target(args) -> int:
     """`target TEAM PERIOD AMOUNT`: set (or change) a team's sales target for a quarter or a month."""
     from handlers.parse import find_amount
     from rules.kpi import parse_period
-    from storage import kpi
+    from storage import kpi_queries
     rt = runtime_for(args)
     amount, rest = find_amount(" ".join(args.amount))
     if not amount or rest:
@@ -129,11 +129,11 @@ def cmd_target(args) -> int:
         print(f"周期看不懂: {args.period!r} (季度如 2026-Q4, 月份如 2026-11)", file=sys.stderr)
         return 2
     with rt.database.connection_context():
-        result = kpi.set_target(args.team, period.key, amount)
+        result = kpi_queries.set_target(args.team, period.key, amount)
     if result is None:
         print(f"没有团队「{args.team}」(先导入花名册)", file=sys.stderr)
         return 1
-    from .render import format_yuan
+    from handlers.views import format_yuan
     print(f"{'已设置' if result[1] else '已更新'}「{args.team}」{period.key} 目标 {format_yuan(amount)}")
     return 0
 
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as e:  # a rules file error and the like: say it plainly
         from rules.funnel import RulesError
-        from rules.health import HealthRulesError
+        from rules.health_score import HealthRulesError
         if isinstance(e, (RulesError, HealthRulesError)):
             print(f"规则文件错误: {e}", file=sys.stderr)
             return 2

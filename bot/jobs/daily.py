@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from storage import outbox, scan as scan_q
+from storage import outbox, scan_queries
 from storage.database import in_transaction
 
 from ..cards import MAX_BUTTON_DEALS, rep_buttons
-from ..messages import Reply
+from handlers.messages import Reply
 from . import pushes
 from .scan import RED_DIGEST_ROWS
 from .timetable import not_due
@@ -29,8 +29,8 @@ def daily(rt, now: datetime) -> dict:
     if skipped:
         return {"job": "daily", "date": day.isoformat(), "skipped": skipped}
     from handlers.queries import task_card_data
-    by_owner = scan_q.open_deal_rows()  # one query for every card
-    intent = scan_q.high_intent_by_owner()
+    by_owner = scan_queries.open_deal_rows()  # one query for every card
+    intent = scan_queries.high_intent_by_owner()
     by_team: dict[int, list] = {}
     intent_by_team: dict[int, list] = {}
     for deals in by_owner.values():
@@ -41,7 +41,7 @@ def daily(rt, now: datetime) -> dict:
             intent_by_team.setdefault(team, []).append(name)
     rows = []
     silences: dict = {}
-    for rep in scan_q.active_reps():
+    for rep in scan_queries.active_reps():
         ctx = rt.context_for(rep, now)
         if rep.role == "rep":
             mine, hot = by_owner.get(rep.id, []), [n for _, n in intent.get(rep.id, [])][:10]

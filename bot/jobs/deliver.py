@@ -21,7 +21,7 @@ from storage import kv, outbox
 from ..alerts import alert
 from ..channels import SendResult, channel_for
 from ..metrics import count_send
-from ..messages import Reply
+from handlers.messages import Reply
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8

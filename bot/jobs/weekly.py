@@ -15,11 +15,11 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from handlers.report import numbers_data, team_numbers_vs
-from rules import kpi as K
-from storage import deals, kpi as store, outbox, people
+from rules.kpi import Period, health_buckets, week_of
+from storage import deals, kpi_queries, outbox, people
 
 from ..charts import chart_url, write_chart
-from ..messages import Reply
+from handlers.messages import Reply
 from . import pushes
 from .timetable import not_due
 
@@ -40,10 +40,10 @@ def weekly(rt, now: datetime) -> dict:
     skipped = not_due("weekly", rt, now)
     if skipped:
         return {"job": "weekly", "date": day.isoformat(), "skipped": skipped}
-    period = K.week_of(day - timedelta(days=1))
+    period = week_of(day - timedelta(days=1))
     baseline = period.previous()
     queued, charts, failed = 0, [], []
-    for team_id, team_name in store.team_ids():
+    for team_id, team_name in kpi_queries.team_ids():
         group = people.team_group(team_id, "manager")
         if group is None:
             log.warning("team %s has no manager group: no weekly review", team_id)
@@ -73,12 +73,12 @@ def weekly(rt, now: datetime) -> dict:
     return result
 
 
-def review_data(rt, team_id: int, team_name: str, period: K.Period, baseline: K.Period, now: datetime) -> dict:
+def review_data(rt, team_id: int, team_name: str, period: Period, baseline: Period, now: datetime) -> dict:
     k, before = team_numbers_vs(rt.funnel, rt.tz, team_id, [period, baseline], now)
-    data = numbers_data(k, before, store.reps_of(team_id), period, baseline, team_name)
+    data = numbers_data(k, before, kpi_queries.reps_of(team_id), period, baseline, team_name)
     totals = deals.funnel_totals(team_id)
     data.update(scope=team_name, chart_url=None, chart_file=None, chart_inline=False,
                 funnel=[{"key": s.key, "stage": s.name, "count": totals.get(s.key, (0, 0))[0],
                          "amount": totals.get(s.key, (0, 0))[1]} for s in rt.funnel.open_stages],
-                health=[list(b) for b in K.health_buckets(store.health_values(team_id))])
+                health=[list(b) for b in health_buckets(kpi_queries.health_values(team_id))])
     return data

@@ -15,7 +15,7 @@ from bot.clock import FixedClock
 from bot.jobs import JOBS
 from bot.jobs.timetable import TIMETABLE
 from bot.jobs.weekly import weekly
-from bot.messages import Reply
+from handlers.messages import Reply
 from bot.render import render_text
 from storage.models import Outbox, Team
 from tests.conftest import make_runtime
