@@ -52,6 +52,11 @@ def latest_version() -> int:
     return max([1] + [v for v, _, _ in MIGRATIONS])
 
 
+def schema_version() -> int:
+    """The version the database's schema is at."""
+    return SchemaVersion.select().get().version
+
+
 _WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
 

@@ -597,7 +597,8 @@ class CustomerImport:
                 for did, cid in imports.deal_ids(list(wanted)):
                     wanted[cid].id = did  # the customer's newest deal is the one just inserted
             if self.new_changes:
-                imports.insert_stage_changes([(d.id, a, b, rep, at, note) for d, a, b, rep, at, note in self.new_changes])
+                imports.insert_stage_changes([(d.id, a, b, rep, at, note)
+                                              for d, a, b, rep, at, note in self.new_changes])
             if self.new_contacts:
                 imports.insert_contacts([(c.cust.id, c.name, c.title, c.dm, c.created_at) for c in self.new_contacts])
                 for c in self.new_contacts:

@@ -5,8 +5,7 @@ routes.py (GET URL check, POST callback) · crypto.py (signature, AES) · wire.p
 """
 from __future__ import annotations
 
-from storage.models import ChatGroup
-from storage.people import is_group
+from storage.people import group_by_local_id, is_group
 
 from ...render import render_text
 from ..base import Answer, NoRedirects, RateLimit, SendResult
@@ -56,7 +55,7 @@ class WeComChannel:
         return 1 if is_group(recipient) else message_count(reply)
 
     def send(self, recipient: str, reply, key: str = "") -> SendResult:
-        group = ChatGroup.get_or_none(ChatGroup.local_id == recipient)
+        group = group_by_local_id(recipient)
         if group is not None:
             return send.send_robot(self.runtime, self.http, group, reply)
         return send.send_app_message(self.runtime, self.client, self.agent_id, recipient, reply, key)

@@ -5,20 +5,23 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import requests
 from wechatpy.exceptions import WeChatClientException
 
 from storage import kv
-from storage.models import ChatGroup, Rep
-from storage.people import team_managers
 from handlers.messages import Reply
+from storage.people import rep_by_local_id, team_managers
 
 from ...links import managers_links
 from ..base import SendResult
 from ..tokens import MIN_FETCH_INTERVAL, TokenBusy
 from .client import TIMEOUT
 from .wire import app_messages, robot_message
+
+if TYPE_CHECKING:
+    from storage.models import ChatGroup
 
 RETRY_CODES = {-1, 45009, 45033, 45011, 40014, 42001}
 # the set-up is wrong, not the message: every send fails until an admin fixes it. The rows wait (with
@@ -32,7 +35,7 @@ TASK_ID_USED = 42014
 
 
 def send_app_message(runtime, client, agent_id: int, recipient: str, reply: Reply, key: str) -> SendResult:
-    rep = Rep.get_or_none(Rep.local_id == recipient)
+    rep = rep_by_local_id(recipient)
     userid = rep.wecom_userid if rep else (recipient.split(":", 1)[1] if recipient.startswith("wecom:") else None)
     if not userid:
         return SendResult(False, f"{recipient} 没有企业微信 userid")
