@@ -285,6 +285,36 @@ def test_a_refused_card_click_leaves_the_card_as_it_was(client, rt, fake):
     assert fake.live_buttons(tc["task_id"]) == ["华联便利店:已跟进", "华联便利店:推迟24小时", "华联便利店:请主管支援"]
 
 
+def test_a_click_on_a_warning_card_marks_its_row_too(client, rt, fake):
+    """The scan's warning card (two deals, three buttons each) is updated the same way."""
+    run(rt, scan, WEDNESDAY)
+    run(rt, deliver, WEDNESDAY)
+    tc = next(m for m in fake.sent if m["touser"] == "alice" and m["msgtype"] == "template_card")["template_card"]
+    assert "黄色" in tc["main_title"]["title"] + tc["sub_title_text"] and len(tc["button_list"]) == 6
+    click(client, fake, "alice", tc["task_id"], key_of(tc, "华联便利店:请主管支援"))
+    run(rt, deliver, WEDNESDAY + timedelta(seconds=5))
+    card = fake.cards[tc["task_id"]]["card"]
+    assert fake.live_buttons(tc["task_id"]) == ["华联超市:已跟进", "华联超市:推迟24小时", "华联超市:请主管支援"]
+    marked = [line for line in (card["main_title"]["title"] + "\n" + card["sub_title_text"]).splitlines() if "✅" in line]
+    assert len(marked) == 1 and "华联便利店" in marked[0] and "已请主管支援" in marked[0]
+
+
+def test_with_instant_replies_the_card_is_updated_without_the_delivery_poll(db_url, fake):
+    """In a running bot the update goes out from the process that took the click, right after its
+    commit (bot/courier.py), like any answer; the poll then finds nothing left."""
+    cfg = {"database_url": db_url, "use_dotenv": False, "wecom_corp_id": CORP_ID, "wecom_agent_id": AGENT,
+           "wecom_secret": SECRET, "wecom_token": TOKEN, "wecom_aes_key": AES_KEY, "wecom_api_base": fake.base,
+           "bot_instant_replies": "1"}
+    app = create_app(cfg, clock=FixedClock(T0))
+    rt = app.extensions["bot"]
+    small_team(rt)
+    tc = task_card(rt, fake, WEDNESDAY)
+    click(app.test_client(), fake, "alice", tc["task_id"], key_of(tc, "华联便利店:推迟24小时"))
+    assert rt.courier.idle()  # no deliver() was run
+    assert len(fake.updates) == 1 and len(fake.live_buttons(tc["task_id"])) == 3
+    assert run(rt, deliver, WEDNESDAY + timedelta(minutes=5))["claimed"] == 0
+
+
 def test_an_update_whose_response_code_has_expired_fails_visibly(client, rt, fake):
     """WeCom takes a click's ResponseCode for 72 hours, once: a card update that waited longer (an
     outage) fails for good with the reason, and the card stays as the member sees it."""
