@@ -37,7 +37,8 @@ def test_a_name_two_customers_share_is_ambiguous():
 
 
 @pytest.mark.parametrize("text, kind", [
-    ("今天去了华联超市", "visit"), ("跑了一趟华联超市", "visit"), ("华联超市打了个电话", "call"),
+    ("今天去了华联超市", "visit"), ("刚从华联超市出来 王总说再让两个点", "visit"), ("华联超市 货卖不出来", "note"),
+    ("跑了一趟华联超市", "visit"), ("华联超市打了个电话", "call"),
     ("和华联超市微信语音聊了", "call"), ("华联超市开了个会", "meeting"), ("华联超市视频会", "meeting"),
     ("给华联超市发了方案", "proposal"), ("华联超市回复说可以", "feedback"), ("华联超市在评估", "evaluation"),
     ("华联超市在试用", "evaluation"), ("华联超市价格谈妥了", "terms"), ("去华联超市发现农夫山泉在抢陈列", "competitor"),
