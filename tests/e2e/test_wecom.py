@@ -260,6 +260,21 @@ def test_a_click_on_a_card_the_bot_no_longer_knows_greys_it_and_says_how_to_go_o
         assert {r.status for r in Outbox.select()} == {"sent"}
 
 
+def test_cards_past_their_72_hours_are_deleted(rt, fake):
+    """Every card sent is kept for its clicks: a card sent after they expired deletes them."""
+    def kept():
+        with rt.database.connection_context():
+            return {k for (k,) in KeyValue.select(KeyValue.key).where(KeyValue.key.startswith("wecom:card:")).tuples()}
+    tc = task_card(rt, fake, WEDNESDAY)
+    wednesday = kept()
+    assert f"wecom:card:{tc['task_id']}" in wednesday
+    later = WEDNESDAY + timedelta(days=6)  # the next Tuesday: Wednesday's cards are past 72 hours
+    run(rt, daily, later)
+    run(rt, deliver, later)
+    tuesday = {f"wecom:card:{m['template_card']['task_id']}" for m in fake.sent if m["msgtype"] == "template_card"} - wednesday
+    assert tuesday and kept() == tuesday
+
+
 def test_a_refused_card_click_leaves_the_card_as_it_was(client, rt, fake):
     """bob presses a button of alice's card, alice a key the bot does not know, and alice one for a deal
     given to bob since: the card keeps every button live, its stored state is untouched, and each

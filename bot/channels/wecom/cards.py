@@ -25,15 +25,22 @@ from .wire import button_card
 
 CARD_TTL = timedelta(hours=72)  # a response_code is good for 72 hours: a card older than that is not updated
 PREFIX = "wecom:card:"
+PURGE_EVERY = timedelta(hours=1)
 UPDATE = "card_update"  # an outbox reply that updates a card: not a message, it takes no rate-limit slot
 TASK_ID = re.compile(r"[0-9A-Za-z_\-@]{1,128}")  # WeCom's task_id (anything else names no card of ours)
 MAX_CODE = 512
 
 
-def remember(task_id: str, recipient: str, userid: str, reply: Reply, now) -> None:
-    """Keep a card about to go out (before it is sent: a card WeCom shows is always known)."""
+def remember(runtime, task_id: str, recipient: str, userid: str, reply: Reply, now) -> None:
+    """Keep a card about to go out (before it is sent: a card WeCom shows is always known). One INSERT;
+    a retried send keeps the first one's state (and the clicks it holds). Expired cards are deleted
+    once an hour."""
     state = {"recipient": recipient, "userid": userid, "reply": reply.to_dict(), "handled": {}}
-    kv.put(PREFIX + task_id, json.dumps(state, ensure_ascii=False), now, CARD_TTL)
+    kv.add(PREFIX + task_id, json.dumps(state, ensure_ascii=False), now, CARD_TTL)
+    last = runtime.__dict__.get("_wecom_cards_purged")
+    if last is None or now - last >= PURGE_EVERY:
+        runtime.__dict__["_wecom_cards_purged"] = now
+        kv.purge_expired(PREFIX, now)
 
 
 def card_state(task_id: str, now) -> dict | None:

@@ -40,7 +40,7 @@ def send_app_message(runtime, client, agent_id: int, recipient: str, reply: Repl
         return SendResult(False, f"{recipient} 没有企业微信 userid")
     bodies = app_messages(reply, userid, agent_id, key or recipient)
     if bodies[-1].get("msgtype") == "template_card":  # known before it goes out: its clicks update it
-        cards.remember(bodies[-1]["template_card"]["task_id"], recipient, userid, reply, runtime.now())
+        cards.remember(runtime, bodies[-1]["template_card"]["task_id"], recipient, userid, reply, runtime.now())
     # a long text goes in parts; the parts already sent are counted, so a retry sends only the rest
     progress = f"wecom:parts:{key}" if key and len(bodies) > 1 else None
     done = int(kv.get(progress, runtime.now()) or 0) if progress else 0
@@ -52,7 +52,7 @@ def send_app_message(runtime, client, agent_id: int, recipient: str, reply: Repl
                 # WeCom has had a card with this task_id (a restored database, a staging copy): a new one
                 body["template_card"]["task_id"] = app_messages(reply, userid, agent_id, key or recipient,
                                                                 salt=secrets.token_hex(4))[-1]["template_card"]["task_id"]
-                cards.remember(body["template_card"]["task_id"], recipient, userid, reply, runtime.now())
+                cards.remember(runtime, body["template_card"]["task_id"], recipient, userid, reply, runtime.now())
                 try:
                     result = client.with_token_retry(lambda body=body: client.post("message/send", data=body))
                 except WeChatClientException as e2:
