@@ -587,6 +587,7 @@ def test_invalid_user_fails_visibly(rt, fake):
     with rt.database.connection_context():
         row = Outbox.get()
         assert row.status == "failed" and "invaliduser" in row.last_error
+        assert "81013" in row.last_error and "alice" in row.last_error  # WeCom's code, and who it was
 
 
 def test_more_red_cards_than_the_robot_limit_are_merged(rt, fake):
