@@ -17,7 +17,7 @@ own schema `kpi_bench` so that other benchmarks using that database are left alo
            both periods from one read of the history).
   chat     `周报 2026-Q3`, `周报` (this week vs last) and `漏斗` sent by the team's manager through
            Runtime.handle (dedup, identity, handler, rendering): the chat latency.
-  weekly   bot.weekly.weekly at Monday 2026-10-05 09:30 local: the measured team's review card,
+  weekly   bot.jobs.weekly.weekly at Monday 2026-10-05 09:30 local: the measured team's review card,
            two weeks of numbers and the chart PNG (matplotlib).
 
 Run from the repo root:  .venv/bin/python bench/kpi.py [--db sqlite|postgres|both] [--quick]
@@ -198,8 +198,8 @@ def timed(fn, repeat: int = REPEAT) -> tuple[float, float, float, object]:
 
 
 def run(label: str, url: str, cfg: dict) -> list[list]:
-    from bot.messages import Incoming
-    from bot.weekly import weekly
+    from handlers.messages import Incoming
+    from bot.jobs.weekly import weekly
     from handlers.report import team_numbers, team_numbers_vs
     from rules.kpi import parse_period
     from storage.models import Outbox

@@ -34,7 +34,7 @@ def cmd_demo(args) -> int:
             print("数据库已有数据, 跳过演示团队")
             return 0
         result = load_demo(rt.funnel, rt.now())
-        from .health import health
+        from .jobs.health import health
         health(rt, rt.now(), force=True)
     print(f"已载入演示团队「{result['team']}」: 主管 liyan, {result['reps']} 名销售 (rep1..rep6), "
           f"{result['customers']} 个客户")
@@ -42,7 +42,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_say(args) -> int:
-    from .messages import Incoming
+    from handlers.messages import Incoming
     from .render import render_text
     rt = runtime_for(args)
     text = " ".join(args.text)
@@ -90,7 +90,8 @@ def cmd_outbox(args) -> int:
 def cmd_import(args) -> int:
     from peewee import IntegrityError
 
-    from .importer import MappingError, import_file
+    from .importer import import_file
+    from .importer.mapping import MappingError
     rt = runtime_for(args)
     try:
         with rt.database.connection_context():
@@ -116,7 +117,7 @@ def cmd_target(args) -> int:
     """`target TEAM PERIOD AMOUNT`: set (or change) a team's sales target for a quarter or a month."""
     from handlers.parse import find_amount
     from rules.kpi import parse_period
-    from storage import kpi
+    from storage import kpi_queries
     rt = runtime_for(args)
     amount, rest = find_amount(" ".join(args.amount))
     if not amount or rest:
@@ -128,11 +129,11 @@ def cmd_target(args) -> int:
         print(f"周期看不懂: {args.period!r} (季度如 2026-Q4, 月份如 2026-11)", file=sys.stderr)
         return 2
     with rt.database.connection_context():
-        result = kpi.set_target(args.team, period.key, amount)
+        result = kpi_queries.set_target(args.team, period.key, amount)
     if result is None:
         print(f"没有团队「{args.team}」(先导入花名册)", file=sys.stderr)
         return 1
-    from .render import format_yuan
+    from handlers.views import format_yuan
     print(f"{'已设置' if result[1] else '已更新'}「{args.team}」{period.key} 目标 {format_yuan(amount)}")
     return 0
 
@@ -156,7 +157,7 @@ def cmd_serve(args) -> int:
     from .app import create_app
     app = create_app()
     if not args.no_scheduler:
-        from .scheduler import start_scheduler
+        from .jobs.scheduler import start_scheduler
         start_scheduler(app.extensions["bot"])
     cfg = app.extensions["bot"].config
     if cfg.channel_on("dingtalk") and cfg["DINGTALK_MODE"] == "stream":
@@ -172,7 +173,7 @@ def cmd_dingtalk_stream(args) -> int:
         print("钉钉未配置: 需要 DINGTALK_APP_KEY, DINGTALK_APP_SECRET, DINGTALK_ROBOT_CODE", file=sys.stderr)
         return 2
     if args.with_scheduler:
-        from .scheduler import start_scheduler
+        from .jobs.scheduler import start_scheduler
         start_scheduler(rt)
     else:
         print("钉钉 Stream 模式已启动; 回复由调度器发送 (另行运行 `python -m bot scheduler`, "
@@ -188,7 +189,7 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_scheduler(args) -> int:
-    from .scheduler import run_forever
+    from .jobs.scheduler import run_forever
     rt = runtime_for(args)
     run_forever(rt)
     return 0
@@ -271,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as e:  # a rules file error and the like: say it plainly
         from rules.funnel import RulesError
-        from rules.health import HealthRulesError
+        from rules.health_score import HealthRulesError
         if isinstance(e, (RulesError, HealthRulesError)):
             print(f"规则文件错误: {e}", file=sys.stderr)
             return 2

@@ -1,37 +1,37 @@
 """The manager's numbers in chat: `周报` / `report` [period] [对比|vs baseline period].
 
 Also the shared shaping of those numbers into template data, used by `漏斗` (handlers/queries.py)
-and by the weekly funnel review (bot/weekly.py).
+and by the weekly funnel review (bot/jobs/weekly.py).
 """
 from __future__ import annotations
 
 import re
 from datetime import date, datetime
 
-from bot.render import format_yuan
-from rules import kpi as K
-from storage import kpi as store
+from rules.kpi import Kpis, Period, StageFlow, compression, compute, parse_period, week_of
+from storage import kpi_queries
 
 from .context import Context
 from .router import router
+from .views import format_yuan
 
 REP_LIMIT = 10  # reps listed by follow-up interval on a card; the rest are counted
 
 
-def team_numbers(funnel, tz, team_id: int | None, period: K.Period, now: datetime) -> K.Kpis:
+def team_numbers(funnel, tz, team_id: int | None, period: Period, now: datetime) -> Kpis:
     """The KPIs of a team (None: every team) for a period, up to `now` when it has not ended yet."""
     return team_numbers_vs(funnel, tz, team_id, [period], now)[0]
 
 
-def team_numbers_vs(funnel, tz, team_id: int | None, periods: list[K.Period], now: datetime) -> list[K.Kpis]:
+def team_numbers_vs(funnel, tz, team_id: int | None, periods: list[Period], now: datetime) -> list[Kpis]:
     """The KPIs of several periods (a period and its baseline), the history read once for all."""
     windows = []
     for p in periods:
         start, end = p.bounds(tz)
-        target = K.parse_period(p.target_key, p.start)
+        target = parse_period(p.target_key, p.start)
         t_start, t_end = target.bounds(tz)
-        windows.append(store.Window(start, max(start, min(end, now)), p.target_key, t_start, t_end))
-    return [K.compute(data, funnel, tz) for data in store.load_windows(team_id, windows, tz)]
+        windows.append(kpi_queries.Window(start, max(start, min(end, now)), p.target_key, t_start, t_end))
+    return [compute(data, funnel, tz) for data in kpi_queries.load_windows(team_id, windows, tz)]
 
 
 def pct(v: float | None) -> str:
@@ -76,7 +76,7 @@ def cycle_change(comp: float | None, deals: int) -> str:
     return f"{deals}个赢单，与上期持平"
 
 
-def target_metric(k: K.Kpis, period: K.Period, scope_name: str) -> dict:
+def target_metric(k: Kpis, period: Period, scope_name: str) -> dict:
     a = k.attainment
     if a is None:
         team = scope_name if scope_name and scope_name != "全部团队" else "<团队名>"
@@ -88,13 +88,13 @@ def target_metric(k: K.Kpis, period: K.Period, scope_name: str) -> dict:
                       + (f"，还差 {format_yuan(a.target - a.won)}" if a.won < a.target else "")}
 
 
-def stage_row(f: K.StageFlow) -> dict:
+def stage_row(f: StageFlow) -> dict:
     return {"key": f.key, "stage": f.name, "no": f.order, "present": f.present, "advanced": f.advanced,
             "lost": f.lost, "conversion": pct(f.conversion), "avg_days": in_days(f.avg_days),
             "waiting": f.waiting, "waiting_days": in_days(f.waiting_days), "stalled": f.stalled}
 
 
-def rep_rows(k: K.Kpis, reps: dict[int, tuple[str, str, bool]], limit: int = REP_LIMIT) -> tuple[list[dict], int]:
+def rep_rows(k: Kpis, reps: dict[int, tuple[str, str, bool]], limit: int = REP_LIMIT) -> tuple[list[dict], int]:
     """Reps by follow-up interval, slowest first (the ones to talk to); active reps without data last."""
     rows = [{"name": reps.get(rid, (f"#{rid}",))[0], "days": in_days(d), "value": round(d, 2), "customers": n}
             for rid, (d, n) in k.followup.by_rep.items()]
@@ -106,14 +106,14 @@ def rep_rows(k: K.Kpis, reps: dict[int, tuple[str, str, bool]], limit: int = REP
     return rows[:limit], max(0, len(rows) - limit)
 
 
-def numbers_data(k: K.Kpis, before: K.Kpis, reps: dict, period: K.Period, baseline: K.Period,
+def numbers_data(k: Kpis, before: Kpis, reps: dict, period: Period, baseline: Period,
                  scope_name: str = "", for_rep: bool = False, target: bool = True) -> dict:
     """The KPIs of a period against a baseline, as JSON-safe template data: the one wording of each
     number for 周报, 漏斗, the weekly card and the dashboard. A rep's own view (`for_rep`) leaves out the
     manager's figures (提前干预率, 预警覆盖率, the team target)."""
     h, hb = k.health, before.health
     iv = k.intervention
-    comp = K.compression(before.cycle.mean_days, k.cycle.mean_days)
+    comp = compression(before.cycle.mean_days, k.cycle.mean_days)
     p = period.key
     metrics = [
         metric("跟进间隔", k.followup.mean_days, before.followup.mean_days, in_days,
@@ -158,19 +158,19 @@ def numbers_data(k: K.Kpis, before: K.Kpis, reps: dict, period: K.Period, baseli
 _VS = re.compile(r"\s*(?:对比|比较|vs\.?|versus|比)\s*", re.IGNORECASE)
 
 
-def parse_report_args(args: str, today: date) -> tuple[K.Period, K.Period] | None:
+def parse_report_args(args: str, today: date) -> tuple[Period, Period] | None:
     """"" -> this week vs last week; "2026-Q4" -> it vs the quarter before; "2026-11 vs 2026-09"."""
     text = (args or "").strip()
     if not text:
-        week = K.week_of(today)
+        week = week_of(today)
         return week, week.previous()
     parts = _VS.split(text, maxsplit=1)
-    period = K.parse_period(parts[0], today)
+    period = parse_period(parts[0], today)
     if period is None:
         return None
     if len(parts) == 1 or not parts[1].strip():
         return period, period.previous()
-    baseline = K.parse_period(parts[1], today)
+    baseline = parse_period(parts[1], today)
     return (period, baseline) if baseline is not None else None
 
 
@@ -195,4 +195,4 @@ def report(ctx: Context, args: str) -> None:
     team_id, scope = scope_of(ctx)
     k, before = team_numbers_vs(ctx.funnel, ctx.tz, team_id, [period, baseline], ctx.now)
     ctx.understood["period"] = period.key
-    ctx.say("report", scope=scope, **numbers_data(k, before, store.reps_of(team_id), period, baseline, scope))
+    ctx.say("report", scope=scope, **numbers_data(k, before, kpi_queries.reps_of(team_id), period, baseline, scope))

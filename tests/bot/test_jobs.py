@@ -9,8 +9,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.clock import FixedClock
-from bot.delivery import deliver
-from bot.jobs import daily, scan
+from bot.jobs.daily import daily
+from bot.jobs.deliver import deliver
+from bot.jobs.scan import scan
 from storage.models import Deal, Outbox, Warning
 from tests.conftest import make_runtime
 from tests.helpers import Chat, deal_of, small_team
@@ -177,7 +178,7 @@ def test_task_card_ranks_by_level_then_amount(rt):
 def test_all_clear_line_for_a_rep_with_nothing_to_do(rt):
     run(rt, daily, local(2026, 11, 2, 10, 0))
     from bot.render import render_text
-    from bot.messages import Reply
+    from handlers.messages import Reply
     (_, _, card), = rows(rt, recipient="bob")
     assert "没有待处理的预警" in render_text(Reply.from_dict(card))
 

@@ -10,7 +10,7 @@ import pytest
 
 import bot.channels
 from bot import config as bot_config
-from bot.delivery import deliver
+from bot.jobs.deliver import deliver
 from storage import inbound, people
 from tests.conftest import T0
 from tests.helpers import small_team
@@ -19,7 +19,7 @@ PACKAGE = {
     "__init__.py": '''
         """Echo: a chat tool that posts JSON and is answered by message."""
         from bot.channels.base import ChannelBase, RateLimit, Rejected, SendResult
-        from bot.messages import Incoming
+        from handlers.messages import Incoming
         from bot.render import render_text
 
         SENT = []

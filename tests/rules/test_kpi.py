@@ -1,5 +1,5 @@
 """The manager's numbers: the reference case's arithmetic, each KPI on a small hand-built history with
-known answers (pure, then through storage/kpi.py on SQLite, PostgreSQL and MariaDB), periods, targets."""
+known answers (pure, then through storage/kpi_queries.py on SQLite, PostgreSQL and MariaDB), periods, targets."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -213,7 +213,7 @@ def build_history(database) -> dict:
 
 def test_every_kpi_on_a_hand_built_history_on_each_database(db_url):
     from handlers.report import team_numbers, team_numbers_vs
-    from storage import kpi as store
+    from storage import kpi_queries as store
     from storage.database import migrate_database, open_database
     database = open_database(db_url)
     migrate_database(database)
@@ -301,7 +301,7 @@ def test_admin_scope_is_every_team(sqlite_url):
 
 
 def test_set_target_upserts(sqlite_url):
-    from storage import kpi as store
+    from storage import kpi_queries as store
     from storage.database import migrate_database, open_database
     from storage.models import Target, Team
     database = open_database(sqlite_url)

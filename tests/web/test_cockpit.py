@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from bot.messages import Incoming
+from handlers.messages import Incoming
 from bot.render import render_text
 from storage import people
 from storage.models import Customer, Deal, ManagerAction, Outbox, Rep
@@ -39,7 +39,7 @@ def outbox_texts(rt, to: str) -> list[str]:
     from storage import outbox
     with rt.database.connection_context():
         rows = Outbox.select().where(Outbox.recipient == to).order_by(Outbox.id)
-        from bot.messages import Reply
+        from handlers.messages import Reply
         return [render_text(Reply.from_dict(outbox.payload_of(r))) for r in rows]
 
 
@@ -317,7 +317,7 @@ def test_the_chats_funnel_counts_won_and_lost_as_the_dashboard(app, rt, manager)
 
 
 def test_the_weekly_card_the_report_and_the_dashboard_show_the_same_figures(app, rt, manager):
-    from bot.weekly import review_data
+    from bot.jobs.weekly import review_data
     from rules import kpi as K
     with rt.database.connection_context():
         team = people.rep_by_local_id("liyan").team
@@ -350,7 +350,7 @@ def test_intervention_ahead_of_time_counts_what_the_manager_did_before_the_loss(
 
 
 def test_a_team_without_a_target_is_told_how_to_set_one(app, rt, manager):
-    from storage import kpi as store
+    from storage import kpi_queries as store
     figure = metrics_of(page(manager, "/dashboard?period=this-quarter&wait=1"))["目标达成"]
     assert figure[0] == "未设目标" and "python -m bot target 华东饮料团队 2026-Q4" in figure[1]
     with rt.database.connection_context():

@@ -10,8 +10,7 @@ from storage.people import is_group
 
 from ...render import render_text
 from ..base import Answer, NoRedirects, RateLimit, SendResult
-from . import cards
-from . import send as _send
+from . import cards, send
 from .client import WeComClient
 from .wire import message_count, passive_text, to_incoming
 
@@ -60,11 +59,11 @@ class WeComChannel:
 
     def send(self, recipient: str, reply, key: str = "") -> SendResult:
         if reply.template == cards.UPDATE:  # a clicked card, updated (not a message)
-            return _send.send_card_update(self.runtime, self.client, self.agent_id, reply)
+            return send.send_card_update(self.runtime, self.client, self.agent_id, reply)
         group = ChatGroup.get_or_none(ChatGroup.local_id == recipient)
         if group is not None:
-            return _send.send_robot(self.runtime, self.http, group, reply)
-        return _send.send_app_message(self.runtime, self.client, self.agent_id, recipient, reply, key)
+            return send.send_robot(self.runtime, self.http, group, reply)
+        return send.send_app_message(self.runtime, self.client, self.agent_id, recipient, reply, key)
 
 
 Channel = WeComChannel

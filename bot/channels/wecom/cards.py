@@ -15,11 +15,11 @@ import json
 import re
 from datetime import timedelta
 
+from handlers.messages import Reply
 from storage import kv, outbox
 from storage.database import connected
 from storage.models import KeyValue
 
-from ...messages import Reply
 from ...render import render_text
 from .wire import button_card
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, current_app, request
+from handlers.messages import refusal_codes
 
 from ...channels import channel_for
-from ...messages import refusal_codes
 from ..base import Rejected
 from . import cards
 from .crypto import decrypt, encrypt, verify

@@ -1,24 +1,25 @@
-"""Scheduled jobs: plain functions of (runtime, now) that return a summary dict.
+"""The stale scan: warn about each deal crossing yellow/orange/red, once per level and silence period.
 
-`python -m bot run scan|daily|deliver [--now ...]` runs one once; the scheduler runs them all.
+`python -m bot run scan [--now ...]` runs it once; the scheduler runs it on its timetable (timetable.py).
+Each rep gets one merged warning per scan; a red deal gets an intervention card in its manager group (a
+digest when a group has many at once). The messages wait for the send window (pushes.py).
 """
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import NamedTuple
 
-from rules.calendar import is_workday
 from rules.stale import evaluate
 from handlers.views import deal_clock, period_of
-from storage import deals as deals_q, people, scan as scan_q
+from storage import people, scan_queries
+from storage.deals import last_activities
 from storage.database import in_transaction
 
-from .cards import MAX_BUTTON_DEALS, MAX_ROWS, WARN_ORDER, red_card_reply, rep_buttons, warning_reply
+from ..cards import MAX_ROWS, WARN_ORDER, red_card_reply, warning_reply
+from handlers.messages import Reply
 from . import pushes
-from .delivery import deliver
-from .messages import Reply
 
 log = logging.getLogger(__name__)
 BATCH = 5000  # deals per transaction: fewer commits on a first scan, a short write lock still
@@ -32,7 +33,7 @@ RED_DIGEST_ROWS = 12
 def scan(rt, now: datetime) -> dict:
     """Stale scan: warn about each deal crossing yellow/orange/red, once per level and silence period."""
     scan_id = uuid.uuid4().hex
-    ids = scan_q.due_deal_ids(now)
+    ids = scan_queries.due_deal_ids(now)
     fired_total = {"yellow": 0, "orange": 0, "red": 0}
     messages = 0
     step = LARGE_BATCH if len(ids) > LARGE_SCAN else BATCH
@@ -50,7 +51,7 @@ def _scan_batch(rt, batch: list[int], scan_id: str, now: datetime):
     updates, fired = [], []
     rules: dict[tuple, tuple] = {}  # (stage, team) -> (thresholds, clock)
     light: dict[int, Light] = {}
-    for deal_id, owner_id, stage, moved, due, snoozed, wlevel, wsince, team_id, amount in scan_q.due_rows(batch):
+    for deal_id, owner_id, stage, moved, due, snoozed, wlevel, wsince, team_id, amount in scan_queries.due_rows(batch):
         rule = rules.get((stage, team_id))
         if rule is None:  # a stage removed from the rules file gets the defaults
             rule = rules[(stage, team_id)] = (funnel.stale_for(stage), deal_clock(funnel, rt.tz, stage, team_id))
@@ -59,8 +60,8 @@ def _scan_batch(rt, batch: list[int], scan_id: str, now: datetime):
         if ev.fire:
             fired.append((deal_id, ev.fire, ev.since))
             light[deal_id] = Light(owner_id, team_id, stage, amount, int(rule[1].elapsed_hours(ev.since, now) // 24))
-    mine = scan_q.record_warnings(fired, scan_id, now)
-    scan_q.save_scan_state(updates)
+    mine = scan_queries.record_warnings(fired, scan_id, now)
+    scan_queries.save_scan_state(updates)
     won = [f for f in fired if f[0] in mine]
     return won, _queue_warnings(rt, won, scan_id, now, light)
 
@@ -104,9 +105,9 @@ def _queue_warnings(rt, fired: list[tuple[int, str, datetime]], scan_id: str, no
             digests[target] = reds
     need = {f[0] for items in shown.values() for f in items} | {f[0] for reds in one_by_one.values() for f in reds}
     need |= {f[0] for reds in digests.values() for f in reds[:RED_DIGEST_ROWS]}
-    details = {d.id: d for d in scan_q.deal_details(sorted(need))}
+    details = {d.id: d for d in scan_queries.deal_details(sorted(need))}
     reds_shown = [f[0] for reds in (*one_by_one.values(), *(r[:RED_DIGEST_ROWS] for r in digests.values())) for f in reds]
-    last = deals_q.last_activities(reds_shown) if reds_shown else {}
+    last = last_activities(reds_shown) if reds_shown else {}
     rows = []
     contexts = {}
     for owner_id, items in shown.items():
@@ -137,60 +138,3 @@ def _queue_warnings(rt, fired: list[tuple[int, str, datetime]], scan_id: str, no
                                                "list_url": rt.links.page("/dashboard/warnings", level="red")},
                                urgent=True).to_dict()))
     return pushes.queue(rt, rows, now, fold=True)
-
-
-def daily(rt, now: datetime) -> dict:
-    """The 09:00 task card on working days: one per rep, a digest per manager; once per person per day.
-
-    Run it as often as you like: before 09:00, on a day off, or after the catch-up window it does
-    nothing, and the outbox key (person + date) makes a second run that morning send nothing new.
-    """
-    sched = rt.funnel.schedule
-    local = now.replace(tzinfo=timezone.utc).astimezone(rt.tz)
-    day = local.date()
-    if not is_workday(day, sched.days_off, sched.extra_workdays):
-        return {"job": "daily", "date": day.isoformat(), "skipped": "day off"}
-    if not (sched.task_card_at <= local.time() < sched.task_card_until):
-        return {"job": "daily", "date": day.isoformat(), "skipped": "outside the task-card window"}
-    from handlers.queries import task_card_data
-    by_owner = scan_q.open_deal_rows()  # one query for every card
-    intent = scan_q.high_intent_by_owner()
-    by_team: dict[int, list] = {}
-    intent_by_team: dict[int, list] = {}
-    for deals in by_owner.values():
-        for d in deals:
-            by_team.setdefault(d.team_id, []).append(d)
-    for items in intent.values():
-        for team, name in items:
-            intent_by_team.setdefault(team, []).append(name)
-    rows = []
-    silences: dict = {}
-    for rep in scan_q.active_reps():
-        ctx = rt.context_for(rep, now)
-        if rep.role == "rep":
-            mine, hot = by_owner.get(rep.id, []), [n for _, n in intent.get(rep.id, [])][:10]
-        else:
-            mine, hot = by_team.get(rep.team_id, []), intent_by_team.get(rep.team_id, [])[:10]
-        data = task_card_data(ctx, mine, hot, silences)
-        buttons = []
-        if rep.role == "rep":
-            for r in data["warned"][:MAX_BUTTON_DEALS]:
-                buttons += rep_buttons(r["deal_id"], r["period"], r["customer"], prefix=True)
-        rows.append((f"task:{rep.local_id}:{day.isoformat()}", rt.config.primary_channel, rep.local_id,
-                     Reply("task_card", data, buttons).to_dict()))
-
-    def write():
-        queued = pushes.queue(rt, rows, now, budgeted=False)
-        return queued, pushes.fold_into_morning(rt, now, day, {r[2]: r[0] for r in rows})
-    queued, folded = in_transaction(rt.database, write)
-    return {"job": "daily", "date": day.isoformat(), "queued": queued, "folded": folded}
-
-
-def deliver_job(rt, now: datetime) -> dict:
-    return deliver(rt, now)
-
-
-from .health import health  # noqa: E402
-from .weekly import weekly  # noqa: E402
-
-JOBS = {"scan": scan, "daily": daily, "deliver": deliver_job, "health": health, "weekly": weekly}
