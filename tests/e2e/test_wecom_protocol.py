@@ -56,11 +56,12 @@ def test_a_card_whose_task_id_wecom_has_seen_goes_with_a_new_one(client, rt, fak
     (card,) = fake.sent
     task_id = card["template_card"]["task_id"]
     assert task_id != task_id_for(key) and task_id.startswith(task_id_for(key))
-    # the card is known under the task_id it went with: a click updates it (its one deal handled)
+    # the card is known under the task_id it went with: a click updates it, its one deal handled (the
+    # card was about an earlier silence period: the button says so)
     event = card_event("alice", task_id, "followup:1:1", fake.click("alice", task_id, "followup:1:1"))
     assert wecom_post(client, event).get_data() == b""
     run(rt, deliver, T0)
-    assert fake.cards[task_id]["card"]["replace_text"] == "✅ 已全部处理"
+    assert fake.cards[task_id]["card"]["replace_text"] == "✅ 已处理：该商机之后已有新进展"
 
 
 def test_a_server_outside_the_trusted_ips_keeps_the_messages_and_says_why(rt, fake):

@@ -74,7 +74,8 @@ def clicked(runtime, msg, replies: list[Reply]) -> str | None:
     update_key = "wecard:" + hashlib.sha1(msg.message_id.encode()).hexdigest()
     with connected(runtime.database):
         state = card_state(task_id, now)
-        if state is None or not any(b["action"] == msg.action for b in state["reply"]["buttons"]):
+        if state is None or state["userid"] != msg.sender or not any(
+                b["action"] == msg.action for b in state["reply"]["buttons"]):
             return None
         with kv.locked(key, now):
             state = card_state(task_id, now)  # again, under the lock: a click on the other deal at once
@@ -92,12 +93,14 @@ def clicked(runtime, msg, replies: list[Reply]) -> str | None:
 
 
 def updated_card(state: dict, task_id: str) -> dict:
-    """The card as it is now: every handled deal's row marked and its buttons gone; once no button is
-    left, the buttons greyed with "✅ 已全部处理" (a button card needs at least one)."""
+    """The card as it is now: every handled deal's row marked and its buttons gone. Once no button is
+    left (a button card needs at least one) the buttons show greyed: with the one deal's mark, or
+    "✅ 已全部处理" for a card of several."""
     reply = Reply.from_dict(state["reply"])
     handled = state.get("handled", {})
     live = [b for b in reply.buttons[:6] if subject(b.action) not in handled]
     shown = Reply(reply.template, {**reply.data, "handled": handled}, live, reply.urgent)
-    card, _ = button_card(render_text(shown, "wecom"), live or reply.buttons, task_id,
-                          replace_text="" if live else label(all_done=True))
+    subjects = {subject(b.action) for b in reply.buttons[:6]}
+    greyed = "" if live else (handled[subjects.pop()] if len(subjects) == 1 else label(all_done=True))
+    card, _ = button_card(render_text(shown, "wecom"), live or reply.buttons, task_id, replace_text=greyed)
     return card
