@@ -550,7 +550,7 @@ class WeekTrend:
 def weekly_trend(weeks: list[Period], won: list[tuple[datetime, int]], lost: list[tuple[datetime, int]],
                  created: list[datetime], activity_days: list[tuple[date, int]], tz) -> list[WeekTrend]:
     """Per week: the deals won (and their amount), lost and created, and the activities logged. Times
-    are naive UTC and fall in their local week; activity is counted per day as stored."""
+    are naive UTC and fall in their local week; activity comes counted per local day (storage)."""
     def index(d: date) -> int | None:
         for i, w in enumerate(weeks):
             if w.start <= d < w.end:

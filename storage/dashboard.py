@@ -17,6 +17,7 @@ from datetime import date, datetime
 
 from peewee import JOIN, Case, fn
 
+from .localday import local_date
 from .models import (Activity, ChatGroup, Contact, Customer, Deal, HealthScore, ManagerAction, Rep, StageChange,
                      Target, Team, Warning)
 
@@ -442,14 +443,15 @@ def actions_of(deal_ids: list[int]) -> dict[int, list[tuple[str, datetime, str]]
 
 # -- weekly trends --------------------------------------------------------------------------------------------
 
-def trend_rows(team_id: int | None, owner_id: int | None, start: datetime, end: datetime) -> dict:
+def trend_rows(team_id: int | None, owner_id: int | None, start: datetime, end: datetime, tz) -> dict:
     """What the weekly trend charts are drawn from, in [start, end): the won and lost deals' (closed at,
-    amount), the new deals' creation times, and the activities per (UTC) day: four queries."""
+    amount), the new deals' creation times, and the activities per local day (the team's zone `tz`):
+    four queries."""
     def deals(cond, *fields):
         q = Deal.select(*fields).where(cond)
         return list(_scoped(q, Deal.team, Deal.owner, team_id, owner_id).tuples())
     closed = (Deal.closed_at >= start) & (Deal.closed_at < end)
-    day = fn.DATE(Activity.at)
+    day = local_date(Activity.at, tz, start)
     q = (Activity.select(day, fn.COUNT(Activity.id)).join(Customer, on=(Activity.customer == Customer.id))
          .where((Activity.at >= start) & (Activity.at < end)).group_by(day))
     q = _scoped(q, Customer.team, Customer.owner, team_id, owner_id)

@@ -14,6 +14,7 @@ from peewee import fn
 
 from rules.kpi import CustomerActivity, DealRow, KpiInput, StageMove, close_day
 
+from .localday import local_date
 from .models import Activity, Customer, Deal, HealthScore, ManagerAction, Rep, StageChange, Target, Team, Warning, db
 
 PLAN = "plan"  # a next step booked with nothing done (handlers.activities): no follow-up, no movement
@@ -129,7 +130,7 @@ def load_windows(team_id: int | None, windows: list[Window], tz) -> list[KpiInpu
         data = KpiInput(start=w.start, until=w.until, deals=deals, moves=moves, first_flag=first_flag,
                         first_action=first_action, scores=scores)
         # per customer: the days with activity (several logs on one day count once), the first and the last
-        day = fn.DATE(Activity.at)
+        day = local_date(Activity.at, tz, w.start)
         q = (Activity.select(Activity.customer, Customer.owner, fn.COUNT(day.distinct()), fn.MIN(day), fn.MAX(day))
              .join(Customer, on=(Activity.customer == Customer.id))
              .where((Activity.at >= w.start) & (Activity.at < w.until) & (Activity.kind != PLAN))

@@ -143,7 +143,7 @@ def trend_view(tz, team_id: int | None, owner_id: int | None, today, now) -> dic
     from storage import dashboard as q
     weeks = K.last_weeks(today, TREND_WEEKS)
     start, end = weeks[0].bounds(tz)[0], min(weeks[-1].bounds(tz)[1], now + timedelta(seconds=1))
-    raw = q.trend_rows(team_id, owner_id, start, end)
+    raw = q.trend_rows(team_id, owner_id, start, end, tz)
     rows = K.weekly_trend(weeks, raw["won"], raw["lost"], raw["created"], raw["activity_days"], tz)
     labels = [f"{w.week.start.month}/{w.week.start.day}" for w in rows]
 
