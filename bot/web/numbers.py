@@ -57,7 +57,8 @@ def parse(value: str | None, today) -> tuple[str, K.Period]:
 
 
 def narrow(data: K.KpiInput, owner_id: int) -> K.KpiInput:
-    """The part of a team's KPI input that belongs to one rep (their deals and customers); no target."""
+    """The part of a team's KPI input that belongs to one rep (their deals and customers): their own
+    target, not the team's."""
     deals = [d for d in data.deals if d.owner_id == owner_id]
     ids = {d.id for d in deals}
     customers = {d.customer_id for d in deals}
@@ -67,18 +68,16 @@ def narrow(data: K.KpiInput, owner_id: int) -> K.KpiInput:
                    first_flag={k: v for k, v in data.first_flag.items() if k in ids},
                    first_action={k: v for k, v in data.first_action.items() if k in ids},
                    scores={k: v for k, v in data.scores.items() if k[0] in customers},
-                   target_key=None, target_amount=None, target_won=0)
+                   target_amount=None, target_won=0, target_reps=0,
+                   rep_targets={k: v for k, v in data.rep_targets.items() if k == owner_id},
+                   rep_won={k: v for k, v in data.rep_won.items() if k == owner_id})
 
 
 def numbers_vs(funnel, tz, team_id: int | None, owner_id: int | None, periods: list[K.Period], now) -> list[K.Kpis]:
     """The Kpis of each period (a period and its baseline), the history read once for all."""
     if owner_id is None:
         return report.team_numbers_vs(funnel, tz, team_id, periods, now)
-    # the windows of report.team_numbers_vs, without a target (a team has one, a rep does not)
-    windows = []
-    for p in periods:
-        start, end = p.bounds(tz)
-        windows.append(store.Window(start, max(start, min(end, now))))
+    windows = report.windows_of(periods, tz, now)  # those of the team's numbers, narrowed to the rep
     return [K.compute(narrow(data, owner_id), funnel, tz) for data in store.load_windows(team_id, windows, tz)]
 
 

@@ -379,9 +379,10 @@ def test_the_dashboard_shows_trends_lost_reasons_and_each_reps_week(app, rt, man
     with rt.database.connection_context():
         rid = people.rep_by_local_id("rep1").id
     row = re.search(rf'<tr data-rep="{rid}">(.*?)</tr>', text, re.S).group(1)
-    for field in ("visits", "moved", "won_text", "target_share"):
-        assert re.search(rf'data-field="{field}">\s*[^<\s]', row), field
-    assert 'data-field="target_share">未设目标' in row
+    for field in ("visits", "moved", "won_text", "target"):
+        assert re.search(rf'data-field="{field}"[^>]*>\s*[^<\s]', row), field
+    # no target of his own: says so, with the command that sets one
+    assert re.search(r'data-field="target" class="target unset">未设目标 <small[^>]*>主管发「目标 王磊 2026-Q4 50万」设置', row), row
 
 
 def test_every_filter_of_the_deal_list_and_the_numbers_on_each_database(db_url):
