@@ -190,6 +190,30 @@ class Stack:
             return []
         return [int(p) for p in text.split()]
 
+    def busy_workers(self) -> list[int]:
+        """The web workers holding a client's connection right now (a sync worker holds one only while it
+        serves a request): the ones whose kill -9 cuts a request."""
+        established = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                lines = Path(table).read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == self.port:
+                    established.add(fields[9])  # the socket's inode
+        busy = []
+        for pid in self.workers():
+            try:
+                fds = os.listdir(f"/proc/{pid}/fd")
+                inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in fds}
+            except OSError:
+                continue
+            if inodes & established:
+                busy.append(pid)
+        return busy
+
     def start_scheduler(self) -> subprocess.Popen:
         proc = subprocess.Popen([sys.executable, "-m", "bot", "scheduler"], cwd=self.workdir, env=self.env,
                                 stdout=self.logs, stderr=self.logs)
@@ -402,14 +426,17 @@ def log(msg: str) -> None:
 def kill_web_worker(stack: Stack, load: Load) -> None:
     cut = load.tally.cut
     done = lambda: load.tally.wecom_answered + load.tally.ding_accepted  # noqa: E731
-    for _ in range(3):  # a worker killed between two requests cuts none: then again, under another burst
+    for _ in range(5):  # a worker killed between two requests cuts none: then again, under another burst
         before = done()
         burst = load.burst(60)
         # kill once the burst is being served (a few answered, most still queued)
         wait_until = time.monotonic() + 5
         while done() < before + 5 and time.monotonic() < wait_until:
             time.sleep(0.002)
-        victim = random.choice(stack.workers())
+        busy = []
+        while not busy and time.monotonic() < wait_until + 2:
+            busy = stack.busy_workers()
+        victim = random.choice(busy or stack.workers())
         stack.kills.append(time.monotonic())  # its courier thread may be sending a DingTalk answer right now
         os.kill(victim, signal.SIGKILL)
         for t in burst:

@@ -54,7 +54,7 @@ _KIND_CUES: tuple[tuple[str, re.Pattern], ...] = tuple((k, re.compile(p, re.IGNO
              r"视频通话|通话|打给|电联|\bcall(?:ed)?\b|phoned|rang|电话"),
     ("visit", r"(?<![寄发出送传递])去了|跑了一趟|跑了趟|跑了|见了|见到|拜访|上门|到店|去店里|去了趟|去了一趟|见面|当面|面谈|碰面|"
               r"转了一圈|转了转|逛了|在店里|店里见|"
-              r"碰到|遇到|碰见|送了样|送样了|送了样品|"
+              r"碰到|遇到|碰见|送了样|送样了|送了样品|从[^,]{0,12}?出来|"
               r"走访|巡店|(?<![发寄送传递])过去了|来了一趟|约见|\bvisit(?:ed)?\b|\bmet\b|dropped by|went to"),
     ("need", r"需求是|提了需求|需求:|要求是|想要|需要(?!我们)"),
 ))
@@ -298,6 +298,10 @@ def _what_happened(rest: str, pieces: list[Piece], step: NextStep | None, verb_k
     if step is not None and not step.marked and any(
             p.reported and p.future for p in pieces if _step_text(p.text) == step.text):
         reported = True  # 王总说下周签合同: what the customer said is news, not only a plan
+    if step is not None and not step.marked and any(
+            p.future and p.reported and _step_text(p.text) != step.text
+            and (_SAID.search(p.text) or i and _REPORTED.search(pieces[i - 1].text)) for i, p in enumerate(pieces)):
+        reported = True  # 老板娘说下个月再订，明天送样: someone was spoken to, beside the rep's own plan
     return report, reported
 
 

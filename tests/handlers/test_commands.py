@@ -213,6 +213,13 @@ def test_list_shows_colour_and_days_silent(chat, rt, clock):
     assert "🟠" in out and "3天无进展" in out and "橙色" in out
 
 
+def test_a_deal_followed_up_today_reads_as_followed_up_not_zero_days_silent(chat, rt):
+    chat.say("alice", "新客户 物美超市 5万")
+    chat.say("alice", "拜访 物美超市 见了王总")
+    for out in (chat.say("alice", "我的客户"), chat.say("alice", "客户 物美超市")):
+        assert "近日有跟进" in out and "0天无进展" not in out and "0 天无进展" not in out
+
+
 def test_today_lists_warned_and_due(chat, rt, clock):
     # Tuesday 10:00: 华联超市 two working days silent since Friday 10:00 (yellow; before the working-day
     # clock this was Monday 09:00, 71 calendar hours, now one working day)

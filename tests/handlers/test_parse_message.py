@@ -37,7 +37,8 @@ def test_a_name_two_customers_share_is_ambiguous():
 
 
 @pytest.mark.parametrize("text, kind", [
-    ("今天去了华联超市", "visit"), ("跑了一趟华联超市", "visit"), ("华联超市打了个电话", "call"),
+    ("今天去了华联超市", "visit"), ("刚从华联超市出来 王总说再让两个点", "visit"), ("华联超市 货卖不出来", "note"),
+    ("跑了一趟华联超市", "visit"), ("华联超市打了个电话", "call"),
     ("和华联超市微信语音聊了", "call"), ("华联超市开了个会", "meeting"), ("华联超市视频会", "meeting"),
     ("给华联超市发了方案", "proposal"), ("华联超市回复说可以", "feedback"), ("华联超市在评估", "evaluation"),
     ("华联超市在试用", "evaluation"), ("华联超市价格谈妥了", "terms"), ("去华联超市发现农夫山泉在抢陈列", "competitor"),
@@ -124,3 +125,19 @@ def test_a_branch_is_named_as_reps_say_it():
     assert named("莘庄店 明天再去") == ("alias", ["全家便利店莘庄店"])
     assert named("全家 明天再去")[0] == "ambiguous"       # two branches: the bot asks which
     assert named("今天去了全家便利店莘庄店")[0] == "exact"
+
+
+@pytest.mark.parametrize("text, person, step", [
+    ("鹭岛鲜果行,老板娘说下个月再订,明天送样", "老板娘", "送样"),   # she was spoken to: a contact, and a plan
+    ("华联超市 店长说下周可以谈,周五前发方案", "店长", "发方案"),
+])
+def test_what_the_customer_said_beside_the_reps_plan_is_a_contact(text, person, step):
+    reading = r(text)
+    assert reading.reported and reading.kind != "plan"
+    assert reading.person is not None and reading.person.name == person
+    assert step in reading.step.text and reading.step.due is not None
+
+
+def test_a_plan_alone_is_still_only_a_plan():
+    reading = r("华联超市 明天去一趟,后天报价")
+    assert reading.kind == "plan" and not reading.reported
