@@ -441,7 +441,7 @@ def queries_for(cands, n: int, rnd: random.Random, taken: set[str]) -> dict[str,
 
 
 def matching_benchmark(label: str, url: str, cfg: dict) -> None:
-    from bot.messages import Incoming
+    from handlers.messages import Incoming
     from handlers import Refusal
     from handlers.context import Context
     from handlers.lookup import resolve_customer

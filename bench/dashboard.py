@@ -207,15 +207,15 @@ def timed(client, path: str, n: int, warmup: int, before=None) -> list[float]:
 def breakdown(app, client, path: str) -> list[list]:
     """Time per query / computation inside one request (wrapping the functions the page calls)."""
     from bot.web import dashboard as page
-    from bot.web import numbers
-    from storage import dashboard as q
-    from storage import kpi as store
+    from bot.web import kpi_numbers as numbers
+    from storage import dashboard_queries as q
+    from storage import kpi_queries as store
     from rules import kpi as K
     probe = C.Probe()
     for name in ("data_version", "stage_totals", "level_counts", "warned_deals", "high_intent", "health_counts",
                  "open_by_owner", "people", "deal_list_totals"):
-        probe.wrap(q, name, f"storage.dashboard.{name}")
-    probe.wrap(store, "load_windows", "storage.kpi.load_windows (KPI input, period + baseline)")
+        probe.wrap(q, name, f"storage.dashboard_queries.{name}")
+    probe.wrap(store, "load_windows", "storage.kpi_queries.load_windows (KPI input, period + baseline)")
     probe.wrap(K, "compute", "rules.kpi.compute (per period)")
     probe.wrap(numbers, "page_numbers", "KPIs total (load + compute + shaping)")
     probe.wrap(page, "render_template", "template rendering")
@@ -278,7 +278,7 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
         rt2 = app.extensions["bot"]
         with rt2.database.connection_context():
             deal_id = Deal.select(Deal.id).where((Deal.team == 1) & (Deal.status == "open")).first().id
-    from bot.web import numbers
+    from bot.web import kpi_numbers as numbers
     cold = numbers.clear_cache  # the page as a manager first sees it: the KPI panel not computed yet
     C.wait_quiet(1.5, 30)
     few = max(3, n // 6)

@@ -117,7 +117,7 @@ def scan_probe() -> C.Probe:
     import storage.deals as sdeals
     import storage.outbox as soutbox
     import storage.people as speople
-    import storage.scan as sscan
+    import storage.scan_queries as sscan
     p = C.Probe()
     p.wrap(sscan, "due_deal_ids", "scan_q.due_deal_ids (1 query)")
     p.wrap(sscan, "due_rows", "scan_q.due_rows (per 2000)")
@@ -397,7 +397,7 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
     from bot.channels import RateLimit
     from bot.jobs import daily
     from bot.render import render_text
-    from bot.messages import Reply
+    from handlers.messages import Reply
     import storage.outbox as soutbox
     from storage.models import Outbox
 
@@ -443,7 +443,7 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
     # -- daily task cards
     import bot.jobs as jobs
     import handlers.queries as hq
-    import storage.scan as sscan
+    import storage.scan_queries as sscan
     p = C.Probe()
     p.wrap(sscan, "open_deal_rows", "scan_q.open_deal_rows (1 query, all open deals)")
     p.wrap(sscan, "high_intent_by_owner", "scan_q.high_intent_by_owner")

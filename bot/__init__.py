@@ -2,8 +2,8 @@
 
 
 def create_app(config: dict | None = None, clock=None):
-    from .app import create_app as factory
-    return factory(config, clock=clock)
+    from . import app
+    return app.create_app(config, clock=clock)
 
 
 __all__ = ["create_app"]

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from storage import outbox, people
 
-from .messages import Reply
+from handlers.messages import Reply
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from flask import Blueprint, current_app, jsonify, request
 from peewee import IntegrityError
 
-from storage import deals, events as events_q, inbound
+from storage import deals, events, inbound
 from storage.database import to_db
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def batch_problem(items: list) -> str | None:
 
 def ingest(runtime, items: list, now: datetime) -> list[dict]:
     names = {e["customer"] for e in items if e.get("customer")}
-    by_name = events_q.customers_named(names) if names else {}
+    by_name = events.customers_named(names) if names else {}
     return [one(runtime, e, by_name, now) for e in items]
 
 
@@ -151,7 +151,7 @@ def one(runtime, e: dict, by_name: dict, now: datetime) -> dict:
                 ticket = e.get("ticket_id")
                 if not ticket:
                     raise ValueError("工单事件需要 ticket_id")
-                (events_q.ticket_opened if kind == "ticket_opened" else events_q.ticket_answered)(
+                (events.ticket_opened if kind == "ticket_opened" else events.ticket_answered)(
                     customer, deal, ticket[:128], at)
             else:
                 contact = None

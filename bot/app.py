@@ -7,10 +7,9 @@ from datetime import timedelta
 from flask import Flask, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 
-from . import channels
+from . import channels, logs
 from .clock import FixedClock
 from .config import load_config
-from .logs import install as install_log_redaction
 from storage.database import connected, ping
 
 from .runtime import Runtime
@@ -43,7 +42,7 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
     app.config["SECRET_KEY"] = cfg["BOT_SECRET_KEY"] or None
     app.json = JSONProvider(app)
     app.extensions["bot"] = runtime
-    install_log_redaction(cfg)
+    logs.install(cfg)  # secrets redacted from every log line
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 
@@ -89,16 +88,13 @@ def create_app(config: dict | None = None, clock=None) -> Flask:
     for name in channels.CHANNELS:  # each configured chat tool's routes (bot/channels/<name>/routes.py)
         if cfg.channel_on(name):
             app.register_blueprint(channels.blueprint_of(name))
-    from .api import blueprint as api_bp
-    app.register_blueprint(api_bp)
+    from . import api, charts, links, metrics, web
+    app.register_blueprint(api.blueprint)  # POST /api/events
     if cfg["BOT_BENCH_ROUTES"] == "1":
-        from .bench_routes import blueprint as bench_bp
-        app.register_blueprint(bench_bp)
-    from .metrics import blueprint as metrics_bp  # GET /metrics (Prometheus)
-    app.register_blueprint(metrics_bp)
-    from .links import blueprint as links_bp
-    app.register_blueprint(links_bp)
-    from .web import blueprint as web_bp  # dashboard, login, chat simulator (bot/web/)
-    app.register_blueprint(web_bp)
-    from .charts import blueprint as charts_bp; app.register_blueprint(charts_bp)  # noqa: E702  GET /charts/*.png
+        from . import bench_routes
+        app.register_blueprint(bench_routes.blueprint)
+    app.register_blueprint(metrics.blueprint)  # GET /metrics (Prometheus)
+    app.register_blueprint(links.blueprint)
+    app.register_blueprint(web.blueprint)  # dashboard, login, chat simulator (bot/web/)
+    app.register_blueprint(charts.blueprint)  # GET /charts/*.png
     return app

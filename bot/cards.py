@@ -4,7 +4,7 @@ from __future__ import annotations
 from handlers.views import deal_row
 from rules.stale import LEVEL_NAMES
 
-from .messages import Button, Reply
+from handlers.messages import Button, Reply
 
 MAX_BUTTON_DEALS = 2  # a WeCom button card holds at most 6 buttons: 3 actions for 2 deals
 MAX_ROWS = 15  # a chat message lists this many deals; the rest are counted (and on the task card)

@@ -42,7 +42,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_say(args) -> int:
-    from .messages import Incoming
+    from handlers.messages import Incoming
     from .render import render_text
     rt = runtime_for(args)
     text = " ".join(args.text)
@@ -117,7 +117,7 @@ def cmd_target(args) -> int:
     month, or one rep's own (as a manager's `目标 张伟 50万` in chat)."""
     from handlers.parse import find_amount
     from rules.kpi import parse_period
-    from storage import kpi, people
+    from storage import kpi_queries, people
     rt = runtime_for(args)
     amount, rest = find_amount(" ".join(args.amount))
     if not amount or rest:
@@ -128,10 +128,10 @@ def cmd_target(args) -> int:
     if period is None or period.kind not in ("quarter", "month"):
         print(f"周期看不懂: {args.period!r} (季度如 2026-Q4, 月份如 2026-11)", file=sys.stderr)
         return 2
-    from .render import format_yuan
+    from handlers.views import format_yuan
     with rt.database.connection_context():
         if not args.rep:
-            result = kpi.set_target(args.team, period.key, amount)
+            result = kpi_queries.set_target(args.team, period.key, amount)
             if result is None:
                 print(f"没有团队「{args.team}」(先导入花名册)", file=sys.stderr)
                 return 1
@@ -143,7 +143,7 @@ def cmd_target(args) -> int:
             known = "、".join(p[1] for p in team) or "(没有这个团队)"
             print(f"团队「{args.team}」里没有「{args.rep}」, 没有改动. 团队成员: {known}", file=sys.stderr)
             return 1
-        before = kpi.set_rep_target(found[0][0], period.key, amount, None, rt.now())
+        before = kpi_queries.set_rep_target(found[0][0], period.key, amount, None, rt.now())
     print(f"{'已设置' if before is None else '已更新'}「{args.team}」{args.rep} 的个人 {period.key} 目标 "
           f"{format_yuan(amount)}" + (f" (原 {format_yuan(before)})" if before is not None else ""))
     return 0
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as e:  # a rules file error and the like: say it plainly
         from rules.funnel import RulesError
-        from rules.health import HealthRulesError
+        from rules.health_score import HealthRulesError
         if isinstance(e, (RulesError, HealthRulesError)):
             print(f"规则文件错误: {e}", file=sys.stderr)
             return 2

@@ -13,11 +13,11 @@ import socket
 from datetime import datetime, timedelta
 
 from storage import kv, outbox
+from handlers.messages import Reply
 
 from .alerts import alert
 from .channels import SendResult, channel_for
 from .metrics import count_send
-from .messages import Reply
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8

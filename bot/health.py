@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
 
-from rules.health import SIGNALS, points, score
-from storage import health as health_q, kv, people
+from rules.health_score import SIGNALS, points, score
+from storage import health_queries, kv, people
 from storage.database import in_transaction
 from storage.deals import open_deal
+from handlers.messages import Reply
 
 from . import pushes
-from .messages import Reply
 
 RUN_AT = time(6, 0)
 PARTS_JSON = "{" + ",".join(f'"{k}":%.1f' for k in SIGNALS) + "}"  # the breakdown, built fast
@@ -30,8 +30,8 @@ def health(rt, now: datetime, team_id: int | None = None, force: bool = False) -
             return {"job": "health", "date": day.isoformat(), "skipped": "before 06:00"}
         if kv.get(done_key, now) is not None:
             return {"job": "health", "date": day.isoformat(), "skipped": "already computed today"}
-    signals = health_q.gather(rules, now, team_id)
-    state = health_q.current_state(team_id)
+    signals = health_queries.gather(rules, now, team_id)
+    state = health_queries.current_state(team_id)
     scores, changes, tier_changes, entered, left, notices = {}, [], [], [], [], []
     for cid, sig in signals.items():
         pts = points(sig, rules)
@@ -52,9 +52,9 @@ def health(rt, now: datetime, team_id: int | None = None, force: bool = False) -
             left.append(cid)
 
     def write():
-        health_q.save_scores(day, scores)
-        health_q.update_customers(changes, entered, left, now)
-        health_q.record_tier_changes(tier_changes, day)
+        health_queries.save_scores(day, scores)
+        health_queries.update_customers(changes, entered, left, now)
+        health_queries.record_tier_changes(tier_changes, day)
         # one ⭐ message per manager group a day, listing every customer that became high-intent
         by_group: dict[tuple, list] = {}
         groups: dict[int, object] = {}

@@ -12,13 +12,14 @@ from typing import NamedTuple
 from rules.calendar import is_workday
 from rules.stale import evaluate
 from handlers.views import deal_clock, period_of
-from storage import deals as deals_q, people, scan as scan_q
+from storage import people, scan_queries
+from storage.deals import last_activities
 from storage.database import in_transaction
+from handlers.messages import Reply
 
 from .cards import MAX_BUTTON_DEALS, MAX_ROWS, WARN_ORDER, red_card_reply, rep_buttons, warning_reply
 from . import pushes
 from .delivery import deliver
-from .messages import Reply
 
 log = logging.getLogger(__name__)
 BATCH = 5000  # deals per transaction: fewer commits on a first scan, a short write lock still
@@ -32,7 +33,7 @@ RED_DIGEST_ROWS = 12
 def scan(rt, now: datetime) -> dict:
     """Stale scan: warn about each deal crossing yellow/orange/red, once per level and silence period."""
     scan_id = uuid.uuid4().hex
-    ids = scan_q.due_deal_ids(now)
+    ids = scan_queries.due_deal_ids(now)
     fired_total = {"yellow": 0, "orange": 0, "red": 0}
     messages = 0
     step = LARGE_BATCH if len(ids) > LARGE_SCAN else BATCH
@@ -50,7 +51,7 @@ def _scan_batch(rt, batch: list[int], scan_id: str, now: datetime):
     updates, fired = [], []
     rules: dict[tuple, tuple] = {}  # (stage, team) -> (thresholds, clock)
     light: dict[int, Light] = {}
-    for deal_id, owner_id, stage, moved, due, snoozed, wlevel, wsince, team_id, amount in scan_q.due_rows(batch):
+    for deal_id, owner_id, stage, moved, due, snoozed, wlevel, wsince, team_id, amount in scan_queries.due_rows(batch):
         rule = rules.get((stage, team_id))
         if rule is None:  # a stage removed from the rules file gets the defaults
             rule = rules[(stage, team_id)] = (funnel.stale_for(stage), deal_clock(funnel, rt.tz, stage, team_id))
@@ -59,8 +60,8 @@ def _scan_batch(rt, batch: list[int], scan_id: str, now: datetime):
         if ev.fire:
             fired.append((deal_id, ev.fire, ev.since))
             light[deal_id] = Light(owner_id, team_id, stage, amount, int(rule[1].elapsed_hours(ev.since, now) // 24))
-    mine = scan_q.record_warnings(fired, scan_id, now)
-    scan_q.save_scan_state(updates)
+    mine = scan_queries.record_warnings(fired, scan_id, now)
+    scan_queries.save_scan_state(updates)
     won = [f for f in fired if f[0] in mine]
     return won, _queue_warnings(rt, won, scan_id, now, light)
 
@@ -104,9 +105,9 @@ def _queue_warnings(rt, fired: list[tuple[int, str, datetime]], scan_id: str, no
             digests[target] = reds
     need = {f[0] for items in shown.values() for f in items} | {f[0] for reds in one_by_one.values() for f in reds}
     need |= {f[0] for reds in digests.values() for f in reds[:RED_DIGEST_ROWS]}
-    details = {d.id: d for d in scan_q.deal_details(sorted(need))}
+    details = {d.id: d for d in scan_queries.deal_details(sorted(need))}
     reds_shown = [f[0] for reds in (*one_by_one.values(), *(r[:RED_DIGEST_ROWS] for r in digests.values())) for f in reds]
-    last = deals_q.last_activities(reds_shown) if reds_shown else {}
+    last = last_activities(reds_shown) if reds_shown else {}
     rows = []
     contexts = {}
     for owner_id, items in shown.items():
@@ -153,8 +154,8 @@ def daily(rt, now: datetime) -> dict:
     if not (sched.task_card_at <= local.time() < sched.task_card_until):
         return {"job": "daily", "date": day.isoformat(), "skipped": "outside the task-card window"}
     from handlers.queries import task_card_data
-    by_owner = scan_q.open_deal_rows()  # one query for every card
-    intent = scan_q.high_intent_by_owner()
+    by_owner = scan_queries.open_deal_rows()  # one query for every card
+    intent = scan_queries.high_intent_by_owner()
     by_team: dict[int, list] = {}
     intent_by_team: dict[int, list] = {}
     for deals in by_owner.values():
@@ -165,7 +166,7 @@ def daily(rt, now: datetime) -> dict:
             intent_by_team.setdefault(team, []).append(name)
     rows = []
     silences: dict = {}
-    for rep in scan_q.active_reps():
+    for rep in scan_queries.active_reps():
         ctx = rt.context_for(rep, now)
         if rep.role == "rep":
             mine, hot = by_owner.get(rep.id, []), [n for _, n in intent.get(rep.id, [])][:10]

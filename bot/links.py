@@ -30,7 +30,7 @@ from itsdangerous.encoding import base64_decode, base64_encode
 
 from storage import inbound
 
-from .messages import Incoming, Reply, refusal_codes
+from handlers.messages import Incoming, Reply, refusal_codes
 from .render import html_env, render_text
 
 log = logging.getLogger(__name__)

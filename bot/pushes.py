@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta, timezone
 
 from storage import outbox
 
-from .messages import Reply
+from handlers.messages import Reply
 from .render import render_text
 
 # the keys of what the bot sends on its own

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from .messages import Reply
+from handlers.messages import Reply
+from handlers.views import format_yuan
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -36,15 +37,6 @@ def html_env() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
     env.filters["yuan"] = format_yuan
     return env
-
-
-def format_yuan(amount) -> str:
-    """80000 -> '8万', 85000 -> '8.5万', 3000 -> '3000元'."""
-    amount = int(amount or 0)
-    if amount >= 10000:
-        v = amount / 10000
-        return (f"{v:.2f}".rstrip("0").rstrip(".")) + "万"
-    return f"{amount}元"
 
 
 @lru_cache(maxsize=512)

@@ -13,15 +13,15 @@ from peewee import IntegrityError
 
 from handlers import Context, Refusal, dispatch
 from rules.funnel import Funnel, load_funnel
-from rules.health import load_health_rules
+from rules.health_score import load_health_rules
 from storage import choices, inbound, outbox
 from storage.people import rep_for_sender
 from storage.database import connected, migrate_database, open_database, to_db
+from handlers.messages import Incoming, Reply
 
 from .channels import Answer, Channel, inbound_channel
 from .clock import SystemClock
 from .config import Config, load_config
-from .messages import Incoming, Reply
 from .metrics import HANDLED
 
 log = logging.getLogger(__name__)

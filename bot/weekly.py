@@ -20,12 +20,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from handlers.report import numbers_data, team_numbers_vs
-from rules import kpi as K
-from storage import deals, kpi as store, outbox, people
+from rules.kpi import Period, health_buckets, week_of
+from storage import deals, kpi_queries, outbox, people
+from handlers.messages import Reply
 
 from . import pushes
 from .charts import chart_url, charts_dir
-from .messages import Reply
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,10 @@ def weekly(rt, now: datetime) -> dict:
         return {"job": "weekly", "date": day.isoformat(), "skipped": "not the review day"}
     if local.time() < at:
         return {"job": "weekly", "date": day.isoformat(), "skipped": "before the review time"}
-    period = K.week_of(day - timedelta(days=1))
+    period = week_of(day - timedelta(days=1))
     baseline = period.previous()
     queued, charts, failed = 0, [], []
-    for team_id, team_name in store.team_ids():
+    for team_id, team_name in kpi_queries.team_ids():
         group = people.team_group(team_id, "manager")
         if group is None:
             log.warning("team %s has no manager group: no weekly review", team_id)
@@ -85,14 +85,14 @@ def weekly(rt, now: datetime) -> dict:
     return result
 
 
-def review_data(rt, team_id: int, team_name: str, period: K.Period, baseline: K.Period, now: datetime) -> dict:
+def review_data(rt, team_id: int, team_name: str, period: Period, baseline: Period, now: datetime) -> dict:
     k, before = team_numbers_vs(rt.funnel, rt.tz, team_id, [period, baseline], now)
-    data = numbers_data(k, before, store.reps_of(team_id), period, baseline, team_name)
+    data = numbers_data(k, before, kpi_queries.reps_of(team_id), period, baseline, team_name)
     totals = deals.funnel_totals(team_id)
     data.update(scope=team_name, chart_url=None, chart_file=None, chart_inline=False,
                 funnel=[{"key": s.key, "stage": s.name, "count": totals.get(s.key, (0, 0))[0],
                          "amount": totals.get(s.key, (0, 0))[1]} for s in rt.funnel.open_stages],
-                health=[list(b) for b in K.health_buckets(store.health_values(team_id))])
+                health=[list(b) for b in health_buckets(kpi_queries.health_values(team_id))])
     return data
 
 
@@ -101,19 +101,19 @@ def review_data(rt, team_id: int, team_name: str, period: K.Period, baseline: K.
 @lru_cache(maxsize=1)
 def cjk_font() -> str | None:
     """The family name of an installed CJK font, or None (the chart then uses English labels)."""
-    from matplotlib import font_manager as fm
+    from matplotlib import font_manager
 
     def known():
-        names = {f.name for f in fm.fontManager.ttflist}
+        names = {f.name for f in font_manager.fontManager.ttflist}
         return next((n for n in CJK_FONTS if n in names), None)
     found = known()
     if found:
         return found
     # a font installed after matplotlib cached its font list: add the files themselves
-    for path in fm.findSystemFonts():
+    for path in font_manager.findSystemFonts():
         if any(k in os.path.basename(path).lower().replace("-", "").replace("_", "") for k in CJK_FILES):
             try:
-                fm.fontManager.addfont(path)
+                font_manager.fontManager.addfont(path)
             except Exception:  # noqa: BLE001  an unreadable font file: try the next
                 continue
     found = known()
@@ -177,6 +177,6 @@ def render_chart(path: Path, team_name: str, period_label: str, period_key: str,
 
 def _wan(amount: int, cjk: bool) -> str:
     if cjk:
-        from .render import format_yuan
+        from handlers.views import format_yuan
         return format_yuan(amount)
     return f"¥{amount:,}"

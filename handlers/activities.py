@@ -7,7 +7,7 @@ import json
 import re
 from datetime import timedelta
 
-from bot.messages import Button
+from .messages import Button
 from storage import deals, kv
 
 from .context import Context, Refusal

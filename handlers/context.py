@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from bot.messages import Button, Incoming, Outgoing, Reply
+from .messages import Button, Incoming, Outgoing, Reply
 from rules.funnel import Funnel
 from storage.models import Rep
 
@@ -33,7 +33,7 @@ class Context:
     outgoing: list[Outgoing] = field(default_factory=list)
     understood: dict = field(default_factory=dict)
     chosen_customer_id: int | None = None  # set when the sender answered a numbered question
-    health_rules: object | None = None  # rules.health.HealthRules, for showing score breakdowns
+    health_rules: object | None = None  # rules.health_score.HealthRules, for showing score breakdowns
     pending_choice: tuple | None = None  # (command text, [(id, label)], expires_at) to ask the sender
     links: object | None = None  # bot.links.WebLinks: addresses of the dashboard's pages (None: no links)
     own_customers: object | None = None  # handlers.parse.names.CustomerIndex of the sender's, once read

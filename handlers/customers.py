@@ -64,8 +64,8 @@ def health_view(ctx: Context, customer) -> dict | None:
     """The latest score, each signal's points out of its weight, the trend and the best action."""
     from datetime import timedelta
 
-    from storage import health as health_q
-    latest = health_q.latest(customer.id)
+    from storage import health_queries
+    latest = health_queries.latest(customer.id)
     if latest is None or ctx.health_rules is None:
         return None
     points = json.loads(latest.parts)
@@ -74,7 +74,7 @@ def health_view(ctx: Context, customer) -> dict | None:
               "lost": float(signals[k]["weight"]) - points.get(k, 0), "action": signals[k].get("action", "")}
              for k in signals]
     best = max(parts, key=lambda p: p["lost"])
-    week_ago = health_q.score_on(customer.id, latest.day - timedelta(days=7))
+    week_ago = health_queries.score_on(customer.id, latest.day - timedelta(days=7))
     return {"score": latest.score, "parts": parts, "high_intent": customer.high_intent,
             "trend": None if week_ago is None else latest.score - week_ago,
             "best": best if best["lost"] >= 1 else None, "day": latest.day.strftime("%m-%d")}

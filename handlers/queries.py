@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from storage import deals, health
+from storage import deals, health_queries
 
 from .context import Context
 from .router import router
@@ -52,7 +52,7 @@ def task_card_data(ctx: Context, open_deals: list | None = None, high_intent: li
         "more": max(0, len(shown) - TASK_LIMIT),
         "due": due,
         "overdue": overdue[:TASK_LIMIT],
-        "high_intent": high_intent if high_intent is not None else health.high_intent_names(
+        "high_intent": high_intent if high_intent is not None else health_queries.high_intent_names(
             ctx.rep.team_id, None if manager else ctx.rep.id),
         "list_url": ctx.page_url("/dashboard/warnings") if len(shown) > TASK_LIMIT else "",
         "overdue_url": ctx.page_url("/dashboard/deals", overdue="1") if len(overdue) > TASK_LIMIT else "",

@@ -8,33 +8,33 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from bot.render import format_yuan
-from rules import kpi as K
-from storage import kpi as store
+from rules.kpi import Kpis, Period, StageFlow, compression, compute, parse_period, week_of
+from storage import kpi_queries
 
 from .context import Context
 from .router import router
+from .views import format_yuan
 
 REP_LIMIT = 10  # reps listed by follow-up interval on a card; the rest are counted
 
 
-def team_numbers(funnel, tz, team_id: int | None, period: K.Period, now: datetime) -> K.Kpis:
+def team_numbers(funnel, tz, team_id: int | None, period: Period, now: datetime) -> Kpis:
     """The KPIs of a team (None: every team) for a period, up to `now` when it has not ended yet."""
     return team_numbers_vs(funnel, tz, team_id, [period], now)[0]
 
 
-def team_numbers_vs(funnel, tz, team_id: int | None, periods: list[K.Period], now: datetime) -> list[K.Kpis]:
+def team_numbers_vs(funnel, tz, team_id: int | None, periods: list[Period], now: datetime) -> list[Kpis]:
     """The KPIs of several periods (a period and its baseline), the history read once for all."""
-    return [K.compute(data, funnel, tz) for data in store.load_windows(team_id, windows_of(periods, tz, now), tz)]
+    return [compute(data, funnel, tz) for data in kpi_queries.load_windows(team_id, windows_of(periods, tz, now), tz)]
 
 
-def windows_of(periods: list[K.Period], tz, now: datetime) -> list[store.Window]:
+def windows_of(periods: list[Period], tz, now: datetime) -> list[kpi_queries.Window]:
     """What to load for each period: up to `now` when it has not ended, with its target period."""
     windows = []
     for p in periods:
         start, end = p.bounds(tz)
-        t_start, t_end = K.parse_period(p.target_key, p.start).bounds(tz)
-        windows.append(store.Window(start, max(start, min(end, now)), p.target_key, t_start, t_end))
+        t_start, t_end = parse_period(p.target_key, p.start).bounds(tz)
+        windows.append(kpi_queries.Window(start, max(start, min(end, now)), p.target_key, t_start, t_end))
     return windows
 
 
@@ -80,7 +80,7 @@ def cycle_change(comp: float | None, deals: int) -> str:
     return f"{deals}个赢单，与上期持平"
 
 
-def target_metric(k: K.Kpis, period: K.Period, scope_name: str) -> dict:
+def target_metric(k: Kpis, period: Period, scope_name: str) -> dict:
     a = k.attainment
     if a is None:
         team = scope_name if scope_name and scope_name != "全部团队" else "<团队名>"
@@ -94,7 +94,7 @@ def target_metric(k: K.Kpis, period: K.Period, scope_name: str) -> dict:
                       + (f"，还差 {format_yuan(a.target - a.won)}" if a.won < a.target else "")}
 
 
-def rep_target(k: K.Kpis, rep_id: int, name: str, period: K.Period) -> dict:
+def rep_target(k: Kpis, rep_id: int, name: str, period: Period) -> dict:
     """One rep's won amount against their own target (the period's quarter or month, as the team's): the
     one figure and wording of 周报, the weekly card and the dashboard's reps table."""
     a = k.rep_attainment.get(rep_id)
@@ -106,7 +106,7 @@ def rep_target(k: K.Kpis, rep_id: int, name: str, period: K.Period) -> dict:
             "detail": f"{a.key} 目标 {format_yuan(a.target)}，已赢单 {format_yuan(a.won)}"}
 
 
-def rep_target_rows(k: K.Kpis, reps: dict[int, tuple[str, str, bool]], period: K.Period,
+def rep_target_rows(k: Kpis, reps: dict[int, tuple[str, str, bool]], period: Period,
                     limit: int = REP_LIMIT) -> tuple[list[dict], list[dict], int]:
     """(reps with a target, best attainment first; active reps without one; how many more were left
     out): every active rep and anyone with a target of their own."""
@@ -119,13 +119,13 @@ def rep_target_rows(k: K.Kpis, reps: dict[int, tuple[str, str, bool]], period: K
     return with_target[:limit], without[:limit], more
 
 
-def stage_row(f: K.StageFlow) -> dict:
+def stage_row(f: StageFlow) -> dict:
     return {"key": f.key, "stage": f.name, "no": f.order, "present": f.present, "advanced": f.advanced,
             "lost": f.lost, "conversion": pct(f.conversion), "avg_days": in_days(f.avg_days),
             "waiting": f.waiting, "waiting_days": in_days(f.waiting_days), "stalled": f.stalled}
 
 
-def rep_rows(k: K.Kpis, reps: dict[int, tuple[str, str, bool]], limit: int = REP_LIMIT) -> tuple[list[dict], int]:
+def rep_rows(k: Kpis, reps: dict[int, tuple[str, str, bool]], limit: int = REP_LIMIT) -> tuple[list[dict], int]:
     """Reps by follow-up interval, slowest first (the ones to talk to); active reps without data last."""
     rows = [{"name": reps.get(rid, (f"#{rid}",))[0], "days": in_days(d), "value": round(d, 2), "customers": n}
             for rid, (d, n) in k.followup.by_rep.items()]
@@ -137,14 +137,14 @@ def rep_rows(k: K.Kpis, reps: dict[int, tuple[str, str, bool]], limit: int = REP
     return rows[:limit], max(0, len(rows) - limit)
 
 
-def numbers_data(k: K.Kpis, before: K.Kpis, reps: dict, period: K.Period, baseline: K.Period,
+def numbers_data(k: Kpis, before: Kpis, reps: dict, period: Period, baseline: Period,
                  scope_name: str = "", for_rep: bool = False, target: bool = True) -> dict:
     """The KPIs of a period against a baseline, as JSON-safe template data: the one wording of each
     number for 周报, 漏斗, the weekly card and the dashboard. A rep's own view (`for_rep`) leaves out the
     manager's figures (提前干预率, 预警覆盖率, the team target)."""
     h, hb = k.health, before.health
     iv = k.intervention
-    comp = K.compression(before.cycle.mean_days, k.cycle.mean_days)
+    comp = compression(before.cycle.mean_days, k.cycle.mean_days)
     p = period.key
     metrics = [
         metric("跟进间隔", k.followup.mean_days, before.followup.mean_days, in_days,
@@ -192,19 +192,19 @@ def numbers_data(k: K.Kpis, before: K.Kpis, reps: dict, period: K.Period, baseli
 _VS = re.compile(r"\s*(?:对比|比较|vs\.?|versus|比)\s*", re.IGNORECASE)
 
 
-def parse_report_args(args: str, today: date) -> tuple[K.Period, K.Period] | None:
+def parse_report_args(args: str, today: date) -> tuple[Period, Period] | None:
     """"" -> this week vs last week; "2026-Q4" -> it vs the quarter before; "2026-11 vs 2026-09"."""
     text = (args or "").strip()
     if not text:
-        week = K.week_of(today)
+        week = week_of(today)
         return week, week.previous()
     parts = _VS.split(text, maxsplit=1)
-    period = K.parse_period(parts[0], today)
+    period = parse_period(parts[0], today)
     if period is None:
         return None
     if len(parts) == 1 or not parts[1].strip():
         return period, period.previous()
-    baseline = K.parse_period(parts[1], today)
+    baseline = parse_period(parts[1], today)
     return (period, baseline) if baseline is not None else None
 
 
@@ -229,4 +229,4 @@ def report(ctx: Context, args: str) -> None:
     team_id, scope = scope_of(ctx)
     k, before = team_numbers_vs(ctx.funnel, ctx.tz, team_id, [period, baseline], ctx.now)
     ctx.understood["period"] = period.key
-    ctx.say("report", scope=scope, **numbers_data(k, before, store.reps_of(team_id), period, baseline, scope))
+    ctx.say("report", scope=scope, **numbers_data(k, before, kpi_queries.reps_of(team_id), period, baseline, scope))

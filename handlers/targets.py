@@ -9,8 +9,8 @@ nothing.
 """
 from __future__ import annotations
 
-from rules import kpi as K
-from storage import kpi as store, people
+from rules.kpi import Period, month_of, parse_period, quarter_of
+from storage import kpi_queries, people
 
 from .context import Context
 from .customers import MAX_AMOUNT
@@ -23,7 +23,7 @@ _NEXT = {"下季度": "quarter", "下个季度": "quarter", "next quarter": "qua
 NAMES_SHOWN = 20  # names listed in an answer
 
 
-def parse_target_period(words: list[str], today) -> tuple[K.Period | None, list[str], str | None]:
+def parse_target_period(words: list[str], today) -> tuple[Period | None, list[str], str | None]:
     """(the period named among `words`, else this quarter; the other words; the text of a period that
     cannot carry a target, e.g. a week)."""
     for size in (2, 1):
@@ -31,15 +31,15 @@ def parse_target_period(words: list[str], today) -> tuple[K.Period | None, list[
             text = " ".join(words[i:i + size])
             kind = _NEXT.get(text.lower())
             if kind == "quarter":
-                period = K.quarter_of(K.quarter_of(today).end)
+                period = quarter_of(quarter_of(today).end)
             elif kind == "month":
-                period = K.month_of(K.month_of(today).end)
+                period = month_of(month_of(today).end)
             else:
-                period = K.parse_period(text, today)
+                period = parse_period(text, today)
             if period is not None:
                 rest = words[:i] + words[i + size:]
                 return (period, rest, None) if period.kind in ("quarter", "month") else (None, rest, text)
-    return K.quarter_of(today), words, None
+    return quarter_of(today), words, None
 
 
 def notice(ctx: Context, code: str, **data) -> None:
@@ -78,7 +78,7 @@ def target(ctx: Context, args: str) -> None:
     if who.lower() in TEAM_WORDS:
         if team_id is None:
             return notice(ctx, "team_needed", teams=sorted(teams.values())[:NAMES_SHOWN])
-        before = store.set_team_target(team_id, period.key, amount)
+        before = kpi_queries.set_team_target(team_id, period.key, amount)
         ctx.understood.update({"target": "team", "amount": amount})
         return ctx.say("target_set", who=teams[team_id], team=True, key=period.key, period=period.label,
                        amount=amount, before=before)
@@ -90,7 +90,7 @@ def target(ctx: Context, args: str) -> None:
     if len(found) > 1:
         return notice(ctx, "ambiguous_rep", who=who[:30], teams=[p[4] for p in found])
     rep_id, name, *_ = found[0]
-    before = store.set_rep_target(rep_id, period.key, amount, ctx.rep.id, ctx.now)
+    before = kpi_queries.set_rep_target(rep_id, period.key, amount, ctx.rep.id, ctx.now)
     ctx.understood.update({"target": "rep", "rep": rep_id, "amount": amount})
     ctx.say("target_set", who=name, team=False, key=period.key, period=period.label, amount=amount, before=before)
 
@@ -99,9 +99,9 @@ def example_name(in_scope: list) -> str:
     return next((p[1] for p in in_scope if p[2] == "rep"), "张伟")
 
 
-def list_targets(ctx: Context, team_id: int | None, scope: str, in_scope: list, period: K.Period) -> None:
+def list_targets(ctx: Context, team_id: int | None, scope: str, in_scope: list, period: Period) -> None:
     """The targets set for the period: the team's (when one team is in view) and each person's."""
-    team_amount, by_rep = store.targets_set(team_id, period.key)
+    team_amount, by_rep = kpi_queries.targets_set(team_id, period.key)
     rows = [{"name": p[1], "amount": by_rep[p[0]]} for p in in_scope if p[0] in by_rep]
     unset = [p[1] for p in in_scope if p[0] not in by_rep and p[2] == "rep"]
     ctx.say("targets", scope=scope, team=team_id is not None, team_amount=team_amount, key=period.key,

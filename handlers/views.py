@@ -13,6 +13,15 @@ from .context import Context
 LEVEL_RANK = {"red": 0, "orange": 1, "yellow": 2, None: 3}
 
 
+def format_yuan(amount) -> str:
+    """80000 -> '8万', 85000 -> '8.5万', 3000 -> '3000元'."""
+    amount = int(amount or 0)
+    if amount >= 10000:
+        v = amount / 10000
+        return (f"{v:.2f}".rstrip("0").rstrip(".")) + "万"
+    return f"{amount}元"
+
+
 def deal_clock(funnel, tz, stage: str, team_id: int | None):
     """The clock that counts this deal's silence (working days, or every hour for a stage or team that
     says clock = "calendar")."""

@@ -1,6 +1,6 @@
 """The manager's numbers (PRODUCT.md, "What the manager measures"), from the stored history.
 
-Pure: plain data in (rows that storage/kpi.py fetches with a few set-based queries), numbers out.
+Pure: plain data in (rows that storage/kpi_queries.py fetches with a few set-based queries), numbers out.
 No I/O, no clock: the caller passes the period and `until` (the period end, or now when earlier).
 
 Definitions

@@ -10,7 +10,7 @@ from rules.funnel import DealFacts
 from .models import Activity, Contact, Customer, Deal, ManagerAction, Rep, StageChange, db
 from .people import REP_COLUMNS
 from .prepared import instance, prepared
-from .scan import LiteDeal
+from .scan_queries import LiteDeal
 
 CUSTOMER_FIELDS = tuple(Customer._meta.sorted_fields)
 DEAL_FIELDS = tuple(Deal._meta.sorted_fields)

@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from .models import InboundMessage as M
-from .models import Rep, Team
+from .models import InboundMessage, Rep, Team
 from .people import CHANNEL_ID_FIELD, REP_COLUMNS, active_sender, rep_of_row
 from .prepared import prepared
 
-_find = prepared(lambda channel, message_id: M.select(M.reply)
-                 .where((M.channel == channel) & (M.message_id == message_id)).limit(1))
-_insert = prepared(lambda channel, message_id, sender, text, received_at, reply: M.insert(
+_find = prepared(lambda channel, message_id: InboundMessage.select(InboundMessage.reply).where(
+    (InboundMessage.channel == channel) & (InboundMessage.message_id == message_id)).limit(1))
+_insert = prepared(lambda channel, message_id, sender, text, received_at, reply: InboundMessage.insert(
     channel=channel, message_id=message_id, sender=sender, text=text, received_at=received_at, reply=reply))
 
 

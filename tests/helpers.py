@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
-from bot.messages import Incoming
+from handlers.messages import Incoming
 from bot.render import render_text
 from handlers.parse import initials_of
 from storage import deals, people

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import requests
 
 if TYPE_CHECKING:
-    from ..messages import Incoming, Reply
+    from handlers.messages import Incoming, Reply
 
 
 @dataclass

@@ -120,7 +120,7 @@ def _error(e):
 
 @blueprint.record_once
 def _setup(state) -> None:
-    from ..render import format_yuan
+    from handlers.views import format_yuan
     app = state.app
     rt = app.extensions["bot"]
     app.jinja_env.filters.setdefault("yuan", format_yuan)

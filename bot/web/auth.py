@@ -27,8 +27,7 @@ from urllib.parse import urlencode
 import requests
 from flask import abort, g, jsonify, redirect, render_template, request, session, url_for
 
-from storage import dashboard as q
-from storage import kv, people
+from storage import dashboard_queries, kv, people
 
 from . import blueprint, demo_login_on, runtime
 
@@ -79,7 +78,7 @@ def current_user():
     if isinstance(uid, int) and isinstance(sid, str):
         if isinstance(exp, (int, float)) and exp > time.time() \
                 and kv.get(_session_key(uid, sid), runtime().now()) is not None:
-            user = q.rep(uid)
+            user = dashboard_queries.rep(uid)
             if user is None:  # deactivated (or removed): the session ends for good
                 kv.delete(_session_key(uid, sid))
     if user is None:
@@ -103,7 +102,7 @@ def login_user(rep, via: str) -> None:
     session["sid"] = sid
     session["via"] = via
     session["exp"] = time.time() + hours * 3600
-    g.user = q.rep(rep.id)
+    g.user = dashboard_queries.rep(rep.id)
     log.info("login: %s (%s, %s) via %s", rep.local_id, rep.name, rep.role, via)
 
 
@@ -168,7 +167,7 @@ def _finish(channel: str, user_id: str | None, next_url: str):
 
 def login_page(error: str | None = None, status: int = 200):
     rt = runtime()
-    demo = q.demo_people() if demo_login_on(rt) else []
+    demo = dashboard_queries.demo_people() if demo_login_on(rt) else []
     return render_template("pages/login.html", error=error, demo=demo, role_names=ROLE_NAMES,
                            wecom=rt.config.channel_on("wecom"), dingtalk=rt.config.channel_on("dingtalk"),
                            next=safe_next(request.args.get("next"))), status

@@ -4,7 +4,7 @@ distribution, each rep's follow-up interval and open warnings, and a page per de
 Scope by role, always: a rep sees their own deals, a manager the team's, an admin every team's. The
 team / rep / period filters narrow that scope and never widen it (a filter asking for more is ignored
 and the page says so). Stale levels follow rules/stale.py, the KPIs rules/kpi.py (through the same
-functions as the chat's 周报), and every count is a GROUP BY query (storage/dashboard.py).
+functions as the chat's 周报), and every count is a GROUP BY query (storage/dashboard_queries.py).
 """
 from __future__ import annotations
 
@@ -13,21 +13,18 @@ from datetime import timedelta, timezone
 
 from flask import abort, jsonify, redirect, render_template, request, url_for
 
-from bot.render import format_yuan
 from handlers import report
-from handlers.views import deal_row, stage_change_text
-from rules import kpi as K
-from rules.health import Part, Score
+from handlers.views import deal_row, format_yuan, stage_change_text
 from rules.advice import suggested_action
+from rules.health_score import Part, Score
+from rules.kpi import HEALTH_BUCKETS, HIGH_HEALTH, local_midnight, week_of
 from rules.stale import LEVEL_ICONS, LEVEL_NAMES
-from storage import dashboard as q
-from storage import deals as deals_q, people
+from storage import dashboard_queries, people
+from storage.deals import deal_facts
 
-from . import blueprint, runtime
-from . import numbers as N
+from . import blueprint, kpi_numbers, runtime
 from .auth import ROLE_NAMES, current_user, login_required
-from .deals import ACTION_NAMES as N_ACTIONS
-from .deals import action_row, actions_context
+from .deals import ACTION_NAMES, action_row, actions_context
 
 WARN_LIMIT = 12  # warning-board rows on the main page
 PAGE_SIZE = 50  # rows per page of the full warning list
@@ -78,7 +75,7 @@ def resolve_scope(user, args) -> Scope:
     notice = None
     team_arg, rep_arg = id_arg(args, "team"), id_arg(args, "rep")
     team_id = max_team
-    teams = dict(q.teams()) if max_team is None else {user.team_id: user.team.name}
+    teams = dict(dashboard_queries.teams()) if max_team is None else {user.team_id: user.team.name}
     if team_arg is not None:
         if max_team is None and team_arg in teams:
             team_id = team_arg
@@ -86,7 +83,7 @@ def resolve_scope(user, args) -> Scope:
             notice = "你只能查看自己权限内的数据，已显示你的范围。"
     owner_id, owner_name = max_owner, (user.name if max_owner else None)
     if rep_arg is not None and rep_arg != max_owner:
-        person = q.rep(rep_arg) if max_owner is None else None
+        person = dashboard_queries.rep(rep_arg) if max_owner is None else None
         if person is not None and (team_id is None or person.team_id == team_id):
             owner_id, owner_name, team_id = person.id, person.name, person.team_id
         else:
@@ -95,16 +92,18 @@ def resolve_scope(user, args) -> Scope:
     return Scope(user, team_id, owner_id, team_name, owner_name, notice)
 
 
-def level_rule(funnel, now, tz, team_id=None) -> q.LevelRule:
+def level_rule(funnel, now, tz, team_id=None) -> dashboard_queries.LevelRule:
     """The stale thresholds of rules/funnel.toml as instants: a silence started at or before them is at the level
     (by each stage's clock: working days only, unless the stage or the team counts every hour)."""
     team = scope_team(funnel, team_id)
 
-    def cut(th, clock) -> q.Cutoffs:
-        return q.Cutoffs(yellow=clock.latest_start(now, th.yellow_hours), orange=clock.latest_start(now, th.orange_hours),
-                         red=clock.latest_start(now, th.red_hours))
-    return q.LevelRule({s.key: cut(s.stale, funnel.clock(tz, s.key, team)) for s in funnel.stages},
-                       cut(funnel.default_stale, funnel.clock(tz, None, team)), funnel.pause_while_next_step_ahead)
+    def cut(th, clock) -> dashboard_queries.Cutoffs:
+        return dashboard_queries.Cutoffs(yellow=clock.latest_start(now, th.yellow_hours),
+                                         orange=clock.latest_start(now, th.orange_hours),
+                                         red=clock.latest_start(now, th.red_hours))
+    return dashboard_queries.LevelRule({s.key: cut(s.stale, funnel.clock(tz, s.key, team)) for s in funnel.stages},
+                                       cut(funnel.default_stale, funnel.clock(tz, None, team)),
+                                       funnel.pause_while_next_step_ahead)
 
 
 def scope_team(funnel, team_id):
@@ -118,7 +117,7 @@ def local(dt, tz, fmt: str = "%m-%d %H:%M") -> str:
     return dt.replace(tzinfo=timezone.utc).astimezone(tz).strftime(fmt)
 
 
-def warning_rows(rt, rows: list[q.WarnedDeal], now, team_id=None) -> list[dict]:
+def warning_rows(rt, rows: list[dashboard_queries.WarnedDeal], now, team_id=None) -> list[dict]:
     """The board's rows, each level and silence worked out by rules/stale.silence itself (by the team's
     clock), with the next step, its due date and the suggested action (rules/advice)."""
     team = scope_team(rt.funnel, team_id)
@@ -145,11 +144,11 @@ def drill_scope(scope: Scope) -> dict:
 
 def filters_context(scope: Scope, period_key: str):
     user = scope.user
-    teams = q.teams() if user.role == "admin" else []
+    teams = dashboard_queries.teams() if user.role == "admin" else []
     people = []
     if user.role != "rep" and scope.team_id is not None:
-        people = [(pid, name, role) for pid, _, name, role, _ in q.people(scope.team_id)]
-    return {"teams": teams, "people": people, "periods": N.PERIODS, "period_key": period_key,
+        people = [(pid, name, role) for pid, _, name, role, _ in dashboard_queries.people(scope.team_id)]
+    return {"teams": teams, "people": people, "periods": kpi_numbers.PERIODS, "period_key": period_key,
             "team_id": scope.team_id, "owner_id": scope.owner_id}
 
 
@@ -164,13 +163,13 @@ def kpi_view(rt, scope: Scope, period, now, compute: bool) -> dict | None:
     """The manager's numbers of the scope and period, shaped for the page (JSON-safe): from the cache,
     or computed (rules/kpi through handlers.report, as the chat's 周报) when `compute`."""
     # the database is part of the key: the simulator's own database lives in the same process
-    key = N.cache_key(scope.team_id, scope.owner_id, period, now, q.data_version()) + \
+    key = kpi_numbers.cache_key(scope.team_id, scope.owner_id, period, now, dashboard_queries.data_version()) + \
         (scope.user.role == "rep", rt.config.database_url)
-    hit = N.cached(key)
+    hit = kpi_numbers.cached(key)
     if hit is None and compute:
-        reps = N.reps_of(scope.team_id)
-        k, numbers = N.page_numbers(rt.funnel, rt.tz, scope.team_id, scope.owner_id, period, now, reps,
-                                    scope.team_name, for_rep=scope.user.role == "rep")
+        reps = kpi_numbers.reps_of(scope.team_id)
+        k, numbers = kpi_numbers.page_numbers(rt.funnel, rt.tz, scope.team_id, scope.owner_id, period, now, reps,
+                                              scope.team_name, for_rep=scope.user.role == "rep")
         hit = {"numbers": numbers,
                "stages": {f.key: {"conversion": report.pct(f.conversion) if f.present else "—",
                                   "title": f"{f.advanced}/{f.present}，平均停留 {report.in_days(f.avg_days)}"
@@ -179,10 +178,10 @@ def kpi_view(rt, scope: Scope, period, now, compute: bool) -> dict | None:
                "followup": {str(rid): {"days": report.in_days(d), "customers": n}
                             for rid, (d, n) in k.followup.by_rep.items()},
                "computed_at": local(now, rt.tz, "%H:%M"),
-               "trend": N.trend_view(rt.tz, scope.team_id, scope.owner_id,
-                                     now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date(), now),
+               "trend": kpi_numbers.trend_view(rt.tz, scope.team_id, scope.owner_id,
+                                               now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date(), now),
                "reps": rep_view(rt, scope, period, now, k, reps)}
-        N.remember(key, hit)
+        kpi_numbers.remember(key, hit)
     return hit
 
 
@@ -190,9 +189,10 @@ def rep_view(rt, scope: Scope, period, now, k, reps: dict) -> dict:
     """Per rep, JSON-safe: this week's follow-ups and deals moved, the period's won deals, and the amount
     won against their own target (handlers.report.rep_target, as 周报 and the weekly card say it)."""
     today = now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()
-    week_start = K.week_of(today).bounds(rt.tz)[0]
+    week_start = week_of(today).bounds(rt.tz)[0]
     p_start, p_end = period.bounds(rt.tz)
-    stats = q.rep_stats(scope.team_id, scope.owner_id, week_start, now, p_start, min(p_end, now + timedelta(seconds=1)))
+    stats = dashboard_queries.rep_stats(scope.team_id, scope.owner_id, week_start, now, p_start,
+                                        min(p_end, now + timedelta(seconds=1)))
     out = {}
     for rid, (name, _, _) in reps.items():
         if scope.owner_id is not None and rid != scope.owner_id:
@@ -208,7 +208,7 @@ def page_scope(rt, user):
     now = rt.now()
     scope = resolve_scope(user, request.args)
     today = now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()
-    period_key, period = N.parse(request.args.get("period"), today)
+    period_key, period = kpi_numbers.parse(request.args.get("period"), today)
     return now, scope, period_key, period
 
 
@@ -222,7 +222,7 @@ def dashboard():
     kpi = kpi_view(rt, scope, period, now, compute=request.args.get("wait") == "1")
 
     # the funnel now (open deals); the period's conversion between stages comes with the KPIs
-    totals = q.stage_totals(team_id, owner_id)
+    totals = dashboard_queries.stage_totals(team_id, owner_id)
     stages = []
     for s in rt.funnel.open_stages:
         n, amount = totals.get(s.key, (0, 0))
@@ -232,29 +232,29 @@ def dashboard():
         s["width"] = round(100 * s["count"] / top, 1)
 
     # the warning board
-    by_owner = q.level_counts(team_id, owner_id, rule)
-    level_totals = {lv: [0, 0] for lv in q.LEVELS}
+    by_owner = dashboard_queries.level_counts(team_id, owner_id, rule)
+    level_totals = {lv: [0, 0] for lv in dashboard_queries.LEVELS}
     for levels in by_owner.values():
         for lv, (n, amount) in levels.items():
             level_totals[lv][0] += n
             level_totals[lv][1] += amount
-    warned = warning_rows(rt, q.warned_deals(team_id, owner_id, rule, limit=WARN_LIMIT), now, team_id)
+    warned = warning_rows(rt, dashboard_queries.warned_deals(team_id, owner_id, rule, limit=WARN_LIMIT), now, team_id)
     warned_total = sum(n for n, _ in level_totals.values())
     today = now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()
-    due_count, _ = q.deal_list_totals(team_id, owner_id, q.DealFilter(due_before=K.local_midnight(today, rt.tz)
-                                                                      + timedelta(days=1)), rule, now)
+    due_today = dashboard_queries.DealFilter(due_before=local_midnight(today, rt.tz) + timedelta(days=1))
+    due_count, _ = dashboard_queries.deal_list_totals(team_id, owner_id, due_today, rule, now)
 
     # customers
-    hi_count, hi_rows = q.high_intent(team_id, owner_id, limit=HIGH_INTENT_LIMIT)
+    hi_count, hi_rows = dashboard_queries.high_intent(team_id, owner_id, limit=HIGH_INTENT_LIMIT)
     for c in hi_rows:
         c["stage_name"] = stage_name(rt.funnel, c["stage"])
-    scores, tiers = q.health_counts(team_id, owner_id)
+    scores, tiers = dashboard_queries.health_counts(team_id, owner_id)
     health = health_rows(scores)
     scored = sum(n for h, n in scores.items() if h is not None)
 
     # reps: open deals and warnings (the follow-up interval comes with the KPIs)
-    open_by = q.open_by_owner(team_id, owner_id)
-    people = q.people(team_id, owner_id, limit=REP_LIMIT + 1)
+    open_by = dashboard_queries.open_by_owner(team_id, owner_id)
+    people = dashboard_queries.people(team_id, owner_id, limit=REP_LIMIT + 1)
     rep_rows = []
     for pid, _, name, role, _ in people[:REP_LIMIT]:
         if role != "rep" and pid not in open_by:
@@ -304,12 +304,12 @@ def warnings():
     now = rt.now()
     scope = resolve_scope(user, request.args)
     level = request.args.get("level")
-    level = level if level in q.LEVELS else None
+    level = level if level in dashboard_queries.LEVELS else None
     page = min(MAX_PAGE, max(1, request.args.get("page", 1, type=int) or 1))
     rule = level_rule(rt.funnel, now, rt.tz, scope.team_id)
-    rows = q.warned_deals(scope.team_id, scope.owner_id, rule, level=level, limit=PAGE_SIZE + 1,
-                          offset=(page - 1) * PAGE_SIZE)
-    period_key = request.args.get("period", N.DEFAULT_PERIOD)
+    rows = dashboard_queries.warned_deals(scope.team_id, scope.owner_id, rule, level=level, limit=PAGE_SIZE + 1,
+                                          offset=(page - 1) * PAGE_SIZE)
+    period_key = request.args.get("period", kpi_numbers.DEFAULT_PERIOD)
     return render_template("pages/warnings.html", scope=scope, level=level, page=page,
                            rows=warning_rows(rt, rows[:PAGE_SIZE], now, scope.team_id), has_next=len(rows) > PAGE_SIZE,
                            icons=LEVEL_ICONS, level_names=LEVEL_NAMES, role_name=ROLE_NAMES.get(user.role, user.role),
@@ -323,7 +323,7 @@ def deal_page(deal_id: int):
     rt, user = runtime(), current_user()
     now = rt.now()
     team_id, owner_id = role_scope(user)
-    deal = q.deal(deal_id, team_id, owner_id) if 0 < deal_id <= MAX_ID else None
+    deal = dashboard_queries.deal(deal_id, team_id, owner_id) if 0 < deal_id <= MAX_ID else None
     if deal is None:  # not there, or not yours: the same answer
         abort(404, description="没有这个商机，或你无权查看。")
     funnel = rt.funnel
@@ -343,11 +343,11 @@ def deal_page(deal_id: int):
         following = [s for s in funnel.stages if s.order == stage.order + 1]
         missing = set()
         if following:
-            missing = {c.key for _, c in funnel.missing_criteria(deals_q.deal_facts(deal), stage.key, following[0].key)}
+            missing = {c.key for _, c in funnel.missing_criteria(deal_facts(deal), stage.key, following[0].key)}
         criteria = [{"label": funnel.criteria[c].label, "met": c not in missing} for c in stage.exit]
 
     # the health score and what cost it points (rules/health)
-    history = q.score_history(deal.customer_id, 30)
+    history = dashboard_queries.score_history(deal.customer_id, 30)
     breakdown, best, total = [], None, None
     if history:
         day, total, parts = history[0]
@@ -361,7 +361,7 @@ def deal_page(deal_id: int):
     spark = sparkline([s for _, s, _ in reversed(history)])
 
     timeline = []
-    for e in q.deal_timeline(deal):
+    for e in dashboard_queries.deal_timeline(deal):
         item = {"at": local(e["at"], rt.tz, "%Y-%m-%d %H:%M"), "who": e["who"], "text": e["text"], "type": e["type"]}
         if e["type"] == "activity":
             kind = funnel.activities.get(e["kind"])
@@ -382,11 +382,12 @@ def deal_page(deal_id: int):
     return render_template(
         "pages/deal.html", deal=deal, row=row, stage=stage, stages=funnel.open_stages, criteria=criteria,
         status_name=STATUS_NAMES.get(deal.status, deal.status), breakdown=breakdown, best=best, total=total,
-        spark=spark, history_days=len(history), timeline=timeline, contacts=q.contacts(deal.customer_id),
-        counts=q.deal_counts(deal), others=[(i, stage_name(funnel, s), STATUS_NAMES.get(st, st), a)
-                                            for i, s, st, a in q.other_deals(deal.customer_id, deal.id)],
+        spark=spark, history_days=len(history), timeline=timeline,
+        contacts=dashboard_queries.contacts(deal.customer_id), counts=dashboard_queries.deal_counts(deal),
+        others=[(i, stage_name(funnel, s), STATUS_NAMES.get(st, st), a)
+                for i, s, st, a in dashboard_queries.other_deals(deal.customer_id, deal.id)],
         role_name=ROLE_NAMES.get(user.role, user.role), advice=advice,
-        manager_actions=q.actions_of([deal.id]).get(deal.id, []), action_names=N_ACTIONS,
+        manager_actions=dashboard_queries.actions_of([deal.id]).get(deal.id, []), action_names=ACTION_NAMES,
         next_url=request.path, **{k: v for k, v in actions_context(user, deal.team_id).items() if k != "action_names"},
         fmt=lambda dt, f="%Y-%m-%d %H:%M": local(dt, rt.tz, f),
         now_local=local(now, rt.tz, "%Y-%m-%d %H:%M"))
@@ -396,7 +397,7 @@ def health_rows(scores: dict) -> list[dict]:
     """Customers per health bucket, the buckets of the weekly review (rules.kpi.HEALTH_BUCKETS), and the
     ones not scored yet."""
     rows = [{"label": label, "count": sum(n for h, n in scores.items() if h is not None and lo <= h <= hi),
-             "high": lo >= K.HIGH_HEALTH} for lo, hi, label in K.HEALTH_BUCKETS]
+             "high": lo >= HIGH_HEALTH} for lo, hi, label in HEALTH_BUCKETS]
     rows.append({"label": "未评分", "count": scores.get(None, 0), "high": False})
     top = max([r["count"] for r in rows] + [1])
     for r in rows:

@@ -18,12 +18,11 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 
 from rules.advice import suggested_action
 from rules.stale import LEVEL_ICONS, LEVEL_NAMES, silence
-from storage import dashboard as q
+from storage import dashboard_queries
 
-from ..messages import Incoming
+from handlers.messages import Incoming
 from ..render import render_text
-from . import blueprint, runtime
-from . import numbers as N
+from . import blueprint, kpi_numbers, runtime
 from .auth import ROLE_NAMES, current_user, login_required
 
 LIST_PAGE = 50
@@ -85,7 +84,7 @@ def actions_context(user, team_id) -> dict:
     can = user.role in ("manager", "admin")
     reps = []
     if can and team_id is not None:
-        reps = [(pid, name) for pid, _, name, role, _ in q.people(team_id) if role == "rep"]
+        reps = [(pid, name) for pid, _, name, role, _ in dashboard_queries.people(team_id) if role == "rep"]
     return {"can_act": can, "reassign_to": reps, "nonce": nonce, "action_names": ACTION_NAMES}
 
 
@@ -124,7 +123,7 @@ def amount_arg(args, name: str) -> int | None:
     return int(value)
 
 
-def list_filter(rt, args, today) -> tuple[q.DealFilter, dict]:
+def list_filter(rt, args, today) -> tuple[dashboard_queries.DealFilter, dict]:
     """The filter of the request's parameters, and the parameters as read (for the form and links)."""
     stages = [s.key for s in rt.funnel.stages]
     status = choice_arg(args, "status", STATUS_NAMES, "open")
@@ -132,7 +131,7 @@ def list_filter(rt, args, today) -> tuple[q.DealFilter, dict]:
     if (args.get("period") or "").strip():
         raw = args["period"].strip()[:30]
         try:
-            period_key, period = N.parse(raw, today)
+            period_key, period = kpi_numbers.parse(raw, today)
             period.bounds(rt.tz)
         except (ValueError, OverflowError):
             period_key = None
@@ -140,8 +139,9 @@ def list_filter(rt, args, today) -> tuple[q.DealFilter, dict]:
             abort(400, description=f"统计周期「{raw}」无法识别，例如 this-month、2026-11、2026-Q4。")
     created = (args.get("created") or "") == "1"
     bounds = period.bounds(rt.tz) if period else (None, None)
-    f = q.DealFilter(
-        status=status, stage=choice_arg(args, "stage", stages), level=choice_arg(args, "level", q.LEVELS),
+    f = dashboard_queries.DealFilter(
+        status=status, stage=choice_arg(args, "stage", stages),
+        level=choice_arg(args, "level", dashboard_queries.LEVELS),
         tier=choice_arg(args, "tier", ("A", "B", "C")), min_amount=amount_arg(args, "min"),
         max_amount=amount_arg(args, "max"), overdue=(args.get("overdue") or "") == "1",
         search=(args.get("q") or "").strip()[:50],
@@ -166,12 +166,13 @@ def _list_request():
     scope = resolve_scope(user, request.args)
     today = now.replace(tzinfo=timezone.utc).astimezone(rt.tz).date()
     f, read = list_filter(rt, request.args, today)
-    sort = choice_arg(request.args, "sort", q.SORTS, "closed" if f.status in ("won", "lost") else "silence")
+    sort = choice_arg(request.args, "sort", dashboard_queries.SORTS,
+                      "closed" if f.status in ("won", "lost") else "silence")
     rule = level_rule(rt.funnel, now, rt.tz, scope.team_id)
     return rt, user, now, scope, f, read, sort, rule, scope_team(rt.funnel, scope.team_id)
 
 
-def _row_of(rt, now, d: q.ListedDeal, team=None) -> dict:
+def _row_of(rt, now, d: dashboard_queries.ListedDeal, team=None) -> dict:
     row = action_row(rt, now, deal_id=d.id, customer=d.customer, owner=d.owner, owner_id=d.owner_id,
                      stage_key=d.stage, amount=d.amount, last_movement_at=d.last_movement_at,
                      next_step=d.next_step, next_step_due=d.next_step_due, snoozed_until=d.snoozed_until,
@@ -187,21 +188,22 @@ def _row_of(rt, now, d: q.ListedDeal, team=None) -> dict:
 def deal_list():
     rt, user, now, scope, f, read, sort, rule, team = _list_request()
     page = int_arg(request.args, "page", 1, 100000) or 1
-    rows = q.deal_list(scope.team_id, scope.owner_id, f, rule, now, sort, limit=LIST_PAGE + 1,
-                       offset=(page - 1) * LIST_PAGE)
-    count, amount = q.deal_list_totals(scope.team_id, scope.owner_id, f, rule, now)
+    rows = dashboard_queries.deal_list(scope.team_id, scope.owner_id, f, rule, now, sort, limit=LIST_PAGE + 1,
+                                       offset=(page - 1) * LIST_PAGE)
+    count, amount = dashboard_queries.deal_list_totals(scope.team_id, scope.owner_id, f, rule, now)
     shown = [_row_of(rt, now, d, team) for d in rows[:LIST_PAGE]]
-    acted = q.actions_of([r["deal_id"] for r in shown])
+    acted = dashboard_queries.actions_of([r["deal_id"] for r in shown])
     for r in shown:
         r["actions"] = [f"{ACTION_NAMES.get(k, k)} {local(at, rt.tz)} {name}" for k, at, name in acted.get(r["deal_id"], [])]
     from .dashboard import filters_context
-    people = filters_context(scope, read["period_key"] or N.DEFAULT_PERIOD)
+    people = filters_context(scope, read["period_key"] or kpi_numbers.DEFAULT_PERIOD)
     return render_template(
         "pages/deals.html", scope=scope, rows=shown, count=count, amount=amount, page=page,
-        has_next=len(rows) > LIST_PAGE, f=f, keep=read["keep"], period=read["period"], sort=sort, sorts=q.SORTS,
+        has_next=len(rows) > LIST_PAGE, f=f, keep=read["keep"], period=read["period"], sort=sort,
+        sorts=dashboard_queries.SORTS,
         stages=rt.funnel.stages, statuses=STATUS_NAMES, level_names=LEVEL_NAMES, icons=LEVEL_ICONS,
         role_name=ROLE_NAMES.get(user.role, user.role), now_local=local(now, rt.tz, "%Y-%m-%d %H:%M"),
-        export_max=EXPORT_MAX, next_url=request.full_path.rstrip("?"), periods=N.PERIODS,
+        export_max=EXPORT_MAX, next_url=request.full_path.rstrip("?"), periods=kpi_numbers.PERIODS,
         people=people["people"], teams=people["teams"], owner_id=scope.owner_id, team_id=scope.team_id,
         **actions_context(user, scope.team_id))
 
@@ -212,7 +214,7 @@ def deal_export():
     """The same list as an Excel workbook (openpyxl, write-only: rows stream into the file)."""
     from openpyxl import Workbook
     rt, user, now, scope, f, read, sort, rule, team = _list_request()
-    rows = q.deal_list(scope.team_id, scope.owner_id, f, rule, now, sort, limit=EXPORT_MAX)
+    rows = dashboard_queries.deal_list(scope.team_id, scope.owner_id, f, rule, now, sort, limit=EXPORT_MAX)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("商机")
     ws.append(["商机ID", "客户", "负责销售", "阶段", "金额(元)", "状态", "预警", "无进展(天)", "下一步", "下一步到期",
@@ -242,7 +244,7 @@ def deal_act(deal_id: int):
     if not 0 < deal_id < 2 ** 63:
         abort(404, description="没有这个商机，或你无权查看。")
     team_id, owner_id = role_scope(user)
-    if q.deal(deal_id, team_id, owner_id) is None:
+    if dashboard_queries.deal(deal_id, team_id, owner_id) is None:
         abort(404, description="没有这个商机，或你无权查看。")
     kind = choice_arg(request.form, "action", ACTION_NAMES)
     period = int_arg(request.form, "period", 0, 2 ** 40)

@@ -28,8 +28,7 @@ from datetime import datetime, timedelta, timezone
 from flask import abort, current_app, jsonify, render_template, request
 
 from rules.calendar import is_workday
-from storage import dashboard as q
-from storage import kv, people, sandbox
+from storage import dashboard_queries, kv, people, sandbox
 from storage.database import connected, to_db
 from storage.models import db
 from storage.redact import redact
@@ -89,7 +88,7 @@ class Simulation:
         self.rt = self.app.extensions["bot"]
         self.rt.__dict__["_web_links"] = _NoLinks()
         with self.using():
-            if not people.rep_by_local_id("liyan") and not q.demo_people(1):
+            if not people.rep_by_local_id("liyan") and not dashboard_queries.demo_people(1):
                 self.reset()
             else:
                 self.rt.clock = FixedClock(self.now())
@@ -180,7 +179,7 @@ def simulator():
     require_simulator()
     sim = simulation()
     with sim.using():
-        users = q.demo_people()
+        users = dashboard_queries.demo_people()
         now = describe(sim.rt, sim.now())
     me = current_user()
     default = me.local_id if me else next((u[1] for u in users if u[3] == "rep"), users[0][1] if users else "")
@@ -196,7 +195,7 @@ def simulator_feed():
     user = request.args.get("user", "")[:64]
     with sim.using():
         rep = people.rep_by_local_id(user) if user else None
-        groups = q.team_groups(rep.team_id) if rep is not None else []
+        groups = dashboard_queries.team_groups(rep.team_id) if rep is not None else []
         return jsonify(now=describe(sim.rt, sim.now()), user=user,
                        who={"name": rep.name, "role": ROLE_NAMES.get(rep.role, rep.role)} if rep else None,
                        messages=outbox_for(sim, user) if user else [],
@@ -389,10 +388,10 @@ LEVEL_RANK = {None: 0, "yellow": 1, "orange": 2, "red": 3}
 
 
 def tour_deal(sim: Simulation):
-    from storage import deals as deals_q
+    from storage.deals import open_deal
     from storage.models import Customer
     customer = Customer.get_or_none(Customer.name == TOUR_CUSTOMER)
-    return deals_q.open_deal(customer.id) if customer is not None else None
+    return open_deal(customer.id) if customer is not None else None
 
 
 def tour_level(sim: Simulation, deal) -> str | None:
@@ -421,18 +420,19 @@ def tour_numbers(sim: Simulation) -> dict:
     """The numbers the tour watches move: the team's warnings now, this week's 提前干预率 and
     预警覆盖率, the tour deal's level (the dashboard's functions, on the simulation's database)."""
     from handlers import report
-    from rules import kpi as K
-    from storage.kpi import reps_of
+    from rules.kpi import week_of
+    from storage.kpi_queries import reps_of
 
     from .dashboard import level_rule
     rt = sim.rt
     manager = people.rep_by_local_id(TOUR_MANAGER)
     now = to_db(sim.now())
-    counts = {lv: 0 for lv in q.LEVELS}
-    for levels in q.level_counts(manager.team_id, None, level_rule(rt.funnel, now, rt.tz, manager.team_id)).values():
+    counts = {lv: 0 for lv in dashboard_queries.LEVELS}
+    rule = level_rule(rt.funnel, now, rt.tz, manager.team_id)
+    for levels in dashboard_queries.level_counts(manager.team_id, None, rule).values():
         for lv, (n, _) in levels.items():
             counts[lv] += n
-    week = K.week_of(sim.now().astimezone(rt.tz).date())
+    week = week_of(sim.now().astimezone(rt.tz).date())
     k, before = report.team_numbers_vs(rt.funnel, rt.tz, manager.team_id, [week, week.previous()], now)
     data = report.numbers_data(k, before, reps_of(manager.team_id), week, week.previous(), manager.team.name)
     metrics = {m["label"]: m for m in data["metrics"]}

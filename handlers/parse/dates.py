@@ -360,14 +360,14 @@ def parse_due(text: str, today: date) -> tuple[date, str] | None:
 
 
 @dataclass(frozen=True)
-class Found:
+class DateFound:
     start: int
     end: int
     day: date
     text: str
 
 
-def find_dates(text: str, today: date) -> list[Found]:
+def find_dates(text: str, today: date) -> list[DateFound]:
     """Every date expression in normalized `text`, left to right, none overlapping (the longest at a place).
 
     Raises DateError for a date that does not exist.
@@ -377,13 +377,13 @@ def find_dates(text: str, today: date) -> list[Found]:
         for m in rule.pattern.finditer(text):
             found.append((m.start(), m.start() - m.end(), order, m, rule))
     found.sort(key=lambda item: item[:3])
-    out: list[Found] = []
+    out: list[DateFound] = []
     end = 0
     for start, _neg_len, _order, m, rule in found:
         if start < end:
             continue
         d = rule.resolve(m, today)
         if d is not None:
-            out.append(Found(start, m.end(), d, m[0]))
+            out.append(DateFound(start, m.end(), d, m[0]))
             end = m.end()
     return out

@@ -10,8 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from .dates import Found as DateFound
-from .dates import find_dates
+from .dates import DateFound, find_dates
 from .names import CustomerIndex, Found
 from .normalize import normalize
 from .notes import MARKERS, find_next_step

@@ -57,7 +57,7 @@ def test_daily_scores_tiers_and_high_intent_once(sqlite_url):
 def test_one_star_message_per_manager_group_a_day_listing_every_new_one(sqlite_url):
     """Two customers turn high-intent the same morning (06:00 run): the manager group gets one ⭐
     message naming both, and it waits for the send window (09:00), not 07:00."""
-    from bot.messages import Reply
+    from handlers.messages import Reply
     from bot.render import render_text
     from storage import deals
     rt = make_runtime(sqlite_url, FixedClock(at(2)))

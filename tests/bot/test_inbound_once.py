@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from bot.messages import Incoming
+from handlers.messages import Incoming
 from storage.models import Activity, Contact, InboundMessage
 from tests.conftest import make_runtime
 from tests.helpers import counts, small_team

@@ -177,7 +177,7 @@ def test_task_card_ranks_by_level_then_amount(rt):
 def test_all_clear_line_for_a_rep_with_nothing_to_do(rt):
     run(rt, daily, local(2026, 11, 2, 10, 0))
     from bot.render import render_text
-    from bot.messages import Reply
+    from handlers.messages import Reply
     (_, _, card), = rows(rt, recipient="bob")
     assert "没有待处理的预警" in render_text(Reply.from_dict(card))
 

@@ -19,7 +19,7 @@ PACKAGE = {
     "__init__.py": '''
         """Echo: a chat tool that posts JSON and is answered by message."""
         from bot.channels.base import ChannelBase, RateLimit, Rejected, SendResult
-        from bot.messages import Incoming
+        from handlers.messages import Incoming
         from bot.render import render_text
 
         SENT = []

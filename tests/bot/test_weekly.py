@@ -13,7 +13,7 @@ import pytest
 
 from bot.clock import FixedClock
 from bot.jobs import JOBS
-from bot.messages import Reply
+from handlers.messages import Reply
 from bot.render import render_text
 from bot.scheduler import TIMETABLE
 from bot.weekly import weekly

@@ -134,7 +134,7 @@ def card_links(param: dict) -> dict[str, str]:
 
 def action_links_for(rt, rep: str, action: str) -> str:
     from bot.links import action_links
-    from bot.messages import Button, Reply
+    from handlers.messages import Button, Reply
     ((_, url),) = action_links(Reply("task_card", {}, [Button("x", action)]), rep, rt)
     return url
 
@@ -354,7 +354,7 @@ def test_task_card_action_link_clicked_twice_is_one_activity(client, rt, fake):
 
 def test_forged_and_expired_links_get_4xx_pages_and_write_nothing(client, rt, fake, caplog):
     from bot.links import action_links
-    from bot.messages import Button, Reply
+    from handlers.messages import Button, Reply
     caplog.set_level(logging.WARNING, logger="bot.links")
     reply = Reply("task_card", {}, [Button("已跟进", "followup:1:1")])
     ((label, url),) = action_links(reply, "alice", rt)

@@ -61,7 +61,7 @@ def test_a_staff_id_dingtalk_does_not_know_fails_visibly(rt, fake):
 
 def test_every_openapi_message_the_bot_sends_has_a_valid_msg_key(rt, fake):
     """The fake refuses unknown msgKeys and missing parameters: cards with 1 to 7 buttons all pass."""
-    from bot.messages import Button, Reply
+    from handlers.messages import Button, Reply
     for n in range(0, 8):
         reply = Reply("nudge", {"manager": "李岩", "customer": "c"},
                       [Button(f"按钮{i}", f"followup:{i}:1") for i in range(n)])

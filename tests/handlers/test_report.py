@@ -68,7 +68,7 @@ def test_report_gives_the_manager_this_weeks_numbers(rt):
 
 def test_report_for_a_month_with_a_target_and_a_chosen_baseline(rt):
     chat = a_week(rt)
-    from storage import kpi as store
+    from storage import kpi_queries as store
     with rt.database.connection_context():
         store.set_target("东区", "2026-11", 100000)
     at(rt, 2026, 11, 6, 11, 0)

@@ -245,7 +245,7 @@ def test_pending_question_is_not_left_behind_by_a_log(chat, rt):
 def test_a_plan_is_not_counted_as_a_follow_up_in_the_managers_numbers(chat, rt, clock):
     from datetime import timedelta
 
-    from storage import kpi
+    from storage import kpi_queries as kpi
     chat.say("alice", "拜访 华联超市 见了王总")
     advance(clock, hours=2)
     chat.say("alice", "华联超市 明天再去一趟")

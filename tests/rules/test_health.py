@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rules.health import DEFAULT_HEALTH_RULES, HealthRulesError, Signals, load_health_rules, score
+from rules.health_score import DEFAULT_HEALTH_RULES, HealthRulesError, Signals, load_health_rules, score
 
 RULES = load_health_rules()
 

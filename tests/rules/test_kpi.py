@@ -1,5 +1,5 @@
 """The manager's numbers: the reference case's arithmetic, each KPI on a small hand-built history with
-known answers (pure, then through storage/kpi.py on SQLite, PostgreSQL and MariaDB), periods, targets."""
+known answers (pure, then through storage/kpi_queries.py on SQLite, PostgreSQL and MariaDB), periods, targets."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -213,7 +213,7 @@ def build_history(database) -> dict:
 
 def test_every_kpi_on_a_hand_built_history_on_each_database(db_url):
     from handlers.report import team_numbers, team_numbers_vs
-    from storage import kpi as store
+    from storage import kpi_queries as store
     from storage.database import migrate_database, open_database
     database = open_database(db_url)
     migrate_database(database)
@@ -301,7 +301,7 @@ def test_admin_scope_is_every_team(sqlite_url):
 
 
 def test_set_target_upserts(sqlite_url):
-    from storage import kpi as store
+    from storage import kpi_queries as store
     from storage.database import migrate_database, open_database
     from storage.models import Target, Team
     database = open_database(sqlite_url)
@@ -318,16 +318,16 @@ def test_each_reps_own_target_and_a_team_measured_against_their_sum_on_each_data
     """November: 东区 has a team target (80000); 王磊 (alice) won d1 (80000), 张敏 (bob) d4 (20000). October:
     no team target, the reps' own targets (50000 + 70000) stand in for it; bob won d8 (60000)."""
     from handlers.report import rep_target, team_numbers
-    from storage import kpi as store
+    from storage import kpi_queries
     from storage.database import migrate_database, open_database
     database = open_database(db_url)
     migrate_database(database)
     with database.connection_context():
         ids = build_history(database)
         alice, bob = ids["alice"], ids["bob"]
-        store.set_rep_target(alice, "2026-11", 100000, ids["boss"], at(11, 1))
-        store.set_rep_target(alice, "2026-10", 50000, ids["boss"], at(10, 1))
-        store.set_rep_target(bob, "2026-10", 70000, None, None)
+        kpi_queries.set_rep_target(alice, "2026-11", 100000, ids["boss"], at(11, 1))
+        kpi_queries.set_rep_target(alice, "2026-10", 50000, ids["boss"], at(10, 1))
+        kpi_queries.set_rep_target(bob, "2026-10", 70000, None, None)
         nov = team_numbers(FUNNEL, TZ, ids["team"], K.parse_period("2026-11", date(2026, 12, 2)), at(12, 2))
         octo = team_numbers(FUNNEL, TZ, ids["team"], K.parse_period("2026-10", date(2026, 12, 2)), at(12, 2))
         every = team_numbers(FUNNEL, TZ, None, K.parse_period("2026-10", date(2026, 12, 2)), at(12, 2))
@@ -347,20 +347,20 @@ def test_each_reps_own_target_and_a_team_measured_against_their_sum_on_each_data
 
 
 def test_setting_a_reps_target_twice_keeps_one_row(sqlite_url):
-    from storage import kpi as store
+    from storage import kpi_queries
     from storage.database import migrate_database, open_database
     from storage.models import Rep, RepTarget, Team
     database = open_database(sqlite_url)
     migrate_database(database)
     with database.connection_context():
         rep = Rep.create(team=Team.create(name="东区"), name="王磊", local_id="alice")
-        assert store.set_rep_target(rep.id, "2026-Q4", 500000, None, at(11, 1)) is None
-        assert store.set_rep_target(rep.id, "2026-Q4", 600000, None, at(11, 2)) == 500000
+        assert kpi_queries.set_rep_target(rep.id, "2026-Q4", 500000, None, at(11, 1)) is None
+        assert kpi_queries.set_rep_target(rep.id, "2026-Q4", 600000, None, at(11, 2)) == 500000
         assert [(t.period, t.amount, t.set_at) for t in RepTarget.select()] == [("2026-Q4", 600000, at(11, 2))]
 
 
 def test_a_database_from_before_rep_targets_gets_the_table_on_each_database(db_url):
-    from storage import kpi as store
+    from storage import kpi_queries
     from storage.database import latest_version, migrate_database, open_database
     from storage.models import RepTarget, SchemaVersion, Target, Team
     database = open_database(db_url)
@@ -372,4 +372,4 @@ def test_a_database_from_before_rep_targets_gets_the_table_on_each_database(db_u
     assert migrate_database(database) == latest_version() >= 60
     with database.connection_context():
         assert database.table_exists("rep_target")
-        assert store.targets_set(Team.get().id, "2026-Q4") == (3000000, {})
+        assert kpi_queries.targets_set(Team.get().id, "2026-Q4") == (3000000, {})

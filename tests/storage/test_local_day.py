@@ -75,12 +75,12 @@ def test_the_follow_up_interval_counts_local_days_on_each_database(history):
 
 def test_the_weekly_trend_puts_an_early_monday_log_in_its_local_week(history):
     """The 07:30 log of Monday 11-16 is that week's (in UTC it is Sunday's, the week before)."""
-    from storage import dashboard as q
+    from storage import dashboard_queries
     database, ids = history
     weeks = [K.week_of(date(2026, 11, 2)), K.week_of(date(2026, 11, 9)), K.week_of(date(2026, 11, 16))]
     start, end = weeks[0].bounds(TZ)[0], weeks[-1].bounds(TZ)[1]
     with database.connection_context():
-        raw = q.trend_rows(ids["team"], None, start, end, TZ)
+        raw = dashboard_queries.trend_rows(ids["team"], None, start, end, TZ)
     days = dict(raw["activity_days"])
     assert days == {date(2026, 11, 16): 2, date(2026, 11, 18): 1, date(2026, 11, 10): 1, date(2026, 11, 11): 1}
     rows = K.weekly_trend(weeks, [], [], [], raw["activity_days"], TZ)

@@ -223,7 +223,7 @@ def test_an_action_link_opened_in_the_browser_presses_once(server, browser):
     """A DingTalk button opens a link: the browser's GET gets a page that posts itself, so the rep's one
     tap acts, while a fetch without scripts (a preview, a scanner) presses nothing."""
     from bot.links import action_links
-    from bot.messages import Button, Reply
+    from handlers.messages import Button, Reply
     from handlers.views import deal_silence, period_of
     from storage.models import Activity, Deal
     base, app = server

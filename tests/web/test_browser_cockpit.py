@@ -112,7 +112,7 @@ def test_each_rep_against_their_own_target_at_1280_and_390_px(server, browser):
     """The reps table shows each rep's wins against their own target (set in chat), and 未设目标 with the
     command when a rep has none: filled in by the page's script, as the server renders it; labelled and
     readable on a phone."""
-    from bot.messages import Incoming
+    from handlers.messages import Incoming
     from bot.render import render_text
     base, app = server
     rt = app.extensions["bot"]

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from bot.messages import Incoming
+from handlers.messages import Incoming
 from bot.render import render_text
 from storage import people
 from storage.models import Customer, Deal, ManagerAction, Outbox, Rep
@@ -39,7 +39,7 @@ def outbox_texts(rt, to: str) -> list[str]:
     from storage import outbox
     with rt.database.connection_context():
         rows = Outbox.select().where(Outbox.recipient == to).order_by(Outbox.id)
-        from bot.messages import Reply
+        from handlers.messages import Reply
         return [render_text(Reply.from_dict(outbox.payload_of(r))) for r in rows]
 
 
@@ -363,7 +363,7 @@ def test_each_reps_target_is_the_same_on_the_weekly_card_the_report_and_the_dash
         assert board[r["id"]] == ("未设目标", r["detail"]) and r["name"] in line.split("未设目标：")[1]
     assert board[ids["刘洋"]] == ("未设目标", "主管发「目标 刘洋 2026-Q4 50万」设置")
     # and each figure is that rep's Q4 wins (to the end of last week) against their own target, not the team's
-    from bot.render import format_yuan
+    from handlers.views import format_yuan
     start, end = K.parse_period("2026-Q4", week.start).bounds(rt.tz)[0], week.bounds(rt.tz)[1]
     with rt.database.connection_context():
         won = sum(d.amount for d in Deal.select().where((Deal.owner == ids["张敏"]) & (Deal.status == "won")
@@ -392,7 +392,7 @@ def test_intervention_ahead_of_time_counts_what_the_manager_did_before_the_loss(
 
 
 def test_a_team_without_a_target_is_told_how_to_set_one(app, rt, manager):
-    from storage import kpi as store
+    from storage import kpi_queries as store
     figure = metrics_of(page(manager, "/dashboard?period=this-quarter&wait=1"))["目标达成"]
     assert figure[0] == "未设目标" and "python -m bot target 华东饮料团队 2026-Q4" in figure[1]
     with rt.database.connection_context():

@@ -8,7 +8,7 @@ from datetime import timedelta
 import peewee
 import pytest
 
-from bot.messages import Incoming
+from handlers.messages import Incoming
 from bot.render import render_text
 from handlers.queries import task_card_data
 from handlers.views import deal_row
@@ -289,7 +289,7 @@ def test_the_page_runs_a_fixed_number_of_queries_whatever_the_data(app, rt, mana
         return real(self, sql, params, *a, **kw)
 
     def count(path):
-        from bot.web import numbers
+        from bot.web import kpi_numbers as numbers
         numbers.clear_cache()
         statements.clear()
         monkeypatch.setattr(peewee.Database, "execute_sql", counting)

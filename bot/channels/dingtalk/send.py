@@ -18,13 +18,12 @@ from datetime import timedelta
 
 from storage.models import ChatGroup, Rep
 from storage.people import team_managers
+from handlers.messages import Reply
 
 from ...links import action_links, managers_links
-from ...messages import Reply
 from ..base import SendResult
 from ..tokens import MIN_FETCH_INTERVAL, TokenBusy
-from . import client as api
-from .client import DingTalkError, json_of
+from .client import TIMEOUT, DingTalkError, json_of
 from .session import session_of, webhook_allowed
 from .sign import signed_webhook
 from .wire import openapi_message, robot_message
@@ -101,7 +100,7 @@ class Sender:
             webhook = None
         if webhook and expires and int(expires) - SESSION_MARGIN.total_seconds() * 1000 > self.now_ms():
             at = [session["staff_id"]] if group and session.get("staff_id") else None
-            r = self.http.post(webhook, json=robot_message(reply, links, at), timeout=api.TIMEOUT)
+            r = self.http.post(webhook, json=robot_message(reply, links, at), timeout=TIMEOUT)
             body = json_of(r)
             code = body.get("errcode", 0 if r.status_code == 200 else r.status_code)
             if r.status_code == 200 and code == 0:
@@ -139,7 +138,7 @@ class Sender:
         links = managers_links(reply, managers, self.runtime)
         at = [m.dingtalk_staffid for m in managers if m.dingtalk_staffid]
         url = signed_webhook(group.dingtalk_webhook, group.dingtalk_secret, self.now_ms())
-        r = self.http.post(url, json=robot_message(reply, links, at), timeout=api.TIMEOUT)
+        r = self.http.post(url, json=robot_message(reply, links, at), timeout=TIMEOUT)
         body = json_of(r)
         if r.status_code != 200:
             return SendResult(False, f"群机器人 HTTP {r.status_code}", retry=r.status_code >= 500 or r.status_code == 429)

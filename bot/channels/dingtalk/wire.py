@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from ...messages import Incoming, Reply
+from handlers.messages import Incoming, Reply
 from ...render import render_text
 from ..base import Rejected
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from ...messages import Incoming
+from handlers.messages import Incoming
 from ..base import InRequest, Rejected, SendResult
 
 

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from storage import outbox
 
-from ...messages import Reply
+from handlers.messages import Reply
 from .. import channel_for
 from ..base import Rejected
 from ...render import render_text

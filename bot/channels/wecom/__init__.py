@@ -10,7 +10,7 @@ from storage.people import is_group
 
 from ...render import render_text
 from ..base import Answer, NoRedirects, RateLimit, SendResult
-from . import send as _send
+from . import send
 from .client import WeComClient
 from .wire import message_count, passive_text, to_incoming
 
@@ -58,11 +58,11 @@ class WeComChannel:
     def send(self, recipient: str, reply, key: str = "") -> SendResult:
         group = ChatGroup.get_or_none(ChatGroup.local_id == recipient)
         if group is not None:
-            return _send.send_robot(self.runtime, self.http, group, reply)
-        return _send.send_app_message(self.runtime, self.client, self.agent_id, recipient, reply, key)
+            return send.send_robot(self.runtime, self.http, group, reply)
+        return send.send_app_message(self.runtime, self.client, self.agent_id, recipient, reply, key)
 
     def update_card(self, userids: list[str], response_code: str, label: str = "已处理") -> dict:
-        return _send.update_card(self.client, self.agent_id, userids, response_code, label)
+        return send.update_card(self.client, self.agent_id, userids, response_code, label)
 
 
 Channel = WeComChannel

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, current_app, request
+from handlers.messages import refusal_codes
 
 from ...channels import channel_for
-from ...messages import refusal_codes
 from ..base import Rejected
 from .crypto import decrypt, encrypt, verify
 from .wire import parse_xml, text_xml, update_button_xml

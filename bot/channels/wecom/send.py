@@ -12,12 +12,12 @@ from wechatpy.exceptions import WeChatClientException
 from storage import kv
 from storage.models import ChatGroup, Rep
 from storage.people import team_managers
+from handlers.messages import Reply
 
 from ...links import managers_links
-from ...messages import Reply
 from ..base import SendResult
 from ..tokens import MIN_FETCH_INTERVAL, TokenBusy
-from . import client as api
+from .client import TIMEOUT
 from .wire import app_messages, robot_message
 
 RETRY_CODES = {-1, 45009, 45033, 45011, 40014, 42001}
@@ -74,7 +74,7 @@ def send_robot(runtime, http: requests.Session, group: ChatGroup, reply: Reply) 
     mention = [m.wecom_userid for m in managers if m.wecom_userid]
     url = runtime.config["WECOM_API_BASE"].rstrip("/") + "/webhook/send"
     r = http.post(url, params={"key": group.wecom_robot_key}, json=robot_message(reply, mention, links),
-                  timeout=api.TIMEOUT)
+                  timeout=TIMEOUT)
     body = r.json()
     if body.get("errcode", 0) != 0:  # 93000: the robot's key is gone
         return from_error(body["errcode"], body.get("errmsg", ""))

@@ -6,7 +6,7 @@ import hashlib
 
 import xmltodict
 
-from ...messages import Incoming, Reply
+from handlers.messages import Incoming, Reply
 from ...render import render_text
 from ..base import Rejected
 

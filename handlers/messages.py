@@ -1,7 +1,9 @@
 """Channel-neutral message types: what channels produce (Incoming) and what handlers answer (Reply).
 
 A channel turns a WeCom XML or DingTalk JSON callback into an `Incoming`, and renders a `Reply`
-through the Jinja2 templates in `bot/templates/` into its own wire format.
+through the Jinja2 templates in `bot/templates/` into its own wire format. The types are the handlers'
+contract (what a handler is given, what it answers), so they live here: bot/ (channels, jobs, runtime)
+imports them from handlers/, and handlers/ never imports bot/.
 """
 from __future__ import annotations
 

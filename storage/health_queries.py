@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 
 from peewee import chunked, fn
 
-from rules.health import HealthRules, Signals
+from rules.health_score import HealthRules, Signals
 
 from .database import bulk_insert
 from .models import Activity, Contact, Customer, HealthScore, Ticket, TierChange
