@@ -2,7 +2,7 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DATABASE_URL=sqlite:////app/data/bot.db
 WORKDIR /app
-# a CJK font for the weekly review's chart (bot/weekly.py; without it the labels fall back to English)
+# a CJK font for the weekly review's chart (bot/charts.py; without it the labels fall back to English)
 RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-microhei \
     && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt .

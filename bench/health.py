@@ -94,7 +94,7 @@ def seed(rt, customers: int, per_customer: int) -> float:
 
 
 def run(kind: str, customers: int, per_customer: int) -> None:
-    from bot.health import health
+    from bot.jobs.health import health
     from bot.runtime import Runtime
     url = f"sqlite:///{ROOT}/bench/out/health.db" if kind == "sqlite" else PG_URL
     os.makedirs(ROOT / "bench" / "out", exist_ok=True)

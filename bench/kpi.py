@@ -11,13 +11,13 @@ own schema `kpi_bench` so that other benchmarks using that database are left alo
            negotiation, a new deal 5-30 days after the last closed), a logged activity every ~3.5 days
            per customer (on its open deal), the stale warnings the scan would have fired for every
            silence (48 / 72 / 120 h), a health score per customer per day, and a 2026-Q3 target.
-  kpis     handlers.report.team_numbers(team, 2026-Q3): storage/kpi_queries.py's queries + rules/kpi.compute,
+  kpis     handlers.report.team_numbers(team, 2026-Q3): storage/kpi.py's queries + rules/kpi.compute,
            the first call (cold) and 5 more (median, max).
   report   the same with its baseline quarter, as `周报 2026-Q3` does it (handlers.report.team_numbers_vs:
            both periods from one read of the history).
   chat     `周报 2026-Q3`, `周报` (this week vs last) and `漏斗` sent by the team's manager through
            Runtime.handle (dedup, identity, handler, rendering): the chat latency.
-  weekly   bot.weekly.weekly at Monday 2026-10-05 09:30 local: the measured team's review card,
+  weekly   bot.jobs.weekly.weekly at Monday 2026-10-05 09:30 local: the measured team's review card,
            two weeks of numbers and the chart PNG (matplotlib).
 
 Run from the repo root:  .venv/bin/python bench/kpi.py [--db sqlite|postgres|both] [--quick]
@@ -199,7 +199,7 @@ def timed(fn, repeat: int = REPEAT) -> tuple[float, float, float, object]:
 
 def run(label: str, url: str, cfg: dict) -> list[list]:
     from handlers.messages import Incoming
-    from bot.weekly import weekly
+    from bot.jobs.weekly import weekly
     from handlers.report import team_numbers, team_numbers_vs
     from rules.kpi import parse_period
     from storage.models import Outbox

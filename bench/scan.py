@@ -12,12 +12,12 @@ Per database (SQLite file bench/out/scan.db, PostgreSQL database `bench_scan`), 
            10 days before T0 = 2026-11-30 01:00 UTC (09:00 Monday in Shanghai); next_check_at =
            last_movement_at, so the first scan has to look at every deal. One visit (Activity) per
            deal, which the red card quotes. Reps own random numbers of deals (about 50 each).
-  scan a   cold: bot.jobs.scan(rt, T0): every deal evaluated, every stale one warned.
+  scan a   cold: bot.jobs.scan.scan(rt, T0): every deal evaluated, every stale one warned.
   scan b   steady state: scan at T0 + 5 min: only the deals crossing a threshold in those 5 minutes.
   scan c   right after b, same `now`: no crossings.
-  daily    bot.jobs.daily(rt, T0 + 5 min) (09:05 local): one task card per rep and a digest per manager,
+  daily    bot.jobs.daily.daily(rt, T0 + 5 min) (09:05 local): one task card per rep and a digest per manager,
            queued; then every queued card rendered to text (bot.render.render_text), timed apart.
-  deliver  bot.delivery.deliver in a loop, (1) through the built-in local adapter, which does no
+  deliver  bot.jobs.deliver.deliver in a loop, (1) through the built-in local adapter, which does no
            network I/O (it only marks rows sent), and (2) through an adapter that renders each message
            and POSTs it to a loopback HTTP server (a thread of this process) with no rate limit.
   limit    an adapter with limits [30 per 60 s, 1000 per 3600 s] POSTing to the loopback server;
@@ -113,7 +113,7 @@ def build_data(rt, cfg: dict) -> dict:
 # -- probes -----------------------------------------------------------------------------------------
 
 def scan_probe() -> C.Probe:
-    import bot.jobs as jobs
+    import bot.jobs.scan as jobs
     import storage.deals as sdeals
     import storage.outbox as soutbox
     import storage.people as speople
@@ -150,7 +150,7 @@ def outbox_state(after_id: int) -> dict:
 
 
 def run_scan(rt, now: datetime, probe: C.Probe) -> tuple[dict, float, dict, list]:
-    from bot.jobs import scan
+    from bot.jobs.scan import scan
     with rt.database.connection_context():
         from storage.models import Outbox, Warning
         from peewee import fn
@@ -248,7 +248,7 @@ class LoopbackAdapter:
 
 def deliver_loop(rt, now: datetime, seconds: float, probe: C.Probe) -> dict:
     """Call deliver until nothing is due or `seconds` have passed."""
-    from bot.delivery import deliver
+    from bot.jobs.deliver import deliver
     sent = calls = claimed = deferred = failed = 0
     probe.reset()
     t = time.perf_counter()
@@ -281,7 +281,7 @@ def max_per_window(times: list[datetime], seconds: int, closed: bool = False) ->
 
 def _rl_loop(rt, adapter, start: datetime, steps: int, max_seconds: float, barrier=None) -> dict:
     """deliver() once per simulated second; with a barrier, in step with the other processes."""
-    import bot.delivery as bdel
+    import bot.jobs.deliver as bdel
     tot = {"sent": 0, "deferred": 0, "failed": 0, "steps": 0}
     t = time.perf_counter()
     with rt.database.connection_context():
@@ -395,7 +395,7 @@ def rate_limit_test(label: str, url: str, rt, sink, cfg: dict, recipient: str, s
 
 def run(label: str, url: str, cfg: dict) -> list[list]:
     from bot.channels import RateLimit
-    from bot.jobs import daily
+    from bot.jobs.daily import daily
     from bot.render import render_text
     from handlers.messages import Reply
     import storage.outbox as soutbox
@@ -441,7 +441,6 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
                   ["function", "calls", "seconds", "ms/call"], prow, digits=3)
 
     # -- daily task cards
-    import bot.jobs as jobs
     import handlers.queries as hq
     import storage.scan_queries as sscan
     p = C.Probe()
@@ -489,7 +488,7 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
     summary.append(["daily task cards: queue + render", daily_s + render_all, f"{n_cards:,} cards"])
 
     # -- delivery
-    import bot.delivery as bdel
+    import bot.jobs.deliver as bdel
     dp = C.Probe()
     dp.wrap(soutbox, "claim", "outbox.claim (per 100 rows)")
     dp.wrap(soutbox, "mark_sent", "outbox.mark_sent (1 update + commit)")

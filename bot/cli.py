@@ -34,7 +34,7 @@ def cmd_demo(args) -> int:
             print("数据库已有数据, 跳过演示团队")
             return 0
         result = load_demo(rt.funnel, rt.now())
-        from .health import health
+        from .jobs.health import health
         health(rt, rt.now(), force=True)
     print(f"已载入演示团队「{result['team']}」: 主管 liyan, {result['reps']} 名销售 (rep1..rep6), "
           f"{result['customers']} 个客户")
@@ -90,7 +90,8 @@ def cmd_outbox(args) -> int:
 def cmd_import(args) -> int:
     from peewee import IntegrityError
 
-    from .importer import MappingError, import_file
+    from .importer import import_file
+    from .importer.mapping import MappingError
     rt = runtime_for(args)
     try:
         with rt.database.connection_context():
@@ -168,7 +169,7 @@ def cmd_serve(args) -> int:
     from .app import create_app
     app = create_app()
     if not args.no_scheduler:
-        from .scheduler import start_scheduler
+        from .jobs.scheduler import start_scheduler
         start_scheduler(app.extensions["bot"])
     cfg = app.extensions["bot"].config
     if cfg.channel_on("dingtalk") and cfg["DINGTALK_MODE"] == "stream":
@@ -184,7 +185,7 @@ def cmd_dingtalk_stream(args) -> int:
         print("钉钉未配置: 需要 DINGTALK_APP_KEY, DINGTALK_APP_SECRET, DINGTALK_ROBOT_CODE", file=sys.stderr)
         return 2
     if args.with_scheduler:
-        from .scheduler import start_scheduler
+        from .jobs.scheduler import start_scheduler
         start_scheduler(rt)
     else:
         print("钉钉 Stream 模式已启动; 回复由调度器发送 (另行运行 `python -m bot scheduler`, "
@@ -200,7 +201,7 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_scheduler(args) -> int:
-    from .scheduler import run_forever
+    from .jobs.scheduler import run_forever
     rt = runtime_for(args)
     run_forever(rt)
     return 0

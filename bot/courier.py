@@ -14,7 +14,7 @@ import os
 import queue
 import threading
 
-from .delivery import deliver_keys, worker_name
+from .jobs.deliver import deliver_keys, worker_name
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The manager's numbers in chat: `周报` / `report` [period] [对比|vs baseline period].
 
 Also the shared shaping of those numbers into template data, used by `漏斗` (handlers/queries.py)
-and by the weekly funnel review (bot/weekly.py).
+and by the weekly funnel review (bot/jobs/weekly.py).
 """
 from __future__ import annotations
 

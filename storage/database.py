@@ -290,6 +290,11 @@ def is_deadlock(error: Exception) -> bool:
             or "database is locked" in text)
 
 
+def transaction():
+    """A transaction on the models' database (a savepoint inside one): `with transaction(): ...`."""
+    return db.atomic()
+
+
 def in_transaction(database: Database, fn: Callable, attempts: int = 5):
     """Run fn() in a transaction, again (up to `attempts` times) when the database reports a deadlock."""
     for attempt in range(1, attempts + 1):

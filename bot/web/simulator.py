@@ -11,7 +11,7 @@ simulated future. While a simulator request runs, this thread's models use that 
 
 No separate code path: a message or a button press is a POST to that app's local channel
 (`/local/messages`), the feeds are its `/local/outbox`, and moving time runs the scheduler's jobs
-(bot/jobs.JOBS, delivery last) at each hour of the simulated span, exactly as
+(bot.jobs.JOBS, delivery last) at each hour of the simulated span, exactly as
 `python -m bot run JOB --now ...` would. A reset loads the demo team afresh at the real now, with the
 warnings it already had counted as sent, so the panes start empty.
 """
@@ -116,7 +116,7 @@ class Simulation:
     def reset(self) -> None:
         """The demo team afresh at the real now; the warnings it already has count as sent (no flood)."""
         from ..demo import load_demo
-        from ..health import health
+        from ..jobs.health import health
         from ..jobs import JOBS
         at = aware(self.real.clock.now()).replace(microsecond=0)
         self.rt.clock = FixedClock(at)

@@ -5,7 +5,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from bot.clock import FixedClock
-from bot.health import health
+from bot.jobs.health import health
 from storage.models import Customer, HealthScore, Outbox, TierChange
 from tests.conftest import make_runtime
 from tests.helpers import Chat, small_team

@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.importer import MappingError, _decode, import_file, load_mapping
+from bot.importer import import_file
+from bot.importer.mapping import MappingError, load_mapping
+from bot.importer.read import decode
 from rules.funnel import load_funnel
 from storage.models import Contact, Customer, Deal, StageChange
 from tests.conftest import make_runtime
@@ -276,7 +278,7 @@ CHINESE = ("客户名称,负责人,预计金额,销售阶段,联系人,职位,�
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
 def test_the_encoding_of_a_csv_is_detected(encoding):
-    text, used = _decode(CHINESE.encode(encoding), None)
+    text, used = decode(CHINESE.encode(encoding), None)
     assert text == CHINESE
     assert used == {"gbk": "gb18030"}.get(encoding, encoding)
 

@@ -9,8 +9,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.clock import FixedClock
-from bot.delivery import deliver
-from bot.jobs import daily, scan
+from bot.jobs.daily import daily
+from bot.jobs.deliver import deliver
+from bot.jobs.scan import scan
 from storage.models import Deal, Outbox, Warning
 from tests.conftest import make_runtime
 from tests.helpers import Chat, deal_of, small_team

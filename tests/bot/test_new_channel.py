@@ -10,7 +10,7 @@ import pytest
 
 import bot.channels
 from bot import config as bot_config
-from bot.delivery import deliver
+from bot.jobs.deliver import deliver
 from storage import inbound, people
 from tests.conftest import T0
 from tests.helpers import small_team

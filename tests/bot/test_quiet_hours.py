@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from bot.clock import FixedClock
 from bot.jobs import JOBS
-from bot.pushes import INITIATED
+from bot.jobs.pushes import INITIATED
 from rules.calendar import is_workday
 from storage import deals
 from handlers.parse import initials_of

@@ -13,10 +13,10 @@ import pytest
 
 from bot.clock import FixedClock
 from bot.jobs import JOBS
+from bot.jobs.timetable import TIMETABLE
+from bot.jobs.weekly import weekly
 from handlers.messages import Reply
 from bot.render import render_text
-from bot.scheduler import TIMETABLE
-from bot.weekly import weekly
 from storage.models import Outbox, Team
 from tests.conftest import make_runtime
 from tests.helpers import Chat, small_team
@@ -70,7 +70,7 @@ def a_fortnight(rt) -> None:
 
 def test_the_review_is_queued_once_per_week_on_monday_from_0930(rt, charts):
     a_fortnight(rt)
-    assert JOBS["weekly"] is weekly and TIMETABLE["weekly"] <= 600
+    assert JOBS["weekly"] is weekly and TIMETABLE["weekly"].every <= 600
     assert run(rt, local(2026, 11, 15, 10, 0))["skipped"] == "not the review day"  # Sunday
     assert run(rt, local(2026, 11, 16, 9, 29))["skipped"] == "before the review time"  # Monday 09:29
     assert cards(rt) == []
@@ -173,11 +173,11 @@ def test_review_time_comes_from_the_rules_file(sqlite_url, charts, tmp_path):
 
 
 def test_a_chart_that_cannot_be_drawn_does_not_stop_the_card(rt, monkeypatch):
-    import bot.weekly as weekly_mod
+    import bot.charts as charts
 
     def broken(*a, **kw):
         raise OSError("disk full")
-    monkeypatch.setattr(weekly_mod, "render_chart", broken)
+    monkeypatch.setattr(charts, "render_chart", broken)
     assert run(rt, local(2026, 11, 9, 9, 30))["queued"] == 1
     (_, _, payload), = cards(rt)
     assert payload["data"]["chart_url"] is None

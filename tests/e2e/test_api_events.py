@@ -9,7 +9,7 @@ import pytest
 from bot import create_app
 from bot.api import sign
 from bot.clock import FixedClock
-from bot.health import health
+from bot.jobs.health import health
 from storage.models import Activity, Customer, Ticket
 from tests.conftest import T0
 from tests.helpers import Chat, deal_of, small_team

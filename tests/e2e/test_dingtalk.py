@@ -22,8 +22,9 @@ from bot.channels.dingtalk.sign import sign
 from bot.channels.dingtalk.sign import signed_webhook
 from bot.channels.dingtalk.stream import FunnelChatbotHandler, stream_client
 from bot.clock import FixedClock
-from bot.delivery import deliver
-from bot.jobs import daily, scan
+from bot.jobs.daily import daily
+from bot.jobs.deliver import deliver
+from bot.jobs.scan import scan
 from storage import outbox, people
 from storage.models import Activity, InboundMessage, KeyValue, Outbox
 from tests.conftest import T0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from bot.delivery import deliver
+from bot.jobs.deliver import deliver
 from storage import outbox
 from storage.models import Activity, Outbox
 from tests.conftest import T0

@@ -11,7 +11,7 @@ import pytest
 
 from bot import create_app
 from bot.clock import FixedClock
-from bot.delivery import deliver
+from bot.jobs.deliver import deliver
 from storage import outbox
 from storage.models import Outbox
 from tests.conftest import T0

@@ -99,7 +99,7 @@ def test_body_over_64kb_is_refused(client):
 
 def test_outbox_shows_what_the_group_was_sent(client, app):
     post(client, user="alice", text="输单 华联便利店 原因:预算取消")
-    from bot.delivery import deliver
+    from bot.jobs.deliver import deliver
     rt = app.extensions["bot"]
     with rt.database.connection_context():
         deliver(rt, rt.now())
@@ -110,7 +110,7 @@ def test_outbox_shows_what_the_group_was_sent(client, app):
 
 
 def test_button_action_through_http(client, app, db_url):
-    from bot.jobs import scan
+    from bot.jobs.scan import scan
     rt = app.extensions["bot"]
     rt.clock.set(T0.replace(month=12, day=2))  # Wednesday: three working days (72 h) of silence
     with rt.database.connection_context():

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.delivery import deliver
-from bot.scheduler import run_job
+from bot.jobs.deliver import deliver
+from bot.jobs.scheduler import run_job
 from storage import kv, outbox
 from storage.models import Outbox
 from tests.conftest import T0

@@ -12,8 +12,9 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 
 from bot import create_app
 from bot.clock import FixedClock
-from bot.delivery import deliver
-from bot.jobs import daily, scan
+from bot.jobs.daily import daily
+from bot.jobs.deliver import deliver
+from bot.jobs.scan import scan
 from storage import people
 from storage.models import Activity, Deal, KeyValue, Outbox
 from tests.conftest import T0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.cards import rep_buttons
 from bot.channels.wecom.wire import SUB_TITLE, task_id_for
-from bot.delivery import deliver
+from bot.jobs.deliver import deliver
 from storage import outbox
 from storage.models import Outbox
 from tests.conftest import T0

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.clock import FixedClock
-from bot.jobs import scan
+from bot.jobs.scan import scan
 from tests.conftest import make_runtime
 from tests.helpers import Chat, small_team
 

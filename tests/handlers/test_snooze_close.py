@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.clock import FixedClock
-from bot.jobs import scan
+from bot.jobs.scan import scan
 from storage.models import Deal, StageChange, Warning
 from tests.conftest import make_runtime
 from tests.helpers import Chat, counts, deal_of, small_team

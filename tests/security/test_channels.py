@@ -10,7 +10,7 @@ import pytest
 
 from bot.channels.dingtalk.session import webhook_allowed
 from bot.config import load_config
-from bot.delivery import deliver
+from bot.jobs.deliver import deliver
 from storage.models import Activity, InboundMessage
 from tests.conftest import T0
 from tests.e2e.test_dingtalk import APP_SECRET, app, client, count, ding_post, fake, ms, robot_msg, rt  # noqa: F401

@@ -23,7 +23,7 @@ def make_app(url: str, clock=None, demo: bool = True, **cfg):
 
 def load(app) -> None:
     from bot.demo import load_demo
-    from bot.health import health
+    from bot.jobs.health import health
     rt = app.extensions["bot"]
     with rt.database.connection_context():
         load_demo(rt.funnel, rt.now())

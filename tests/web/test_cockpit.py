@@ -317,7 +317,7 @@ def test_the_chats_funnel_counts_won_and_lost_as_the_dashboard(app, rt, manager)
 
 
 def test_the_weekly_card_the_report_and_the_dashboard_show_the_same_figures(app, rt, manager):
-    from bot.weekly import review_data
+    from bot.jobs.weekly import review_data
     from rules import kpi as K
     with rt.database.connection_context():
         team = people.rep_by_local_id("liyan").team

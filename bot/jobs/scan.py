@@ -1,25 +1,25 @@
-"""Scheduled jobs: plain functions of (runtime, now) that return a summary dict.
+"""The stale scan: warn about each deal crossing yellow/orange/red, once per level and silence period.
 
-`python -m bot run scan|daily|deliver [--now ...]` runs one once; the scheduler runs them all.
+`python -m bot run scan [--now ...]` runs it once; the scheduler runs it on its timetable (timetable.py).
+Each rep gets one merged warning per scan; a red deal gets an intervention card in its manager group (a
+digest when a group has many at once). The messages wait for the send window (pushes.py).
 """
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import NamedTuple
 
-from rules.calendar import is_workday
 from rules.stale import evaluate
 from handlers.views import deal_clock, period_of
 from storage import people, scan_queries
 from storage.deals import last_activities
 from storage.database import in_transaction
-from handlers.messages import Reply
 
-from .cards import MAX_BUTTON_DEALS, MAX_ROWS, WARN_ORDER, red_card_reply, rep_buttons, warning_reply
+from ..cards import MAX_ROWS, WARN_ORDER, red_card_reply, warning_reply
+from handlers.messages import Reply
 from . import pushes
-from .delivery import deliver
 
 log = logging.getLogger(__name__)
 BATCH = 5000  # deals per transaction: fewer commits on a first scan, a short write lock still
@@ -138,60 +138,3 @@ def _queue_warnings(rt, fired: list[tuple[int, str, datetime]], scan_id: str, no
                                                "list_url": rt.links.page("/dashboard/warnings", level="red")},
                                urgent=True).to_dict()))
     return pushes.queue(rt, rows, now, fold=True)
-
-
-def daily(rt, now: datetime) -> dict:
-    """The 09:00 task card on working days: one per rep, a digest per manager; once per person per day.
-
-    Run it as often as you like: before 09:00, on a day off, or after the catch-up window it does
-    nothing, and the outbox key (person + date) makes a second run that morning send nothing new.
-    """
-    sched = rt.funnel.schedule
-    local = now.replace(tzinfo=timezone.utc).astimezone(rt.tz)
-    day = local.date()
-    if not is_workday(day, sched.days_off, sched.extra_workdays):
-        return {"job": "daily", "date": day.isoformat(), "skipped": "day off"}
-    if not (sched.task_card_at <= local.time() < sched.task_card_until):
-        return {"job": "daily", "date": day.isoformat(), "skipped": "outside the task-card window"}
-    from handlers.queries import task_card_data
-    by_owner = scan_queries.open_deal_rows()  # one query for every card
-    intent = scan_queries.high_intent_by_owner()
-    by_team: dict[int, list] = {}
-    intent_by_team: dict[int, list] = {}
-    for deals in by_owner.values():
-        for d in deals:
-            by_team.setdefault(d.team_id, []).append(d)
-    for items in intent.values():
-        for team, name in items:
-            intent_by_team.setdefault(team, []).append(name)
-    rows = []
-    silences: dict = {}
-    for rep in scan_queries.active_reps():
-        ctx = rt.context_for(rep, now)
-        if rep.role == "rep":
-            mine, hot = by_owner.get(rep.id, []), [n for _, n in intent.get(rep.id, [])][:10]
-        else:
-            mine, hot = by_team.get(rep.team_id, []), intent_by_team.get(rep.team_id, [])[:10]
-        data = task_card_data(ctx, mine, hot, silences)
-        buttons = []
-        if rep.role == "rep":
-            for r in data["warned"][:MAX_BUTTON_DEALS]:
-                buttons += rep_buttons(r["deal_id"], r["period"], r["customer"], prefix=True)
-        rows.append((f"task:{rep.local_id}:{day.isoformat()}", rt.config.primary_channel, rep.local_id,
-                     Reply("task_card", data, buttons).to_dict()))
-
-    def write():
-        queued = pushes.queue(rt, rows, now, budgeted=False)
-        return queued, pushes.fold_into_morning(rt, now, day, {r[2]: r[0] for r in rows})
-    queued, folded = in_transaction(rt.database, write)
-    return {"job": "daily", "date": day.isoformat(), "queued": queued, "folded": folded}
-
-
-def deliver_job(rt, now: datetime) -> dict:
-    return deliver(rt, now)
-
-
-from .health import health  # noqa: E402
-from .weekly import weekly  # noqa: E402
-
-JOBS = {"scan": scan, "daily": daily, "deliver": deliver_job, "health": health, "weekly": weekly}

@@ -3,6 +3,10 @@
 Safe with several delivery processes (rows are claimed with SKIP LOCKED / conditional updates), and
 across crashes: a row claimed by a process that died is taken again when its lease expires, so at
 most the one message in flight at the crash can go out twice.
+
+The job (`deliver`) is the poll the timetable runs every few seconds; the same sending (`send_rows`)
+serves bot/courier.py, which sends an answer at once from the process that queued it (`deliver_keys`).
+The courier is not a job: it runs in every web process, on no timetable, and this poll is its net.
 """
 from __future__ import annotations
 
@@ -13,11 +17,11 @@ import socket
 from datetime import datetime, timedelta
 
 from storage import kv, outbox
-from handlers.messages import Reply
 
-from .alerts import alert
-from .channels import SendResult, channel_for
-from .metrics import count_send
+from ..alerts import alert
+from ..channels import SendResult, channel_for
+from ..metrics import count_send
+from handlers.messages import Reply
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8

@@ -1,471 +1,41 @@
-"""`python -m bot import FILE [--mapping MAPPING.toml] [--dry-run]`: a roster, or customers, contacts and
-deals from another CRM's export, as CSV (UTF-8, UTF-8 with BOM, GBK/GB18030: detected) or .xlsx (first sheet).
-
-Roster header:    team,local_id,name,role[,wecom_userid,dingtalk_staffid,purpose,wecom_robot_key,
-                  dingtalk_webhook,dingtalk_secret]   (role: rep | manager | admin | group)
-Customers:        the columns named by a mapping file (see examples/crm_mapping.toml), or, without one, a
-                  header with customer,owner[,amount,stage,contact,title,...] or the common Chinese
-                  headers (客户名称, 负责人, 金额, 阶段, 联系人, 职位, 创建时间, 阶段更新时间 ...).
+"""Customers, contacts and deals from another CRM's export: the rows planned in memory against the teams'
+current state (loaded once), written in chunks, one transaction per chunk (storage/imports.py).
 
 A customer is found by its name within its owner's team. A new deal gets its stage history back-filled
 from the file's dates (creation into the first stage, one change per known stage date, the current stage
 at the date it was entered), so cycle times work from the first day. Importing the same file twice
 changes nothing; a changed amount, stage, owner or status updates the deal (a stage move recorded once).
---dry-run reads and checks everything the same way and writes nothing. Dates in the file are local time
-(BOT_TIMEZONE); storage is naive UTC.
-
-Customer rows are planned in memory (reps, customers, deals and contacts are loaded once) and written in
-chunks, one transaction per chunk, with multi-row inserts: a crash part-way leaves whole chunks, and
-importing the file again finishes the job.
+A crash part-way leaves whole chunks, and importing the file again finishes the job.
 """
 from __future__ import annotations
 
-import csv
-import io
-import os
 import re
 import sys
-import time
-import tomllib
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
-from zoneinfo import ZoneInfo
-
-from peewee import MySQLDatabase
 
 from handlers.parse import find_amount, initials_of, parse_amount
 from rules.funnel import Funnel, Stage
-from storage import people
-from storage.database import bulk_insert
-from storage.models import Contact, Customer, Deal, Rep, StageChange, db
+from storage import imports
+from storage.database import transaction
 
-ROLES = {"rep", "manager", "admin", "group"}
+from .mapping import STATUS_WORDS, Mapping, pick_columns
+from .read import Table, cell_text, label
+from .report import Report
+
 DM_TITLES_FALLBACK = ("总", "经理", "总监", "董事长", "CEO")
-
-PROGRESS_MIN_ROWS = 2000  # a progress bar (stderr, a terminal only) for files longer than this
 CHUNK_ROWS = 2000  # customer rows planned, then written in one transaction
-INSERT_ROWS = 500  # names per IN (...) look-up
-HEADER_SEARCH_ROWS = 10  # an export may have a title line or two above its header
-
-# The fields a mapping file can name, and the headers recognised without one (first match wins).
-FIELDS: dict[str, tuple[str, ...]] = {
-    "customer": ("customer", "客户名称", "客户", "客户名", "公司名称", "公司"),
-    "owner": ("owner", "负责人", "销售", "销售人员", "所属销售", "跟进人"),
-    "amount": ("amount", "金额", "预计金额", "商机金额", "合同金额"),
-    "stage": ("stage", "阶段", "销售阶段", "商机阶段"),
-    "contact": ("contact", "联系人", "联系人姓名"),
-    "title": ("title", "职位", "职务", "联系人职位"),
-    "phone": ("phone", "电话", "手机", "联系电话", "手机号"),
-    "created": ("created", "created_at", "创建时间", "创建日期"),
-    "stage_entered": ("stage_entered", "stage_entered_at", "阶段更新时间", "阶段变更时间", "进入阶段时间"),
-    "closed": ("closed", "closed_at", "关闭时间", "关闭日期", "成交日期", "结单日期"),
-    "status": ("status", "状态", "商机状态"),
-    "lost_reason": ("lost_reason", "输单原因", "丢单原因"),
-}
 DATE_FIELDS = {"created": "创建时间", "stage_entered": "阶段进入时间", "closed": "关闭时间"}
-STATUS_WORDS = {
-    "open": ("open", "进行中", "跟进中", "未关闭", "active", "in progress"),
-    "won": ("won", "win", "赢单", "赢", "已赢单", "成交", "已成交", "签约", "已签约", "closed won"),
-    "lost": ("lost", "lose", "输单", "输", "已输单", "丢单", "失败", "closed lost"),
-}
 STATUS_NAMES = {"open": "进行中", "won": "赢单", "lost": "输单"}
 MAX_LEN = {"customer": 100, "contact": 64, "title": 64}
 MAX_AMOUNT = 10**13
 
 
-class MappingError(ValueError):
-    """The mapping file cannot be used; the message names the file, the place and the fix."""
-
-
 class _Reject(Exception):
     """A row that cannot be imported; str() is the reason shown with its row number."""
 
-
-def _label(value) -> str:
-    """A header, stage or status as compared: NFKC (full-width → half-width), trimmed, lower case."""
-    return unicodedata.normalize("NFKC", str(value)).strip().lower()
-
-
-def _text(value) -> str:
-    """A cell as text: numbers without a spurious .0, dates in ISO form."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.strip().replace("\x00", "") if "\x00" in value else value.strip()
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    return str(value).strip()
-
-
-# ---- the report ---------------------------------------------------------------------------------------
-
-@dataclass
-class Report:
-    kind: str = ""
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: list[tuple[int | None, str]] = field(default_factory=list)  # (row number, reason)
-    changes: list[tuple[int, str, str]] = field(default_factory=list)  # (row, "created"|"updated", what)
-    notes: list[str] = field(default_factory=list)
-    dry_run: bool = False
-    rows: int = 0
-    seconds: float = 0.0
-
-    @property
-    def errors(self) -> list[str]:
-        return [f"第 {n} 行: {reason}" if n else reason for n, reason in self.rejected]
-
-    def reject(self, row: int | None, reason: str) -> None:
-        self.rejected.append((row, reason))
-
-    def summary(self, show: int = 20) -> str:
-        head = "(试运行, 未写入) " if self.dry_run else ""
-        lines = [f"{head}{self.kind}: 新建 {self.created}, 更新 {self.updated}, 未变 {self.unchanged}, "
-                 f"拒绝 {len(self.rejected)}"]
-        lines += [f"  注意: {n}" for n in self.notes]
-        verb = {"created": "将新建" if self.dry_run else "新建", "updated": "将更新" if self.dry_run else "更新"}
-        for outcome in ("created", "updated"):
-            items = [(n, what) for n, o, what in self.changes if o == outcome]
-            lines += [f"  第 {n} 行 {verb[outcome]}: {what}" for n, what in items[:show]]
-            if len(items) > show:
-                lines.append(f"  … {verb[outcome]}的还有 {len(items) - show} 行 (--report FILE 写出全部)")
-        errors = self.errors
-        lines += [f"  {e}" for e in errors[:50]]
-        if len(errors) > 50:
-            lines.append(f"  … 还有 {len(errors) - 50} 条 (--report FILE 写出全部)")
-        return "\n".join(lines)
-
-    def write_csv(self, path: str) -> None:
-        """Every created, updated and rejected row: 行号,结果,说明 (UTF-8 with BOM, so Excel opens it)."""
-        names = {"created": "新建", "updated": "更新", "rejected": "拒绝"}
-        items = [(n, "created" if o == "created" else "updated", what) for n, o, what in self.changes]
-        items += [(n or 0, "rejected", reason) for n, reason in self.rejected]
-        items.sort(key=lambda x: x[0])
-        with open(path, "w", newline="", encoding="utf-8-sig") as f:
-            w = csv.writer(f)
-            w.writerow(["行号", "结果", "说明"])
-            for n, o, what in items:
-                w.writerow([n or "", names[o], what])
-
-
-# ---- the mapping file ---------------------------------------------------------------------------------
-
-@dataclass
-class Mapping:
-    """Which column holds each field, the CRM's stage and status words, the columns of stage dates."""
-    columns: dict[str, str] = field(default_factory=dict)  # field -> column header
-    stages: dict[str, tuple[Stage, str | None]] = field(default_factory=dict)  # CRM word -> (stage, won|lost)
-    stage_dates: dict[str, str] = field(default_factory=dict)  # our stage key -> column header
-    status: dict[str, str] = field(default_factory=dict)  # CRM word -> open|won|lost
-    encoding: str | None = None
-    amount_unit: int = 1
-    path: str = ""
-
-
-def _stage_list(funnel: Funnel) -> str:
-    return ", ".join(f"{s.name}({s.key})" for s in funnel.stages)
-
-
-def load_mapping(path: str, funnel: Funnel) -> Mapping:
-    p = str(path)
-    try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise MappingError(f"{p}: file not found") from None
-    except UnicodeDecodeError:
-        raise MappingError(f"{p}: not UTF-8. Fix: save the mapping file as UTF-8") from None
-    except tomllib.TOMLDecodeError as e:
-        raise MappingError(f"{p}: not valid TOML ({e}). Fix: correct the syntax at that line") from None
-    m = Mapping(path=p)
-    columns = dict(raw.get("columns", {}))
-    tables = {"columns", "stages", "stage_dates", "status"}
-    for k, v in raw.items():  # fields may also be written at the top level
-        if k in tables or k in ("encoding", "amount_unit"):
-            continue
-        if k in FIELDS:
-            columns.setdefault(k, v)
-        else:
-            raise MappingError(f"{p}: unknown key '{k}'. Fix: use [columns] with {', '.join(FIELDS)}, "
-                               f"and the tables [stages], [stage_dates], [status]")
-    for k, v in columns.items():
-        if k not in FIELDS:
-            raise MappingError(f"{p}: [columns]: unknown field '{k}'. Fix: use one of {', '.join(FIELDS)}")
-        if not isinstance(v, str) or not v.strip():
-            raise MappingError(f"{p}: [columns]: {k} must be a column header (text), got {v!r}")
-        m.columns[k] = v.strip()
-    for k in ("customer", "owner"):
-        if k not in m.columns:
-            raise MappingError(f"{p}: [columns]: '{k}' is required. Fix: add {k} = \"<its column header>\"")
-    for crm, ours in raw.get("stages", {}).items():
-        if not isinstance(ours, str):
-            raise MappingError(f"{p}: [stages]: \"{crm}\" must map to a stage (text), got {ours!r}")
-        stage = funnel.find_stage(ours)
-        if stage is not None:
-            m.stages[_label(crm)] = (stage, None)
-        elif _label(ours) in ("won", "lost"):
-            m.stages[_label(crm)] = (funnel.closing, _label(ours))
-        else:
-            raise MappingError(f"{p}: [stages]: \"{crm}\" = \"{ours}\": no such stage. Fix: use one of "
-                               f"{_stage_list(funnel)} (key, name or alias), or \"won\" / \"lost\"")
-    for ours, column in raw.get("stage_dates", {}).items():
-        stage = funnel.find_stage(str(ours))
-        if stage is None:
-            raise MappingError(f"{p}: [stage_dates]: no stage '{ours}'. Fix: use one of {_stage_list(funnel)}")
-        if not isinstance(column, str) or not column.strip():
-            raise MappingError(f"{p}: [stage_dates]: {ours} must be a column header (text), got {column!r}")
-        m.stage_dates[stage.key] = column.strip()
-    for crm, ours in raw.get("status", {}).items():
-        if _label(ours) not in STATUS_WORDS:
-            raise MappingError(f"{p}: [status]: \"{crm}\" = {ours!r}. Fix: map it to \"open\", \"won\" or \"lost\"")
-        m.status[_label(crm)] = _label(ours)
-    enc = raw.get("encoding")
-    if enc is not None:
-        try:
-            "".encode(enc)
-        except (LookupError, TypeError):
-            raise MappingError(f"{p}: encoding = {enc!r} is not an encoding. Fix: e.g. \"gbk\" or \"utf-8\"") from None
-        m.encoding = enc
-    unit = raw.get("amount_unit", 1)
-    if not isinstance(unit, int) or isinstance(unit, bool) or unit <= 0:
-        raise MappingError(f"{p}: amount_unit = {unit!r} must be a positive whole number (e.g. 10000 for 万元)")
-    m.amount_unit = unit
-    return m
-
-
-# ---- reading CSV and Excel ----------------------------------------------------------------------------
-
-@dataclass
-class Table:
-    header: list[str]
-    header_row: int
-    rows: list[tuple[int, list]]  # (row number as a spreadsheet shows it, cells)
-    encoding: str = ""
-
-
-def _decode(data: bytes, encoding: str | None) -> tuple[str, str]:
-    """The text of a CSV file and the encoding it was read with: UTF-8 (with or without BOM), UTF-16 with
-    BOM, else GB18030 (a superset of GBK, what Chinese Excel saves as "CSV")."""
-    if encoding:
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError as e:
-            raise ValueError(f"文件不是 {encoding} 编码 (第 {e.start} 字节). 请检查映射文件中的 encoding") from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError:
-        raise ValueError("无法识别文件编码 (不是 UTF-8 或 GBK). 请另存为 UTF-8 CSV, "
-                         "或在映射文件中写 encoding = \"...\"") from None
-
-
-def _csv_rows(path: str, encoding: str | None):
-    text, used = _decode(Path(path).read_bytes(), encoding)
-    first = text[:text.find("\n")] if "\n" in text else text
-    delimiter = max((",", "\t", ";"), key=first.count) if any(c in first for c in ",\t;") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return ((i, row) for i, row in enumerate(reader, start=1)), used
-
-
-def _xlsx_rows(path: str, show_progress: bool):
-    from openpyxl import load_workbook
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as e:  # noqa: BLE001  (a damaged or mislabelled file: openpyxl raises many kinds)
-        raise ValueError(f"无法读取 Excel 文件: {e}") from None
-    ws = wb.worksheets[0]
-
-    def rows():
-        try:
-            it = ws.iter_rows(values_only=True)
-            if show_progress and (ws.max_row or 0) > PROGRESS_MIN_ROWS:
-                from tqdm import tqdm
-                it = tqdm(it, total=ws.max_row, desc="读取", unit="行", file=sys.stderr, mininterval=0.5,
-                          leave=False)
-            for i, row in enumerate(it, start=1):
-                yield i, list(row)
-        finally:
-            wb.close()
-    return rows(), "xlsx"
-
-
-def read_table(path: str, find_header, encoding: str | None = None, show_progress: bool = False) -> Table:
-    """Every non-empty row of the file's first sheet. The header is the first row, among the first few,
-    for which `find_header(labels)` is true (or the first row, when none is)."""
-    suffix = Path(path).suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        rows, used = _xlsx_rows(path, show_progress)
-    elif suffix == ".xls":
-        raise ValueError("不支持旧版 .xls 文件: 请在 Excel 中另存为 .xlsx 或 CSV")
-    else:
-        rows, used = _csv_rows(path, encoding)
-    header, header_row, candidates, body = None, 0, [], []
-    for n, cells in rows:
-        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
-            continue
-        if header is None:
-            if find_header([_label(_text(c)) for c in cells]):
-                header, header_row = [_text(c) for c in cells], n
-                continue
-            candidates.append((n, cells))
-            if len(candidates) < HEADER_SEARCH_ROWS:
-                continue
-            header_row, first = candidates.pop(0)
-            header = [_text(c) for c in first]
-            body.extend(candidates)
-            candidates = []
-            continue
-        body.append((n, cells))
-    if header is None and candidates:
-        header_row, first = candidates.pop(0)
-        header = [_text(c) for c in first]
-        body = candidates + body
-    return Table(header or [], header_row, body, used)
-
-
-# ---- entry point --------------------------------------------------------------------------------------
-
-def _kind_of(labels: list[str]) -> str | None:
-    s = set(labels)
-    if {"team", "local_id", "name", "role"} <= s:
-        return "roster"
-    if _pick_columns(labels).keys() >= {"customer", "owner"}:
-        return "customer"
-    return None
-
-
-def _pick_columns(labels: list[str]) -> dict[str, int]:
-    """field -> column index, from the recognised headers (without a mapping file)."""
-    index: dict[str, int] = {}
-    for i, lab in enumerate(labels):
-        index.setdefault(lab, i)
-    out = {}
-    for f, names in FIELDS.items():
-        for name in names:
-            if _label(name) in index:
-                out[f] = index[_label(name)]
-                break
-    return out
-
-
-def import_file(path: str, funnel: Funnel, now: datetime, dry_run: bool = False, mapping: str | None = None,
-                tz=None, progress: bool | None = None, report_path: str | None = None) -> Report:
-    """Import a roster or a customer file; `now` is naive UTC; `tz` reads the file's dates (default:
-    BOT_TIMEZONE). progress: a bar on stderr (None: for long files on a terminal)."""
-    t0 = time.perf_counter()
-    tz = tz or ZoneInfo(os.environ.get("BOT_TIMEZONE") or "Asia/Shanghai")
-    m = load_mapping(mapping, funnel) if mapping else None
-    report = Report(dry_run=dry_run)
-    _import(path, funnel, now, dry_run, m, tz, progress, report)
-    report.seconds = time.perf_counter() - t0
-    if report_path:
-        report.write_csv(report_path)
-    return report
-
-
-def _import(path: str, funnel: Funnel, now: datetime, dry_run: bool, m: Mapping | None, tz, progress: bool | None,
-            report: Report) -> None:
-    if m is not None:
-        wanted = {_label(m.columns["customer"]), _label(m.columns["owner"])}
-        find = lambda labels: wanted <= set(labels)  # noqa: E731
-    else:
-        find = lambda labels: _kind_of(labels) is not None  # noqa: E731
-    show = bool(progress) if progress is not None else sys.stderr.isatty()
-    try:
-        table = read_table(path, find, m.encoding if m else None, show_progress=show)
-    except ValueError as e:
-        report.kind = "未知文件"
-        report.reject(None, str(e))
-        return
-    labels = [_label(h) for h in table.header]
-    report.rows = len(table.rows)
-    show = show and (progress is True or len(table.rows) > PROGRESS_MIN_ROWS)
-    if m is not None:
-        missing = [f"{f} = \"{col}\"" for f, col in m.columns.items() if _label(col) not in labels]
-        missing += [f"[stage_dates] {k} = \"{col}\"" for k, col in m.stage_dates.items() if _label(col) not in labels]
-        if missing:
-            report.kind = "客户"
-            report.reject(None, f"文件表头 (第 {table.header_row} 行) 中找不到映射文件 {m.path} 指定的列: "
-                                f"{'; '.join(missing)}. 文件表头有: {', '.join(h for h in table.header if h)}")
-            return
-        kind = "customer"
-    else:
-        kind = _kind_of(labels)
-    if kind == "roster":
-        report.kind = "花名册"
-        _import_roster(table, labels, funnel, now, report, dry_run)
-    elif kind == "customer":
-        report.kind = "客户"
-        CustomerImport(funnel, now, tz, table, labels, m, report, dry_run, show).run()
-    else:
-        report.kind = "未知文件"
-        report.reject(None, "无法识别表头: 花名册需要 team,local_id,name,role; 客户表需要 customer,owner "
-                            "(或 客户名称,负责人), 或用 --mapping 指定各列")
-
-
-# ---- the roster ---------------------------------------------------------------------------------------
-
-class _Rollback(Exception):
-    pass
-
-
-def _import_roster(table: Table, labels: list[str], funnel: Funnel, now: datetime, report: Report,
-                   dry_run: bool) -> None:
-    try:
-        with db.atomic():
-            for n, cells in table.rows:
-                row = {lab: _text(cells[i]) if i < len(cells) else "" for i, lab in enumerate(labels) if lab}
-                try:
-                    outcome = _roster_row(row, funnel, now)
-                except ValueError as e:
-                    report.reject(n, str(e))
-                    continue
-                setattr(report, outcome, getattr(report, outcome) + 1)
-            if dry_run:
-                raise _Rollback
-    except _Rollback:
-        pass
-
-
-def _roster_row(row: dict, funnel: Funnel, now: datetime) -> str:
-    role = (row.get("role") or "rep").lower()
-    if role not in ROLES:
-        raise ValueError(f"role 必须是 rep/manager/admin/group, 而不是 {row.get('role')!r}")
-    if not row.get("team") or not row.get("local_id") or not row.get("name"):
-        raise ValueError("team, local_id, name 都不能为空")
-    team = people.ensure_team(row["team"])
-    if role == "group":
-        ids = {k: row.get(k) for k in ("wecom_robot_key", "dingtalk_webhook", "dingtalk_secret")}
-        people.upsert_group(team, row.get("purpose") or "manager", row["local_id"], row["name"], **ids)
-        return "updated"
-    before = Rep.get_or_none(Rep.local_id == row["local_id"])
-    snapshot = None if before is None else (before.team_id, before.name, before.role, before.wecom_userid,
-                                            before.dingtalk_staffid, before.active)
-    rep, created = people.upsert_rep(team, row["local_id"], row["name"], role,
-                                     row.get("wecom_userid") or None, row.get("dingtalk_staffid") or None)
-    if created:
-        return "created"
-    after = (rep.team_id, rep.name, rep.role, rep.wecom_userid, rep.dingtalk_staffid, rep.active)
-    return "unchanged" if after == snapshot else "updated"
-
-
-# ---- customers, contacts and deals --------------------------------------------------------------------
 
 class _Rep:
     __slots__ = ("id", "local_id", "name", "team_id")
@@ -545,14 +115,14 @@ class CustomerImport:
         for i, lab in enumerate(labels):
             index.setdefault(lab, i)
         if mapping is not None:
-            self.col = {f: index[_label(c)] for f, c in mapping.columns.items()}
+            self.col = {f: index[label(c)] for f, c in mapping.columns.items()}
             dates = mapping.stage_dates
         else:
-            self.col = _pick_columns(labels)
+            self.col = pick_columns(labels)
             dates = {}
-        self.date_cols = [(s, index[_label(dates[s.key])]) for s in funnel.stages if s.key in dates]
+        self.date_cols = [(s, index[label(dates[s.key])]) for s in funnel.stages if s.key in dates]
         self.titles = tuple(t.lower() for t in (funnel.decision_titles or DM_TITLES_FALLBACK))
-        self.fold = isinstance(db.obj, MySQLDatabase)  # MySQL/MariaDB compare names case-insensitively
+        self.fold = imports.names_fold_case()  # MySQL/MariaDB compare names case-insensitively
         self._owner_cache: dict[str, _Rep | str] = {}
         self._stage_cache: dict[str, tuple[Stage, str | None] | str] = {}
         self._date_cache: dict[object, datetime | str] = {}
@@ -573,33 +143,29 @@ class CustomerImport:
 
     def _load(self) -> None:
         """Reps, and the customers, deals and contacts of the teams the file's owners belong to."""
-        self.reps = [_Rep(*r) for r in Rep.select(Rep.id, Rep.local_id, Rep.name, Rep.team).tuples()]
+        self.reps = [_Rep(*r) for r in imports.reps()]
         self.by_local = {r.local_id: r for r in self.reps}
         self.by_local_ci: dict[str, list[_Rep]] = {}
         self.by_name: dict[str, list[_Rep]] = {}
         for r in self.reps:
             self.by_local_ci.setdefault(r.local_id.casefold(), []).append(r)
-            self.by_name.setdefault(_label(r.name), []).append(r)
+            self.by_name.setdefault(label(r.name), []).append(r)
         oc = self.col.get("owner")
         teams = set()
         for _, cells in self.table.rows:
-            rep = self._owner(_text(cells[oc]) if oc < len(cells) else "")
+            rep = self._owner(cell_text(cells[oc]) if oc < len(cells) else "")
             if isinstance(rep, _Rep):
                 teams.add(rep.team_id)
         if not teams:
             return
         teams = sorted(teams)
         by_id: dict[int, _Cust] = {}
-        for cid, team_id, name, owner_id in (Customer.select(Customer.id, Customer.team, Customer.name, Customer.owner)
-                                             .where(Customer.team.in_(teams)).tuples()):
+        for cid, team_id, name, owner_id in imports.customers(teams):
             c = _Cust(cid, team_id, owner_id, name)
             self.customers[(team_id, self._key(name))] = c
             by_id[cid] = c
         # a customer's deal: its newest open deal, else its latest one
-        for row in (Deal.select(Deal.id, Deal.customer, Deal.owner, Deal.amount, Deal.stage, Deal.status,
-                                Deal.lost_reason, Deal.created_at, Deal.stage_entered_at, Deal.last_activity_at,
-                                Deal.last_movement_at, Deal.next_check_at, Deal.closed_at)
-                    .where(Deal.team.in_(teams)).order_by(Deal.id).tuples()):
+        for row in imports.deals(teams):
             c = by_id.get(row[1])
             if c is None:
                 continue
@@ -608,9 +174,7 @@ class CustomerImport:
                       last_movement_at=row[10], next_check_at=row[11], closed_at=row[12])
             if c.deal is None or _better_deal(d, c.deal):
                 c.deal = d
-        for cid, name, title, dm in (Contact.select(Contact.customer, Contact.name, Contact.title,
-                                                    Contact.is_decision_maker)
-                                     .join(Customer).where(Customer.team.in_(teams)).tuples()):
+        for cid, name, title, dm in imports.contacts(teams):
             c = by_id.get(cid)
             if c is not None:
                 c.contacts.setdefault(self._key(name), _Contact(c, name, title or "", bool(dm), saved=True))
@@ -624,7 +188,7 @@ class CustomerImport:
         elif text in self.by_local:
             out = self.by_local[text]
         else:
-            reps = self.by_local_ci.get(text.casefold()) or self.by_name.get(_label(text)) or []
+            reps = self.by_local_ci.get(text.casefold()) or self.by_name.get(label(text)) or []
             if len(reps) == 1:
                 out = reps[0]
             elif reps:
@@ -638,7 +202,7 @@ class CustomerImport:
     def _stage(self, text: str) -> tuple[Stage, str | None]:
         hit = self._stage_cache.get(text)
         if hit is None:
-            lab = _label(text)
+            lab = label(text)
             hit = self.mapping.stages.get(lab)
             if hit is None:
                 s = self.funnel.find_stage(text)
@@ -659,7 +223,7 @@ class CustomerImport:
     def _status(self, text: str) -> str | None:
         if not text:
             return None
-        lab = _label(text)
+        lab = label(text)
         if lab in self.mapping.status:
             return self.mapping.status[lab]
         for status, words in STATUS_WORDS.items():
@@ -728,7 +292,7 @@ class CustomerImport:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             amount = Decimal(str(value)) * unit
         else:
-            text = _text(value)
+            text = cell_text(value)
             plain = text.replace("¥", "").replace("￥", "").replace("元", "").strip()
             if _PLAIN_NUMBER.fullmatch(plain):
                 try:
@@ -743,7 +307,7 @@ class CustomerImport:
                     raise _Reject(f"金额 {text!r} 无法识别")
                 amount = Decimal(parsed)
         if amount < 0 or amount >= MAX_AMOUNT:
-            raise _Reject(f"金额 {_text(value)!r} 超出范围")
+            raise _Reject(f"金额 {cell_text(value)!r} 超出范围")
         return int(amount.to_integral_value())
 
     def _is_dm(self, title: str) -> bool:
@@ -763,7 +327,7 @@ class CustomerImport:
             return cells[i] if i is not None and i < len(cells) else None
 
         def text(f):
-            return _text(raw(f))
+            return cell_text(raw(f))
 
         name = text("customer")
         if not name:
@@ -1010,60 +574,42 @@ class CustomerImport:
         if self.dry_run:
             self._pending_clear()
             return
-        with db.atomic():
+        with transaction():
             if self.new_customers:
-                bulk_insert(Customer, [Customer.team, Customer.owner, Customer.name, Customer.initials,
-                                        Customer.tier, Customer.created_at, Customer.high_intent],
-                             [(c.team_id, c.owner_id, c.name, initials_of(c.name)[:100], "C", at, False)
-                              for c, at in self.new_customers])
+                imports.insert_customers([(c.team_id, c.owner_id, c.name, initials_of(c.name)[:100], "C", at, False)
+                                          for c, at in self.new_customers])
                 by_team: dict[int, list[_Cust]] = {}
                 for c, _ in self.new_customers:
                     by_team.setdefault(c.team_id, []).append(c)
                 for team_id, custs in by_team.items():
                     wanted = {self._key(c.name): c for c in custs}
-                    names = [c.name for c in custs]
-                    for i in range(0, len(names), INSERT_ROWS):
-                        for cid, name in (Customer.select(Customer.id, Customer.name)
-                                          .where((Customer.team == team_id) & Customer.name.in_(names[i:i + INSERT_ROWS]))
-                                          .tuples()):
-                            c = wanted.get(self._key(name))
-                            if c is not None:
-                                c.id = cid
+                    for cid, name in imports.customer_ids(team_id, [c.name for c in custs]):
+                        c = wanted.get(self._key(name))
+                        if c is not None:
+                            c.id = cid
                 for c, _ in self.new_customers:
                     c.new = False
             if self.new_deals:
-                bulk_insert(Deal, [Deal.customer, Deal.owner, Deal.team, Deal.amount, Deal.stage, Deal.status,
-                                    Deal.lost_reason, Deal.created_at, Deal.stage_entered_at, Deal.last_movement_at,
-                                    Deal.next_check_at, Deal.closed_at],
-                             [(d.cust.id, d.owner_id, d.cust.team_id, d.amount, d.stage, d.status, d.lost_reason,
-                               d.created_at, d.stage_entered_at, d.last_movement_at, d.next_check_at, d.closed_at)
-                              for d in self.new_deals])
+                imports.insert_deals([(d.cust.id, d.owner_id, d.cust.team_id, d.amount, d.stage, d.status,
+                                       d.lost_reason, d.created_at, d.stage_entered_at, d.last_movement_at,
+                                       d.next_check_at, d.closed_at) for d in self.new_deals])
                 wanted = {d.cust.id: d for d in self.new_deals}
-                ids = list(wanted)
-                for i in range(0, len(ids), INSERT_ROWS):
-                    for did, cid in (Deal.select(Deal.id, Deal.customer)
-                                     .where(Deal.customer.in_(ids[i:i + INSERT_ROWS])).order_by(Deal.id).tuples()):
-                        wanted[cid].id = did  # the customer's newest deal is the one just inserted
+                for did, cid in imports.deal_ids(list(wanted)):
+                    wanted[cid].id = did  # the customer's newest deal is the one just inserted
             if self.new_changes:
-                bulk_insert(StageChange, [StageChange.deal, StageChange.from_stage, StageChange.to_stage,
-                                           StageChange.rep, StageChange.at, StageChange.note],
-                             [(d.id, a, b, rep, at, note) for d, a, b, rep, at, note in self.new_changes])
+                imports.insert_stage_changes([(d.id, a, b, rep, at, note) for d, a, b, rep, at, note in self.new_changes])
             if self.new_contacts:
-                bulk_insert(Contact, [Contact.customer, Contact.name, Contact.title, Contact.is_decision_maker,
-                                       Contact.created_at],
-                             [(c.cust.id, c.name, c.title, c.dm, c.created_at) for c in self.new_contacts])
+                imports.insert_contacts([(c.cust.id, c.name, c.title, c.dm, c.created_at) for c in self.new_contacts])
                 for c in self.new_contacts:
                     c.saved = True
             for d, fields in self.deal_updates.items():
                 if d.id is None or not fields:
                     continue
-                values = {getattr(Deal, "owner" if f == "owner_id" else f): getattr(d, f) for f in fields}
-                Deal.update(values).where(Deal.id == d.id).execute()
-            for c in self.contact_updates:  # (customer, name) is unique
-                (Contact.update({Contact.title: c.title, Contact.is_decision_maker: c.dm})
-                 .where((Contact.customer == c.cust.id) & (Contact.name == c.name)).execute())
+                imports.update_deal(d.id, {f: getattr(d, f) for f in fields})
+            for c in self.contact_updates:
+                imports.update_contact(c.cust.id, c.name, c.title, c.dm)
             for c in self.customer_updates:
-                Customer.update({Customer.owner: c.owner_id}).where(Customer.id == c.id).execute()
+                imports.set_customer_owner(c.id, c.owner_id)
         self._pending_clear()
 
     def run(self) -> None:

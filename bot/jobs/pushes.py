@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta, timezone
 from storage import outbox
 
 from handlers.messages import Reply
-from .render import render_text
+from ..render import render_text
 
 # the keys of what the bot sends on its own
 INITIATED = ("warn:", "red:", "reddigest:", "task:", "intent:", "weekly:", "digest:")
@@ -90,41 +90,3 @@ def _into_digest(rt, channel: str, to: str, rows, now: datetime, day_start: date
     else:
         outbox.replace_payload(row.id, payload)
     return len(new)
-
-
-def fold_into_morning(rt, now: datetime, day, task_keys: dict[str, str]) -> dict:
-    """On a working morning: each rep's warnings still waiting (held overnight, or queued this minute)
-    go inside their 09:00 card (queued just before, `task_keys`: recipient -> its key), which lists
-    every warned deal, instead of beside it; a group's red cards held overnight become one digest.
-    Returns how many rows were folded."""
-    opening = rt.funnel.send_window.day_start(rt.funnel.workdays(rt.tz), day)
-    folded = {"warnings": 0, "red": 0}
-    by_rep: dict[str, list] = {}
-    for row in outbox.held(("warn:",), now):
-        by_rep.setdefault(row.recipient, []).append(row.id)
-    cards = outbox.ids_by_key([task_keys[to] for to in by_rep if to in task_keys])
-    pairs = []
-    for to, ids in by_rep.items():
-        card = cards.get(task_keys.get(to, ""))
-        if card is not None and card[1] == "pending":  # a card gone already cannot take them in
-            pairs += [(i, card[0]) for i in ids]
-    folded["warnings"] = outbox.fold(pairs, now)
-    by_group: dict[tuple[str, str], list] = {}
-    for row in outbox.held(("red:", "reddigest:"), opening - timedelta(microseconds=1), payload=True):
-        by_group.setdefault((row.channel, row.recipient), []).append(row)
-    for (channel, group), held in by_group.items():
-        if len(held) < 2:
-            continue
-        cards = []
-        for row in held:
-            p = outbox.payload_of(row)
-            cards += p["data"]["rows"] if p["template"] == "red_digest" else [p["data"]]
-        cards.sort(key=lambda c: (-c["days_silent"], -c["amount"]))
-        from .jobs import RED_DIGEST_ROWS
-        key = f"reddigest:{group}:{day.isoformat()}:morning"
-        reply = Reply("red_digest", {"rows": cards[:RED_DIGEST_ROWS], "count": len(cards),
-                                     "more": max(0, len(cards) - RED_DIGEST_ROWS)}, urgent=True)
-        outbox.enqueue_many([(key, channel, group, reply.to_dict())], now, send_time(rt, now))
-        digest = outbox.by_key(key)
-        folded["red"] += outbox.fold([(r.id, digest.id) for r in held], now)
-    return folded

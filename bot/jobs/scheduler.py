@@ -1,4 +1,5 @@
-"""APScheduler wiring: the jobs of bot/jobs.py on their timetables. Jobs stay plain functions.
+"""APScheduler wiring: each job of JOBS (bot/jobs/__init__.py) every so often, as timetable.py says.
+Jobs stay plain functions.
 
 `serve` starts this in-process; `python -m bot scheduler` runs it alone (the production shape: one
 scheduler beside any number of web processes). Catch-up after downtime needs no scheduler state:
@@ -13,18 +14,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .jobs import JOBS
-from .metrics import job_succeeded
+from ..metrics import job_succeeded
+from . import JOBS
+from .timetable import TIMETABLE
 
 log = logging.getLogger(__name__)
-
-TIMETABLE = {  # job -> seconds between runs
-    "scan": 300,
-    "daily": 300,
-    "deliver": 3,
-    "health": 1800,  # does its work once a day from 06:00 local (bot/health.py)
-    "weekly": 300,  # the weekly review: on its day after its time, once a week (bot/weekly.py)
-}
 
 
 def run_job(rt, name: str) -> dict | None:
@@ -40,24 +34,25 @@ def run_job(rt, name: str) -> dict | None:
         return None
 
 
-def configure(scheduler, rt, timetable: dict | None = None):
-    timetable = {**TIMETABLE, **(timetable or {})}
+def configure(scheduler, rt, every: dict | None = None):
+    """Add every job of the timetable to `scheduler`; `every` (job -> seconds) overrides its intervals."""
+    every = {**{name: slot.every for name, slot in TIMETABLE.items()}, **(every or {})}
     start = datetime.now(timezone.utc) + timedelta(seconds=1)
-    for name, seconds in timetable.items():
+    for name, seconds in every.items():
         scheduler.add_job(run_job, IntervalTrigger(seconds=seconds), args=(rt, name), id=name, name=name,
                           next_run_time=start, coalesce=True, max_instances=1, misfire_grace_time=seconds)
     return scheduler
 
 
-def start_scheduler(rt, timetable: dict | None = None) -> BackgroundScheduler:
-    scheduler = configure(BackgroundScheduler(timezone=rt.tz), rt, timetable)
+def start_scheduler(rt, every: dict | None = None) -> BackgroundScheduler:
+    scheduler = configure(BackgroundScheduler(timezone=rt.tz), rt, every)
     scheduler.start()
     return scheduler
 
 
-def run_forever(rt, timetable: dict | None = None) -> None:
-    scheduler = configure(BlockingScheduler(timezone=rt.tz), rt, timetable)
-    log.info("scheduler running: %s", ", ".join(f"{k} every {v}s" for k, v in TIMETABLE.items()))
+def run_forever(rt, every: dict | None = None) -> None:
+    scheduler = configure(BlockingScheduler(timezone=rt.tz), rt, every)
+    log.info("scheduler running: %s", ", ".join(f"{k} every {s.every}s" for k, s in TIMETABLE.items()))
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):

@@ -1,33 +1,35 @@
 """The daily health job: recompute every customer's score, tiers and high-intent flags.
 
-`python -m bot run health --now ...`; the scheduler runs it daily at 06:00 local (and catches up
-later the same day if it was down, since a rerun the same day just replaces that day's scores).
+`python -m bot run health --now ...`; the scheduler calls it every half hour and the timetable
+(timetable.py) says when it works: from 06:00 local, once a day (it catches up later the same day if it
+was down, since a rerun the same day just replaces that day's scores).
 """
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from rules.health_score import SIGNALS, points, score
 from storage import health_queries, kv, people
 from storage.database import in_transaction
 from storage.deals import open_deal
+
 from handlers.messages import Reply
-
 from . import pushes
+from .timetable import not_due
 
-RUN_AT = time(6, 0)
 PARTS_JSON = "{" + ",".join(f'"{k}":%.1f' for k in SIGNALS) + "}"  # the breakdown, built fast
 
 
 def health(rt, now: datetime, team_id: int | None = None, force: bool = False) -> dict:
-    """Once a day from 06:00 local (the scheduler calls it every half hour; `force` recomputes now)."""
+    """Once a day when the timetable says (`force`: recompute now, whatever the time)."""
     rules = rt.health_rules
     local = now.replace(tzinfo=timezone.utc).astimezone(rt.tz)
     day = local.date()
     done_key = f"health_done:{day.isoformat()}"
     if not force:
-        if local.time() < RUN_AT:
-            return {"job": "health", "date": day.isoformat(), "skipped": "before 06:00"}
+        skipped = not_due("health", rt, now)
+        if skipped:
+            return {"job": "health", "date": day.isoformat(), "skipped": skipped}
         if kv.get(done_key, now) is not None:
             return {"job": "health", "date": day.isoformat(), "skipped": "already computed today"}
     signals = health_queries.gather(rules, now, team_id)
