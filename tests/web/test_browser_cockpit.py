@@ -116,12 +116,12 @@ def test_each_rep_against_their_own_target_at_1280_and_390_px(server, browser):
     from bot.render import render_text
     base, app = server
     rt = app.extensions["bot"]
+    login_as(browser, base, "liyan")
     handled = rt.handle(Incoming("local", "browser-target-1", "liyan", text="目标 张敏 30万"))
     assert "已设置 张敏 的个人目标" in render_text(handled.replies[0])
     with rt.database.connection_context():
         zhang, wang = people.rep_by_local_id("rep2").id, people.rep_by_local_id("rep1").id
-    login_as(browser, base, "liyan")
-    browser.get(base + "/dashboard")  # a target changed: the numbers are fetched by the page's script
+    browser.get(base + "/dashboard")  # a target changed since: the numbers are fetched by the page's script
     wait(browser, lambda d: css(d, "#kpi").get_attribute("data-ready") == "1")
 
     def cell(rid: int):

@@ -341,7 +341,7 @@ def rep_targets_of(markup: str) -> dict[int, tuple[str, str]]:
 
 
 def test_each_reps_target_is_the_same_on_the_weekly_card_the_report_and_the_dashboard(app, rt, manager):
-    from bot.weekly import review_data
+    from bot.jobs.weekly import review_data
     from rules import kpi as K
     assert "已设置" in chat(rt, "liyan", "目标 张敏 30万") and "已设置" in chat(rt, "liyan", "目标 王磊 2026-Q4 1万")
     with rt.database.connection_context():
