@@ -42,9 +42,16 @@ def _outbox_parts(database: Database, migrator: SchemaMigrator) -> None:
         migrate(migrator.add_column("outbox", "parts", IntegerField(default=1, constraints=[SQL("DEFAULT 1")])))
 
 
+def _rep_targets(database: Database, migrator: SchemaMigrator) -> None:
+    """Version 60: each rep's own sales target (rep_target); a new table, nothing else changes."""
+    from .models import RepTarget
+    database.create_tables([RepTarget], safe=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database, SchemaMigrator], None]]] = [
     (30, "no secrets in the database (error texts scrubbed, generated signing key out)", _no_secrets),
     (40, "outbox.parts: a long text sent as several messages takes as many rate-limit slots", _outbox_parts),
+    (60, "rep_target: each rep's own sales target for a quarter or a month", _rep_targets),
 ]
 
 

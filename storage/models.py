@@ -225,6 +225,19 @@ class Target(BaseModel):
         indexes = ((("team", "period"), True),)
 
 
+class RepTarget(BaseModel):
+    """One rep's own sales target (CNY) for a period such as 2026-Q4 or 2026-11, set by a manager in chat
+    (`目标 张伟 50万`) or by `python -m bot target TEAM PERIOD AMOUNT --rep NAME`."""
+    rep = ForeignKeyField(Rep, backref="targets")
+    period = CharField(max_length=16)
+    amount = BigIntegerField()
+    set_by = ForeignKeyField(Rep, null=True, backref="+")  # None: set from the command line
+    set_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("rep", "period"), True),)
+
+
 class ManagerAction(BaseModel):
     """Something a manager did about a deal: took it over (take), nudged the rep (nudge) or gave it to
     another rep (reassign). 提前干预率 counts the lost and stalled deals with one before the loss."""
@@ -291,4 +304,5 @@ class KeyValue(BaseModel):
 
 
 ALL_MODELS = [SchemaVersion, Team, Rep, ChatGroup, Customer, Contact, Deal, StageChange, Activity, Warning,
-              Ticket, HealthScore, TierChange, Target, ManagerAction, InboundMessage, Outbox, PendingChoice, KeyValue]
+              Ticket, HealthScore, TierChange, Target, RepTarget, ManagerAction, InboundMessage, Outbox, PendingChoice,
+              KeyValue]
