@@ -40,7 +40,7 @@ from handlers.parse import find_amount, initials_of, parse_amount
 from rules.funnel import Funnel, Stage
 from storage import people
 from storage.database import bulk_insert
-from storage.models import Contact, Customer, Deal, Rep, StageChange, db
+from storage.models import Contact, Customer, Deal, DealScan, Rep, StageChange, db
 
 ROLES = {"rep", "manager", "admin", "group"}
 DM_TITLES_FALLBACK = ("总", "经理", "总监", "董事长", "CEO")
@@ -1034,9 +1034,9 @@ class CustomerImport:
             if self.new_deals:
                 bulk_insert(Deal, [Deal.customer, Deal.owner, Deal.team, Deal.amount, Deal.stage, Deal.status,
                                     Deal.lost_reason, Deal.created_at, Deal.stage_entered_at, Deal.last_movement_at,
-                                    Deal.next_check_at, Deal.closed_at],
+                                    Deal.closed_at],
                              [(d.cust.id, d.owner_id, d.cust.team_id, d.amount, d.stage, d.status, d.lost_reason,
-                               d.created_at, d.stage_entered_at, d.last_movement_at, d.next_check_at, d.closed_at)
+                               d.created_at, d.stage_entered_at, d.last_movement_at, d.closed_at)
                               for d in self.new_deals])
                 wanted = {d.cust.id: d for d in self.new_deals}
                 ids = list(wanted)
@@ -1044,6 +1044,10 @@ class CustomerImport:
                     for did, cid in (Deal.select(Deal.id, Deal.customer)
                                      .where(Deal.customer.in_(ids[i:i + INSERT_ROWS])).order_by(Deal.id).tuples()):
                         wanted[cid].id = did  # the customer's newest deal is the one just inserted
+                # the stale scan's first look at each open deal, in its own narrow table: the first scan
+                # after the import then rewrites narrow rows, not the deal rows and every index of deal
+                bulk_insert(DealScan, [DealScan.deal, DealScan.next_check_at],
+                             [(d.id, d.next_check_at) for d in self.new_deals if d.next_check_at is not None])
             if self.new_changes:
                 bulk_insert(StageChange, [StageChange.deal, StageChange.from_stage, StageChange.to_stage,
                                            StageChange.rep, StageChange.at, StageChange.note],
