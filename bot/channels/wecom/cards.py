@@ -18,7 +18,6 @@ from datetime import timedelta
 from handlers.messages import Reply
 from storage import kv, outbox
 from storage.database import connected
-from storage.models import KeyValue
 
 from ...render import render_text
 from .wire import button_card
@@ -84,7 +83,7 @@ def clicked(runtime, msg, replies: list[Reply]) -> str | None:
             handled = state.setdefault("handled", {})
             if subject(msg.action) not in handled:
                 handled[subject(msg.action)] = label(replies[0] if replies else None)
-                KeyValue.update(value=json.dumps(state, ensure_ascii=False)).where(KeyValue.key == key).execute()
+                kv.replace(key, json.dumps(state, ensure_ascii=False))
             new = outbox.enqueue(update_key, "wecom", state["recipient"],
                                  Reply(UPDATE, {"task_id": task_id, "response_code": code}).to_dict(), now)
     if new and runtime.courier is not None and not runtime.database.in_transaction():
