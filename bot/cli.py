@@ -114,10 +114,11 @@ def cmd_import(args) -> int:
 
 
 def cmd_target(args) -> int:
-    """`target TEAM PERIOD AMOUNT`: set (or change) a team's sales target for a quarter or a month."""
+    """`target TEAM PERIOD AMOUNT [--rep NAME]`: set (or change) a team's sales target for a quarter or a
+    month, or one rep's own (as a manager's `目标 张伟 50万` in chat)."""
     from handlers.parse import find_amount
     from rules.kpi import parse_period
-    from storage import kpi_queries
+    from storage import kpi_queries, people
     rt = runtime_for(args)
     amount, rest = find_amount(" ".join(args.amount))
     if not amount or rest:
@@ -128,13 +129,24 @@ def cmd_target(args) -> int:
     if period is None or period.kind not in ("quarter", "month"):
         print(f"周期看不懂: {args.period!r} (季度如 2026-Q4, 月份如 2026-11)", file=sys.stderr)
         return 2
-    with rt.database.connection_context():
-        result = kpi_queries.set_target(args.team, period.key, amount)
-    if result is None:
-        print(f"没有团队「{args.team}」(先导入花名册)", file=sys.stderr)
-        return 1
     from handlers.views import format_yuan
-    print(f"{'已设置' if result[1] else '已更新'}「{args.team}」{period.key} 目标 {format_yuan(amount)}")
+    with rt.database.connection_context():
+        if not args.rep:
+            result = kpi_queries.set_target(args.team, period.key, amount)
+            if result is None:
+                print(f"没有团队「{args.team}」(先导入花名册)", file=sys.stderr)
+                return 1
+            print(f"{'已设置' if result[1] else '已更新'}「{args.team}」{period.key} 目标 {format_yuan(amount)}")
+            return 0
+        team = [p for p in people.active_people(None) if p[4] == args.team]
+        found = [p for p in team if p[1] == args.rep]
+        if len(found) != 1:
+            known = "、".join(p[1] for p in team) or "(没有这个团队)"
+            print(f"团队「{args.team}」里没有「{args.rep}」, 没有改动. 团队成员: {known}", file=sys.stderr)
+            return 1
+        before = kpi_queries.set_rep_target(found[0][0], period.key, amount, None, rt.now())
+    print(f"{'已设置' if before is None else '已更新'}「{args.team}」{args.rep} 的个人 {period.key} 目标 "
+          f"{format_yuan(amount)}" + (f" (原 {format_yuan(before)})" if before is not None else ""))
     return 0
 
 
@@ -238,10 +250,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="health: recompute even if done today")
     s.set_defaults(fn=cmd_run)
 
-    s = sub.add_parser("target", help="set a team's sales target: TEAM 2026-Q4|2026-11 AMOUNT (e.g. 80万)")
+    s = sub.add_parser("target", help="set a team's sales target: TEAM 2026-Q4|2026-11 AMOUNT (e.g. 80万); "
+                                      "--rep NAME: that rep's own target")
     s.add_argument("team")
     s.add_argument("period")
     s.add_argument("amount", nargs="+")
+    s.add_argument("--rep", help="a rep of the team: set their own target instead of the team's")
     s.set_defaults(fn=cmd_target)
 
     s = sub.add_parser("outbox", help="pending, sent and failed messages")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from storage.database import connected, latest_version
+from storage.database import connected, latest_version, schema_version
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -24,8 +24,7 @@ def checks(rt: Runtime) -> list[tuple[bool, str]]:
     cfg = rt.config
     try:
         with connected(rt.database):
-            from storage.models import SchemaVersion
-            version = SchemaVersion.select().get().version
+            version = schema_version()
         out.append((version == latest_version(), f"数据库 {urlsplit(cfg.database_url).scheme}: schema v{version}"
                     + ("" if version == latest_version() else f" (需要 v{latest_version()}: python -m bot initdb)")))
     except Exception as e:  # noqa: BLE001

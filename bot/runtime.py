@@ -12,15 +12,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from peewee import Database, IntegrityError
+from peewee import IntegrityError
 
 from handlers import Context, Refusal, dispatch
+from handlers.messages import Incoming, Reply
 from rules.funnel import Funnel, load_funnel
 from rules.health_score import HealthRules, load_health_rules
 from storage import choices, inbound, outbox
-from storage.people import rep_for_sender
 from storage.database import connected, migrate_database, open_database, to_db
-from handlers.messages import Incoming, Reply
+from storage.people import rep_for_sender
 
 from .channels import Answer, Channel, inbound_channel
 from .clock import Clock, SystemClock
@@ -28,6 +28,8 @@ from .config import Config, load_config
 from .metrics import HANDLED
 
 if TYPE_CHECKING:
+    from peewee import Database
+
     from .courier import Courier
     from .links import WebLinks
 
@@ -65,6 +67,7 @@ class Runtime:
     _adapters: dict[str, Channel]  # the channels built so far, by name (bot/channels/__init__.py)
     link_key: str | None  # the signing key once read (bot/links.secret_key)
     dingtalk_purged: datetime | None  # when expired DingTalk sessions were last purged
+    wecom_cards_purged: datetime | None  # when expired WeCom cards were last purged (bot/channels/wecom/cards.py)
 
     def __init__(self, config: Config | None = None, clock: Clock | None = None, migrate: bool = True):
         from .links import WebLinks
@@ -83,6 +86,7 @@ class Runtime:
         self._adapters = {}
         self.link_key = None
         self.dingtalk_purged = None
+        self.wecom_cards_purged = None
 
     @property
     def tz(self) -> ZoneInfo:

@@ -3,7 +3,7 @@
 Each module in HANDLERS says what it answers in its `register(router)`; they register in this order,
 which is the order the router offers a message to their hooks (handlers/router.py Router).
 """
-from . import activities, actions, choices, corrections, customers, offers, queries, report, stages
+from . import activities, actions, choices, corrections, customers, offers, queries, report, stages, targets
 from .context import Context, Refusal
 from .router import dispatch, router
 
@@ -15,6 +15,7 @@ HANDLERS = (
     corrections,  # 撤销, 改, 下一步
     queries,      # 今日任务, 漏斗, 帮助
     report,       # 周报
+    targets,      # 目标 (a manager sets the team's and each rep's targets)
     offers,       # the one-tap questions' buttons (choose, offer)
     activities,   # activity words and sentences about a customer: 拜访 华联超市 …, 今天去了华联超市 …
 )

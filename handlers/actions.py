@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from rules.access import may_act_on
 from storage import choices, deals, outbox, people
-from storage.models import Deal
 
 from .context import Context, Refusal
 from .lookup import resolve_customer
 from .parse import DateError, parse_due
 from .router import Router
 from .views import deal_silence, period_of, snooze_label
+
+if TYPE_CHECKING:
+    from storage.models import Deal
 
 DEFAULT_SNOOZE = timedelta(hours=24)
 MAX_SNOOZE = timedelta(days=30)
@@ -28,7 +31,7 @@ def _deal_for_action(ctx: Context, arg: str, manager_only: bool = False) -> tupl
     parts = arg.split(":")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
         raise Refusal("unknown_action", action=arg[:40])
-    deal = Deal.get_or_none(Deal.id == int(parts[0]))
+    deal = deals.deal_by_id(int(parts[0]))
     if deal is None:
         raise Refusal("action_expired")
     if manager_only and not may_act_on(ctx.rep, deal.team_id):

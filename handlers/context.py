@@ -3,16 +3,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from rules.funnel import Funnel
-from rules.health_score import HealthRules
 from rules import localtime
-from storage.models import Rep
+from rules.health_score import HealthRules
 
 from .messages import Button, Incoming, Outgoing, Reply
 from .parse.names import CustomerIndex
+
+if TYPE_CHECKING:
+    from storage.models import Rep
 
 
 class Links(Protocol):

@@ -1,14 +1,18 @@
 """Find the customer a rep means: in part, with a typo, as pinyin initials; ask when ambiguous."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rules.access import is_manager, may_act_on
 from storage import deals
-from storage.models import Customer
 
 from .choices import ask
 from .context import Context, Refusal
 from .parse import Candidate, Matcher
 from .parse.names import CustomerIndex, index_for
+
+if TYPE_CHECKING:
+    from storage.models import Customer
 
 MAX_NAME = 50
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from rules.access import may_act_on
 from storage import deals
-from storage.models import Deal
 
 from .choices import answer
 from .context import Context, Refusal
@@ -23,7 +22,7 @@ def offer(ctx: Context, arg: str) -> None:
     parts = arg.split(":")
     if len(parts) != 3 or not parts[0].isdigit():
         raise Refusal("unknown_action", action=arg[:40])
-    deal = Deal.get_or_none(Deal.id == int(parts[0]))
+    deal = deals.deal_by_id(int(parts[0]))
     if deal is None:
         raise Refusal("action_expired")
     if not may_act_on(ctx.rep, deal.team_id, deal.owner_id):

@@ -26,13 +26,17 @@ def team_numbers(funnel, tz, team_id: int | None, period: Period, now: datetime)
 
 def team_numbers_vs(funnel, tz, team_id: int | None, periods: list[Period], now: datetime) -> list[Kpis]:
     """The KPIs of several periods (a period and its baseline), the history read once for all."""
+    return [compute(data, funnel, tz) for data in kpi_queries.load_windows(team_id, windows_of(periods, tz, now), tz)]
+
+
+def windows_of(periods: list[Period], tz, now: datetime) -> list[kpi_queries.Window]:
+    """What to load for each period: up to `now` when it has not ended, with its target period."""
     windows = []
     for p in periods:
         start, end = p.bounds(tz)
-        target = parse_period(p.target_key, p.start)
-        t_start, t_end = target.bounds(tz)
+        t_start, t_end = parse_period(p.target_key, p.start).bounds(tz)
         windows.append(kpi_queries.Window(start, max(start, min(end, now)), p.target_key, t_start, t_end))
-    return [compute(data, funnel, tz) for data in kpi_queries.load_windows(team_id, windows, tz)]
+    return windows
 
 
 def pct(v: float | None) -> str:
@@ -81,12 +85,39 @@ def target_metric(k: Kpis, period: Period, scope_name: str) -> dict:
     a = k.attainment
     if a is None:
         team = scope_name if scope_name and scope_name != "全部团队" else "<团队名>"
-        return {"label": "目标达成", "now": "未设目标", "before": "", "trend": "", "small": False,
-                "drill": {}, "detail": f"设置：python -m bot target {team} {period.target_key} 300万"}
+        return {"label": "目标达成", "now": "未设目标", "before": "", "trend": "", "small": False, "drill": {},
+                "detail": f"设置：主管发「目标 团队 {period.target_key} 300万」，"
+                          f"或 python -m bot target {team} {period.target_key} 300万"}
+    summed = f"（未设团队目标，按{a.summed_reps}位销售的个人目标之和）" if a.summed_reps else ""
     return {"label": "目标达成", "now": pct(a.rate), "before": "", "trend": "", "small": False,
             "drill": {"status": "won", "period": a.key},
-            "detail": f"{a.key} 目标 {format_yuan(a.target)}，已赢单 {format_yuan(a.won)}"
+            "detail": f"{a.key} 目标 {format_yuan(a.target)}{summed}，已赢单 {format_yuan(a.won)}"
                       + (f"，还差 {format_yuan(a.target - a.won)}" if a.won < a.target else "")}
+
+
+def rep_target(k: Kpis, rep_id: int, name: str, period: Period) -> dict:
+    """One rep's won amount against their own target (the period's quarter or month, as the team's): the
+    one figure and wording of 周报, the weekly card and the dashboard's reps table."""
+    a = k.rep_attainment.get(rep_id)
+    if a is None:
+        return {"id": rep_id, "name": name, "now": "未设目标", "rate": None, "set": False,
+                "detail": f"主管发「目标 {name} {period.target_key} 50万」设置"}
+    return {"id": rep_id, "name": name, "now": pct(a.rate), "rate": a.rate, "set": True,
+            "short": f"{format_yuan(a.won)}/{format_yuan(a.target)}",
+            "detail": f"{a.key} 目标 {format_yuan(a.target)}，已赢单 {format_yuan(a.won)}"}
+
+
+def rep_target_rows(k: Kpis, reps: dict[int, tuple[str, str, bool]], period: Period,
+                    limit: int = REP_LIMIT) -> tuple[list[dict], list[dict], int]:
+    """(reps with a target, best attainment first; active reps without one; how many more were left
+    out): every active rep and anyone with a target of their own."""
+    listed = [rid for rid, (_, role, active) in sorted(reps.items())
+              if rid in k.rep_attainment or (active and role == "rep")]
+    rows = [rep_target(k, rid, reps[rid][0], period) for rid in listed]
+    with_target = sorted((r for r in rows if r["set"]), key=lambda r: -r["rate"])
+    without = [r for r in rows if not r["set"]]
+    more = max(0, len(with_target) - limit) + max(0, len(without) - limit)
+    return with_target[:limit], without[:limit], more
 
 
 def stage_row(f: StageFlow) -> dict:
@@ -143,6 +174,7 @@ def numbers_data(k: Kpis, before: Kpis, reps: dict, period: Period, baseline: Pe
     if target and not for_rep:  # a team's target: not on one rep's numbers
         metrics.append(target_metric(k, period, scope_name))
     rows, more = rep_rows(k, reps)
+    with_target, without_target, targets_more = rep_target_rows(k, reps, period)
     return {
         "period": period.label, "period_key": period.key, "baseline": baseline.label, "baseline_key": baseline.key,
         "metrics": metrics,
@@ -150,6 +182,8 @@ def numbers_data(k: Kpis, before: Kpis, reps: dict, period: Period, baseline: Pe
         "stalls": [stage_row(f) for f in k.stalls(3)],
         "stages": [stage_row(f) for f in k.stages],
         "reps": rows, "reps_more": more,
+        "target_key": period.target_key, "rep_targets": with_target, "rep_targets_unset": without_target,
+        "rep_targets_more": targets_more,
         "created": k.created, "open_at_end": k.open_at_end,
         "won": list(k.won), "lost": list(k.lost),
         "lost_reasons": [{"reason": r, "deals": n, "amount": a} for r, n, a in k.lost_reasons[:8]],

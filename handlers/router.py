@@ -118,8 +118,8 @@ def dispatch(ctx: Context) -> None:
 
 
 # Command words that are also everyday words starting a sentence: "今天去了华联超市…" is a visit, not
-# 今日任务; "客户说下周签" is news about a customer, not the customer card.
-EVERYDAY_WORDS = frozenset({"今天", "任务", "客户", "查看", "列表", "阶段", "成交", "改", "修改", "下一步"})
+# 今日任务; "客户说下周签" is news about a customer, not the customer card; "目标 华联超市下周签约" is not 目标.
+EVERYDAY_WORDS = frozenset({"今天", "任务", "客户", "查看", "列表", "阶段", "成交", "改", "修改", "下一步", "目标"})
 
 
 @dataclass

@@ -26,7 +26,9 @@ Definitions
   stage, or won from it), were lost or went back, the mean days of the stays that ended in the period,
   the mean age of the stays still running at its end, and the deals stalled there. Conversion = moved
   on / in the stage. "Where deals stall" ranks stages by stalled deals, then by that waiting age.
-- target attainment: won amount in the target's period / the target amount.
+- target attainment: won amount in the target's period / the target amount. A team without a target
+  of its own is measured against the sum of its reps' own targets (when any is set); each rep with a
+  target of their own: the amount won on the deals they own in the target's period / that target.
 """
 from __future__ import annotations
 
@@ -211,6 +213,9 @@ class KpiInput:
     target_key: str | None = None  # e.g. "2026-Q4": the team target measured against, when one is set
     target_amount: int | None = None
     target_won: int = 0  # won amount in the target's period up to `until`
+    target_reps: int = 0  # reps whose own targets make up target_amount (a team without its own target)
+    rep_targets: dict[int, int] = field(default_factory=dict)  # rep -> their own target for target_key
+    rep_won: dict[int, int] = field(default_factory=dict)  # rep -> amount won on their deals, same window
 
 
 # -- the numbers -----------------------------------------------------------------------------------
@@ -301,6 +306,7 @@ class Attainment:
     key: str
     target: int
     won: int
+    summed_reps: int = 0  # > 0: no team target; the target is the sum of this many reps' own targets
 
     @property
     def rate(self) -> float | None:
@@ -319,6 +325,7 @@ class Kpis:
     created: int  # deals created in the period
     open_at_end: int
     attainment: Attainment | None
+    rep_attainment: dict[int, Attainment]  # rep -> against their own target (only reps with one)
     lost_reasons: tuple = ()  # ((reason, deals, amount), ...) of the deals lost in the period, most first
 
     @property
@@ -486,7 +493,7 @@ def compute(data: KpiInput, funnel: Funnel, tz) -> Kpis:
 
     attainment = None
     if data.target_amount:
-        attainment = Attainment(data.target_key or "", data.target_amount, data.target_won)
+        attainment = Attainment(data.target_key or "", data.target_amount, data.target_won, data.target_reps)
     return Kpis(
         followup=followup_intervals(data.activity),
         health=health_conversion(data, tz),
@@ -498,8 +505,15 @@ def compute(data: KpiInput, funnel: Funnel, tz) -> Kpis:
         created=sum(1 for d in data.deals if start <= d.created_at < until),
         open_at_end=sum(1 for d in data.deals if open_at(d, until)),
         attainment=attainment,
+        rep_attainment=rep_attainment(data),
         lost_reasons=lost_reasons(lost),
     )
+
+
+def rep_attainment(data: KpiInput) -> dict[int, Attainment]:
+    """Each rep with a target of their own: the amount won on their deals in the target's window / it."""
+    return {rep: Attainment(data.target_key or "", amount, data.rep_won.get(rep, 0))
+            for rep, amount in data.rep_targets.items() if amount > 0}
 
 
 UNKNOWN_REASON = "未写原因"
@@ -551,7 +565,7 @@ class WeekTrend:
 def weekly_trend(weeks: list[Period], won: list[tuple[datetime, int]], lost: list[tuple[datetime, int]],
                  created: list[datetime], activity_days: list[tuple[date, int]], tz) -> list[WeekTrend]:
     """Per week: the deals won (and their amount), lost and created, and the activities logged. Times
-    are naive UTC and fall in their local week; activity is counted per day as stored."""
+    are naive UTC and fall in their local week; activity comes counted per local day (storage)."""
     def index(d: date) -> int | None:
         for i, w in enumerate(weeks):
             if w.start <= d < w.end:

@@ -17,8 +17,9 @@ from datetime import date, datetime
 
 from peewee import JOIN, Case, fn
 
-from .models import (Activity, ChatGroup, Contact, Customer, Deal, HealthScore, ManagerAction, Rep, StageChange,
-                     Target, Team, Warning)
+from .localday import local_date
+from .models import (Activity, ChatGroup, Contact, Customer, Deal, HealthScore, ManagerAction, Rep, RepTarget,
+                     StageChange, Target, Team, Warning)
 
 LEVELS = ("red", "orange", "yellow")  # most urgent first
 
@@ -177,12 +178,16 @@ def health_counts(team_id: int | None, owner_id: int | None) -> tuple[dict, dict
 
 def data_version() -> tuple:
     """Changes when anything the manager's numbers are computed from changes: every such change adds a
-    row (an activity, a stage change, a warning, a health score, a deal, a manager action) or touches a target. Each part
-    is an index lookup (MAX of a primary key), so asking costs next to nothing."""
+    row (an activity, a stage change, a warning, a health score, a deal, a manager action) or touches a target (a
+    rep's target records when it was set). Each part is an index lookup (MAX of a primary key) or a small table, so
+    asking costs next to nothing."""
     parts = [m.select(fn.MAX(m.id)).scalar() or 0
              for m in (Activity, StageChange, Warning, HealthScore, Deal, ManagerAction)]
     targets = Target.select(fn.COUNT(Target.id), fn.COALESCE(fn.SUM(Target.amount), 0)).tuples().first()
-    return tuple(parts) + tuple(int(x or 0) for x in (targets or (0, 0)))
+    mine = RepTarget.select(fn.COUNT(RepTarget.id), fn.COALESCE(fn.SUM(RepTarget.amount), 0),
+                            fn.MAX(RepTarget.set_at)).tuples().first() or (0, 0, None)
+    return (tuple(parts) + tuple(int(x or 0) for x in (targets or (0, 0)))
+            + (int(mine[0] or 0), int(mine[1] or 0), str(mine[2] or "")))
 
 
 # -- reps ---------------------------------------------------------------------------------------------
@@ -442,14 +447,15 @@ def actions_of(deal_ids: list[int]) -> dict[int, list[tuple[str, datetime, str]]
 
 # -- weekly trends --------------------------------------------------------------------------------------------
 
-def trend_rows(team_id: int | None, owner_id: int | None, start: datetime, end: datetime) -> dict:
+def trend_rows(team_id: int | None, owner_id: int | None, start: datetime, end: datetime, tz) -> dict:
     """What the weekly trend charts are drawn from, in [start, end): the won and lost deals' (closed at,
-    amount), the new deals' creation times, and the activities per (UTC) day: four queries."""
+    amount), the new deals' creation times, and the activities per local day (the team's zone `tz`):
+    four queries."""
     def deals(cond, *fields):
         q = Deal.select(*fields).where(cond)
         return list(_scoped(q, Deal.team, Deal.owner, team_id, owner_id).tuples())
     closed = (Deal.closed_at >= start) & (Deal.closed_at < end)
-    day = fn.DATE(Activity.at)
+    day = local_date(Activity.at, tz, start)
     q = (Activity.select(day, fn.COUNT(Activity.id)).join(Customer, on=(Activity.customer == Customer.id))
          .where((Activity.at >= start) & (Activity.at < end)).group_by(day))
     q = _scoped(q, Customer.team, Customer.owner, team_id, owner_id)

@@ -366,6 +366,10 @@ def activity_exists(activity_id: int) -> bool:
     return Activity.select().where(Activity.id == activity_id).exists()
 
 
+def deal_by_id(deal_id: int) -> Deal | None:
+    return Deal.get_or_none(Deal.id == deal_id)
+
+
 def open_deal_by_id(deal_id: int) -> Deal | None:
     return Deal.get_or_none((Deal.id == deal_id) & (Deal.status == "open"))
 

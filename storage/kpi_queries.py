@@ -1,4 +1,5 @@
-"""The stored history the manager's numbers are computed from (rules/kpi.py), and team targets.
+"""The stored history the manager's numbers are computed from (rules/kpi.py), and the targets: a team's
+(`target`) and each rep's own (`rep_target`).
 
 Set-based: a fixed handful of queries per team and period, whatever the number of reps, customers
 or deals (never a query per customer or per deal). Times are naive UTC; `team_id` None = every team.
@@ -10,12 +11,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import reduce
 
-from peewee import fn
+from peewee import IntegrityError, fn
 
 from rules.access import MANAGER_ROLES
 from rules.kpi import CustomerActivity, DealRow, KpiInput, StageMove, close_day
 
-from .models import Activity, Customer, Deal, HealthScore, ManagerAction, Rep, StageChange, Target, Team, Warning, db
+from .localday import local_date
+from .models import (Activity, Customer, Deal, HealthScore, ManagerAction, Rep, RepTarget, StageChange, Target,
+                     Team, Warning, db)
 
 PLAN = "plan"  # a next step booked with nothing done (handlers.activities): no follow-up, no movement
 
@@ -60,7 +63,7 @@ def _open_at(until: datetime):
 
 @dataclass(frozen=True)
 class Window:
-    """A period to load, [start, until) in naive UTC, and the team target it is measured against."""
+    """A period to load, [start, until) in naive UTC, and the target period it is measured against."""
     start: datetime
     until: datetime
     target_key: str | None = None
@@ -77,7 +80,7 @@ def load(team_id: int | None, start: datetime, until: datetime, tz, target_key: 
 def load_windows(team_id: int | None, windows: list[Window], tz) -> list[KpiInput]:
     """The inputs of several periods (a period and its baseline) at once: deals, stage changes, first
     warnings and health scores are read once over the span of all of them (rules.kpi.compute picks each
-    period's own); the activity aggregates and targets once per period. 6 + 3 per period queries, plus
+    period's own); the activity aggregates and targets once per period. 6 + 5 per period queries, plus
     one per 400 closed deals for their health scores."""
     lo, hi = min(w.start for w in windows), max(w.until for w in windows)
     alive = _alive(lo, hi)
@@ -130,7 +133,7 @@ def load_windows(team_id: int | None, windows: list[Window], tz) -> list[KpiInpu
         data = KpiInput(start=w.start, until=w.until, deals=deals, moves=moves, first_flag=first_flag,
                         first_action=first_action, scores=scores)
         # per customer: the days with activity (several logs on one day count once), the first and the last
-        day = fn.DATE(Activity.at)
+        day = local_date(Activity.at, tz, w.start)
         q = (Activity.select(Activity.customer, Customer.owner, fn.COUNT(day.distinct()), fn.MIN(day), fn.MAX(day))
              .join(Customer, on=(Activity.customer == Customer.id))
              .where((Activity.at >= w.start) & (Activity.at < w.until) & (Activity.kind != PLAN))
@@ -146,8 +149,9 @@ def load_windows(team_id: int | None, windows: list[Window], tz) -> list[KpiInpu
         if w.target_key:
             data.target_key = w.target_key
             t_until = min(w.until, w.target_end) if w.target_end else w.until
-            data.target_amount, data.target_won = target_progress(team_id, w.target_key, w.target_start or w.start,
-                                                                  t_until)
+            t = target_progress(team_id, w.target_key, w.target_start or w.start, t_until)
+            data.target_amount, data.target_won, data.target_reps = t.amount, t.won, t.summed_reps
+            data.rep_targets, data.rep_won = t.by_rep, t.won_by_rep
         out.append(data)
     return out
 
@@ -172,16 +176,38 @@ def _score_batches(pairs: set[tuple[int, date]]):
         yield batch
 
 
-def target_progress(team_id: int | None, key: str, start: datetime, until: datetime) -> tuple[int | None, int]:
-    """(target amount or None, won amount in [start, until)) for a team, or all teams with a target."""
+@dataclass(frozen=True)
+class Progress:
+    """The targets of a period and the amounts won toward them in its window."""
+    amount: int | None  # the team's target (every team's: their sum); None when there is none to measure
+    won: int  # won on the deals of the teams measured
+    summed_reps: int  # reps whose own targets stand in for a team target that is not set
+    by_rep: dict[int, int]  # rep -> their own target
+    won_by_rep: dict[int, int]  # rep -> won on the deals they own
+
+
+def target_progress(team_id: int | None, key: str, start: datetime, until: datetime) -> Progress:
+    """A team's target for `key` (every team with one, for None) and each rep's own, with the amounts won
+    in [start, until). A team without a target of its own is measured against the sum of its reps' targets.
+    Three queries (two when nothing is set)."""
     q = Target.select(Target.team, Target.amount).where(Target.period == key)
-    targets = dict(_team(q, Target.team, team_id).tuples())
-    if not targets:
-        return None, 0
-    won = (Deal.select(fn.COALESCE(fn.SUM(Deal.amount), 0))
-           .where((Deal.status == "won") & (Deal.closed_at >= start) & (Deal.closed_at < until)
-                  & Deal.team.in_(list(targets))).scalar())
-    return sum(targets.values()), int(won or 0)
+    amounts = {t: int(a) for t, a in _team(q, Target.team, team_id).tuples()}
+    q = (RepTarget.select(RepTarget.rep, Rep.team, RepTarget.amount).join(Rep, on=(RepTarget.rep == Rep.id))
+         .where((RepTarget.period == key) & (RepTarget.amount > 0)))
+    reps = [(r, t, int(a)) for r, t, a in _team(q, Rep.team, team_id).tuples()]
+    if not amounts and not reps:
+        return Progress(None, 0, 0, {}, {})
+    summed = 0
+    teams_set = set(amounts)
+    for _, team, amount in reps:
+        if team not in teams_set:
+            amounts[team] = amounts.get(team, 0) + amount
+            summed += 1
+    q = (Deal.select(Deal.owner, fn.COALESCE(fn.SUM(Deal.amount), 0))
+         .where((Deal.status == "won") & (Deal.closed_at >= start) & (Deal.closed_at < until)
+                & Deal.team.in_(list(amounts))).group_by(Deal.owner))
+    won_by_rep = {o: int(a or 0) for o, a in q.tuples()}
+    return Progress(sum(amounts.values()), sum(won_by_rep.values()), summed, {r: a for r, _, a in reps}, won_by_rep)
 
 
 def reps_of(team_id: int | None) -> dict[int, tuple[str, str, bool]]:
@@ -200,16 +226,50 @@ def team_ids() -> list[tuple[int, str]]:
     return list(Team.select(Team.id, Team.name).order_by(Team.id).tuples())
 
 
+def _upsert(model, key: dict, amount: int, **extra) -> int | None:
+    """Create or change the target row matching `key`; the amount it had before (None: it is new). Two
+    writers at once: the loser of the unique index updates the winner's row."""
+    where = reduce(operator.and_, [getattr(model, k) == v for k, v in key.items()])
+    for _ in range(2):
+        with db.atomic():
+            row = model.select().where(where).first()
+            if row is not None:
+                model.update(amount=amount, **extra).where(model.id == row.id).execute()
+                return int(row.amount)
+            try:
+                with db.atomic():
+                    model.create(**key, amount=amount, **extra)
+                return None
+            except IntegrityError:
+                continue
+    raise RuntimeError("target row neither found nor created")
+
+
 def set_target(team_name: str, period: str, amount: int) -> tuple[Team, bool] | None:
     """Create or change a team's target for a period; None when there is no such team."""
     team = Team.get_or_none(Team.name == team_name)
     if team is None:
         return None
-    with db.atomic():
-        row = Target.get_or_none((Target.team == team) & (Target.period == period))
-        if row is None:
-            Target.create(team=team, period=period, amount=amount)
-            return team, True
-        row.amount = amount
-        row.save()
-    return team, False
+    return team, _upsert(Target, {"team": team.id, "period": period}, amount) is None
+
+
+def set_team_target(team_id: int, period: str, amount: int) -> int | None:
+    """Create or change a team's target for a period; the amount it had before (None: new)."""
+    return _upsert(Target, {"team": team_id, "period": period}, amount)
+
+
+def set_rep_target(rep_id: int, period: str, amount: int, by: int | None, at: datetime | None) -> int | None:
+    """Create or change a rep's own target for a period (set by `by`, None: the command line, at `at`);
+    the amount it had before (None: new)."""
+    return _upsert(RepTarget, {"rep": rep_id, "period": period}, amount, set_by=by, set_at=at)
+
+
+def targets_set(team_id: int | None, period: str) -> tuple[int | None, dict[int, int]]:
+    """(the team's target or None, {rep: their own target}) for a period, as stored."""
+    team = None
+    if team_id is not None:
+        row = Target.select(Target.amount).where((Target.team == team_id) & (Target.period == period)).first()
+        team = int(row.amount) if row else None
+    q = (RepTarget.select(RepTarget.rep, RepTarget.amount).join(Rep, on=(RepTarget.rep == Rep.id))
+         .where(RepTarget.period == period))
+    return team, {r: int(a) for r, a in _team(q, Rep.team, team_id).tuples()}

@@ -46,6 +46,10 @@ def rep_by_local_id(local_id: str) -> Rep | None:
     return Rep.get_or_none(Rep.local_id == local_id)
 
 
+def group_by_local_id(local_id: str) -> ChatGroup | None:
+    return ChatGroup.get_or_none(ChatGroup.local_id == local_id)
+
+
 def ensure_team(name: str) -> Team:
     team, _ = Team.get_or_create(name=name)
     return team
@@ -122,3 +126,12 @@ def team_admins(team_id: int) -> list[Rep]:
     admins = list(Rep.select().where((Rep.team == team_id) & (Rep.role == "admin")
                                      & (Rep.active == True)).order_by(Rep.id))  # noqa: E712
     return admins or team_managers(team_id)
+
+
+def active_people(team_id: int | None) -> list[tuple[int, str, str, int, str]]:
+    """(id, name, role, team id, team name) of the active people of a team (None: every team), by team and id."""
+    q = (Rep.select(Rep.id, Rep.name, Rep.role, Rep.team, Team.name).join(Team, on=(Rep.team == Team.id))
+         .where(Rep.active == True).order_by(Rep.team, Rep.id))  # noqa: E712
+    if team_id is not None:
+        q = q.where(Rep.team == team_id)
+    return list(q.tuples())

@@ -101,3 +101,20 @@ def test_no_import_renames_a_module_or_a_name():
              for package in PACKAGES for path in modules(package).values()
              for node in imports(path) for alias in node.names if alias.asname]
     assert found == []
+
+
+def test_every_runtime_parameter_is_typed_and_nothing_is_kept_in_its_dict():
+    # bot/runtime.py Runtime declares each field it holds (caches too): a module that wants one more
+    # adds a field there, instead of `runtime.__dict__["_mine"]`
+    untyped, hidden = [], []
+    for package in PACKAGES:
+        for path in modules(package).values():
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+                    untyped += [f"{path.relative_to(ROOT)}:{node.lineno} {node.name}({a.arg})"
+                                for a in args if a.arg in ("rt", "runtime") and a.annotation is None]
+                elif isinstance(node, ast.Attribute) and node.attr == "__dict__":
+                    hidden.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert untyped == []
+    assert hidden == []

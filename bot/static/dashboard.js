@@ -15,7 +15,18 @@
       document.getElementById("kpi-lost").innerHTML = data.lost_html;
       each("[data-repstat]", function (td) {
         var s = data.reps[td.dataset.repstat];
-        td.textContent = s ? s[td.dataset.field] : (td.dataset.field === "target_share" ? "—" : "0");
+        if (td.dataset.field !== "target") {
+          td.textContent = s ? s[td.dataset.field] : "0";
+          return;
+        }
+        td.textContent = s ? s.target + " " : "—";
+        td.classList.toggle("unset", !!s && !s.target_set);
+        if (s) {
+          var small = document.createElement("small");
+          small.className = "muted";
+          small.textContent = s.target_detail;
+          td.appendChild(small);
+        }
       });
       each("[data-conv]", function (td) {
         var s = data.stages[td.dataset.conv];

@@ -158,9 +158,9 @@ def kpi_view(rt: Runtime, scope: Scope, period, now, compute: bool) -> dict | No
         (not is_manager(scope.user), rt.config.database_url)
     hit = kpi_numbers.cached(key)
     if hit is None and compute:
-        k, numbers = kpi_numbers.page_numbers(rt.funnel, rt.tz, scope.team_id, scope.owner_id, period, now,
-                                              kpi_numbers.reps_of(scope.team_id), scope.team_name,
-                                              for_rep=not is_manager(scope.user))
+        reps = kpi_numbers.reps_of(scope.team_id)
+        k, numbers = kpi_numbers.page_numbers(rt.funnel, rt.tz, scope.team_id, scope.owner_id, period, now, reps,
+                                              scope.team_name, for_rep=not is_manager(scope.user))
         hit = {"numbers": numbers,
                "stages": {f.key: {"conversion": report.pct(f.conversion) if f.present else "—",
                                   "title": f"{f.advanced}/{f.present}，平均停留 {report.in_days(f.avg_days)}"
@@ -171,25 +171,27 @@ def kpi_view(rt: Runtime, scope: Scope, period, now, compute: bool) -> dict | No
                "computed_at": local(now, rt.tz, "%H:%M"),
                "trend": kpi_numbers.trend_view(rt.tz, scope.team_id, scope.owner_id,
                                                to_local(now, rt.tz).date(), now),
-               "reps": rep_view(rt, scope, period, now, k)}
+               "reps": rep_view(rt, scope, period, now, k, reps)}
         kpi_numbers.remember(key, hit)
     return hit
 
 
-def rep_view(rt: Runtime, scope: Scope, period, now, k) -> dict:
-    """Per rep, JSON-safe: this week's follow-ups and deals moved, the period's won deals against the
-    team target (its share: won / target)."""
+def rep_view(rt: Runtime, scope: Scope, period, now, k, reps: dict) -> dict:
+    """Per rep, JSON-safe: this week's follow-ups and deals moved, the period's won deals, and the amount
+    won against their own target (handlers.report.rep_target, as 周报 and the weekly card say it)."""
     today = to_local(now, rt.tz).date()
     week_start = week_of(today).bounds(rt.tz)[0]
     p_start, p_end = period.bounds(rt.tz)
     stats = dashboard_queries.rep_stats(scope.team_id, scope.owner_id, week_start, now, p_start,
                                         min(p_end, now + timedelta(seconds=1)))
-    target = k.attainment.target if k.attainment else None
     out = {}
-    for rid, s in stats.items():
-        share = f"{100 * s['won_amount'] / target:.0f}%" if target else "未设目标"
+    for rid, (name, _, _) in reps.items():
+        if scope.owner_id is not None and rid != scope.owner_id:
+            continue
+        s = stats.get(rid) or {"visits": 0, "moved": 0, "won": 0, "won_amount": 0}
+        t = report.rep_target(k, rid, name, period)
         out[str(rid)] = {**s, "won_text": f"{s['won']}个 {format_yuan(s['won_amount'])}" if s["won"] else "0",
-                         "target_share": share}
+                         "target": t["now"], "target_detail": t["detail"], "target_set": t["set"]}
     return out
 
 

@@ -57,7 +57,8 @@ def parse(value: str | None, today) -> tuple[str, Period]:
 
 
 def narrow(data: KpiInput, owner_id: int) -> KpiInput:
-    """The part of a team's KPI input that belongs to one rep (their deals and customers); no target."""
+    """The part of a team's KPI input that belongs to one rep (their deals and customers): their own
+    target, not the team's."""
     deals = [d for d in data.deals if d.owner_id == owner_id]
     ids = {d.id for d in deals}
     customers = {d.customer_id for d in deals}
@@ -67,18 +68,16 @@ def narrow(data: KpiInput, owner_id: int) -> KpiInput:
                    first_flag={k: v for k, v in data.first_flag.items() if k in ids},
                    first_action={k: v for k, v in data.first_action.items() if k in ids},
                    scores={k: v for k, v in data.scores.items() if k[0] in customers},
-                   target_key=None, target_amount=None, target_won=0)
+                   target_amount=None, target_won=0, target_reps=0,
+                   rep_targets={k: v for k, v in data.rep_targets.items() if k == owner_id},
+                   rep_won={k: v for k, v in data.rep_won.items() if k == owner_id})
 
 
 def numbers_vs(funnel, tz, team_id: int | None, owner_id: int | None, periods: list[Period], now) -> list[Kpis]:
     """The Kpis of each period (a period and its baseline), the history read once for all."""
     if owner_id is None:
         return report.team_numbers_vs(funnel, tz, team_id, periods, now)
-    # the windows of report.team_numbers_vs, without a target (a team has one, a rep does not)
-    windows = []
-    for p in periods:
-        start, end = p.bounds(tz)
-        windows.append(kpi_queries.Window(start, max(start, min(end, now))))
+    windows = report.windows_of(periods, tz, now)  # those of the team's numbers, narrowed to the rep
     return [compute(narrow(data, owner_id), funnel, tz) for data in kpi_queries.load_windows(team_id, windows, tz)]
 
 
@@ -141,7 +140,7 @@ def trend_view(tz, team_id: int | None, owner_id: int | None, today, now) -> dic
     from storage import dashboard_queries
     weeks = last_weeks(today, TREND_WEEKS)
     start, end = weeks[0].bounds(tz)[0], min(weeks[-1].bounds(tz)[1], now + timedelta(seconds=1))
-    raw = dashboard_queries.trend_rows(team_id, owner_id, start, end)
+    raw = dashboard_queries.trend_rows(team_id, owner_id, start, end, tz)
     rows = weekly_trend(weeks, raw["won"], raw["lost"], raw["created"], raw["activity_days"], tz)
     labels = [f"{w.week.start.month}/{w.week.start.day}" for w in rows]
 

@@ -134,3 +134,15 @@ def test_partly_configured_channel_names_the_missing_key(url):
     p = subprocess.run([sys.executable, "-m", "bot", "initdb"], cwd=ROOT, capture_output=True, text=True,
                        env={**os.environ, "DATABASE_URL": url, "WECOM_CORP_ID": "ww1"}, timeout=60)
     assert p.returncode == 2 and "WECOM_SECRET" in p.stderr
+
+
+def test_target_for_a_team_and_for_one_rep(url):
+    bot(url, "demo", "--now", "2026-11-27T10:00")
+    assert "已设置「华东饮料团队」2026-Q4 目标 300万" in bot(url, "target", "华东饮料团队", "2026-Q4", "300万").stdout
+    out = bot(url, "target", "华东饮料团队", "2026-Q4", "50万", "--rep", "王磊").stdout
+    assert "已设置「华东饮料团队」王磊 的个人 2026-Q4 目标 50万" in out
+    assert "(原 50万)" in bot(url, "target", "华东饮料团队", "2026-Q4", "60万", "--rep", "王磊").stdout
+    p = bot(url, "target", "华东饮料团队", "2026-Q4", "50万", "--rep", "张三", check=False)
+    assert p.returncode == 1 and "没有「张三」, 没有改动" in p.stderr and "王磊" in p.stderr
+    listing = bot(url, "say", "--as", "liyan", "目标 2026-Q4").stdout
+    assert "· 团队：300万" in listing and "· 个人：王磊 60万" in listing

@@ -312,3 +312,64 @@ def test_set_target_upserts(sqlite_url):
         assert store.set_target("东区", "2026-Q4", 900000)[1] is False
         assert store.set_target("火星", "2026-Q4", 1) is None
         assert [(t.period, t.amount) for t in Target.select()] == [("2026-Q4", 900000)]
+
+
+def test_each_reps_own_target_and_a_team_measured_against_their_sum_on_each_database(db_url):
+    """November: 东区 has a team target (80000); 王磊 (alice) won d1 (80000), 张敏 (bob) d4 (20000). October:
+    no team target, the reps' own targets (50000 + 70000) stand in for it; bob won d8 (60000)."""
+    from handlers.report import rep_target, team_numbers
+    from storage import kpi_queries
+    from storage.database import migrate_database, open_database
+    database = open_database(db_url)
+    migrate_database(database)
+    with database.connection_context():
+        ids = build_history(database)
+        alice, bob = ids["alice"], ids["bob"]
+        kpi_queries.set_rep_target(alice, "2026-11", 100000, ids["boss"], at(11, 1))
+        kpi_queries.set_rep_target(alice, "2026-10", 50000, ids["boss"], at(10, 1))
+        kpi_queries.set_rep_target(bob, "2026-10", 70000, None, None)
+        nov = team_numbers(FUNNEL, TZ, ids["team"], K.parse_period("2026-11", date(2026, 12, 2)), at(12, 2))
+        octo = team_numbers(FUNNEL, TZ, ids["team"], K.parse_period("2026-10", date(2026, 12, 2)), at(12, 2))
+        every = team_numbers(FUNNEL, TZ, None, K.parse_period("2026-10", date(2026, 12, 2)), at(12, 2))
+    a = nov.rep_attainment[alice]
+    assert (a.key, a.target, a.won, a.rate) == ("2026-11", 100000, 80000, 0.8)
+    assert bob not in nov.rep_attainment  # no November target of his own
+    assert (nov.attainment.target, nov.attainment.won, nov.attainment.summed_reps) == (80000, 100000, 0)
+    assert (octo.attainment.target, octo.attainment.won, octo.attainment.summed_reps) == (120000, 60000, 2)
+    assert octo.rep_attainment[bob].won == 60000 and octo.rep_attainment[alice].won == 0
+    # every team: 东区 by its reps' sum; 西区 has no October target at all, so its wins do not count
+    assert (every.attainment.target, every.attainment.won) == (120000, 60000)
+    nov_p = K.parse_period("2026-11", date(2026, 12, 2))
+    assert rep_target(nov, alice, "王磊", nov_p)["now"] == "80%"
+    assert rep_target(nov, bob, "张敏", nov_p) == {
+        "id": bob, "name": "张敏", "now": "未设目标", "rate": None, "set": False,
+        "detail": "主管发「目标 张敏 2026-11 50万」设置"}
+
+
+def test_setting_a_reps_target_twice_keeps_one_row(sqlite_url):
+    from storage import kpi_queries
+    from storage.database import migrate_database, open_database
+    from storage.models import Rep, RepTarget, Team
+    database = open_database(sqlite_url)
+    migrate_database(database)
+    with database.connection_context():
+        rep = Rep.create(team=Team.create(name="东区"), name="王磊", local_id="alice")
+        assert kpi_queries.set_rep_target(rep.id, "2026-Q4", 500000, None, at(11, 1)) is None
+        assert kpi_queries.set_rep_target(rep.id, "2026-Q4", 600000, None, at(11, 2)) == 500000
+        assert [(t.period, t.amount, t.set_at) for t in RepTarget.select()] == [("2026-Q4", 600000, at(11, 2))]
+
+
+def test_a_database_from_before_rep_targets_gets_the_table_on_each_database(db_url):
+    from storage import kpi_queries
+    from storage.database import latest_version, migrate_database, open_database
+    from storage.models import RepTarget, SchemaVersion, Target, Team
+    database = open_database(db_url)
+    migrate_database(database)
+    with database.connection_context():  # as a version-40 database, before rep_target existed
+        database.drop_tables([RepTarget])
+        SchemaVersion.update(version=40).execute()
+        Target.create(team=Team.create(name="东区"), period="2026-Q4", amount=3000000)
+    assert migrate_database(database) == latest_version() >= 60
+    with database.connection_context():
+        assert database.table_exists("rep_target")
+        assert kpi_queries.targets_set(Team.get().id, "2026-Q4") == (3000000, {})

@@ -106,3 +106,47 @@ def test_the_simulator_tour_in_five_steps(server, browser):
     wait(browser, lambda d: any("将介入" in e.text for e in all_css(d, "#inbox .msg")))
     assert rt.clock.now() == real_now
     shoot(browser, "cockpit-tour")
+
+
+def test_each_rep_against_their_own_target_at_1280_and_390_px(server, browser):
+    """The reps table shows each rep's wins against their own target (set in chat), and 未设目标 with the
+    command when a rep has none: filled in by the page's script, as the server renders it; labelled and
+    readable on a phone."""
+    from handlers.messages import Incoming
+    from bot.render import render_text
+    base, app = server
+    rt = app.extensions["bot"]
+    login_as(browser, base, "liyan")
+    handled = rt.handle(Incoming("local", "browser-target-1", "liyan", text="目标 张敏 30万"))
+    assert "已设置 张敏 的个人目标" in render_text(handled.replies[0])
+    with rt.database.connection_context():
+        zhang, wang = people.rep_by_local_id("rep2").id, people.rep_by_local_id("rep1").id
+    browser.get(base + "/dashboard")  # a target changed since: the numbers are fetched by the page's script
+    wait(browser, lambda d: css(d, "#kpi").get_attribute("data-ready") == "1")
+
+    def cell(rid: int):
+        return css(browser, f'tr[data-rep="{rid}"] td[data-field="target"]')
+    shown = {rid: cell(rid).text for rid in (zhang, wang)}
+    assert re.match(r"^\d+% 2026-Q4 目标 30万，已赢单 \S+$", shown[zhang].replace("\n", " ")), shown[zhang]
+    assert shown[wang].replace("\n", " ") == "未设目标 主管发「目标 王磊 2026-Q4 50万」设置"
+    assert "unset" in cell(wang).get_attribute("class") and "unset" not in cell(zhang).get_attribute("class")
+    assert css(browser, "#reps thead").text.endswith("个人目标达成")
+    shoot(browser, "cockpit-rep-targets")
+    # the page rendered with the numbers says the same
+    browser.get(base + "/dashboard?wait=1")
+    assert {rid: cell(rid).text for rid in (zhang, wang)} == shown
+    browser.set_window_size(PHONE, 900)
+    try:
+        browser.get(base + "/dashboard")
+        wait(browser, lambda d: css(d, "#kpi").get_attribute("data-ready") == "1"
+             or css(d, "#kpi").get_attribute("data-pending") is None)
+        td = cell(wang)
+        browser.execute_script("arguments[0].scrollIntoView()", td)
+        label = browser.execute_script("return getComputedStyle(arguments[0], '::before').content", td)
+        assert "个人目标达成" in label
+        box = browser.execute_script("var r = arguments[0].getBoundingClientRect(); return [r.left, r.right];", td)
+        assert 0 <= box[0] and box[1] <= PHONE  # the whole cell, command included, within the screen
+        assert "目标 王磊 2026-Q4 50万" in td.text
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE + 1
+    finally:
+        browser.set_window_size(1280, 900)

@@ -331,6 +331,48 @@ def test_the_weekly_card_the_report_and_the_dashboard_show_the_same_figures(app,
     assert "提前干预率" in board and "预警覆盖率" in board
 
 
+def rep_targets_of(markup: str) -> dict[int, tuple[str, str]]:
+    """{rep id: (figure, detail)} of the reps table's 个人目标达成 column."""
+    out = {}
+    for rid, body in re.findall(r'<tr data-rep="(\d+)">(.*?)</tr>', markup, re.S):
+        cell = re.search(r'data-field="target"[^>]*>([^<]*)<small[^>]*>([^<]*)</small>', body)
+        out[int(rid)] = (html.unescape(cell.group(1)).strip(), html.unescape(cell.group(2)))
+    return out
+
+
+def test_each_reps_target_is_the_same_on_the_weekly_card_the_report_and_the_dashboard(app, rt, manager):
+    from bot.jobs.weekly import review_data
+    from rules import kpi as K
+    assert "已设置" in chat(rt, "liyan", "目标 张敏 30万") and "已设置" in chat(rt, "liyan", "目标 王磊 2026-Q4 1万")
+    with rt.database.connection_context():
+        team = people.rep_by_local_id("liyan").team
+        week = K.week_of(rt.now().date()).previous()
+        card = review_data(rt, team.id, team.name, week, week.previous(), rt.now())
+        ids = {r.name: r.id for r in Rep.select().where(Rep.team == team.id)}
+    report = chat(rt, "liyan", "周报 上周")
+    markup = page(manager, "/dashboard?period=last-week&wait=1")
+    board = rep_targets_of(markup)
+    fetched = manager.get("/dashboard/numbers?period=last-week").get_json()["reps"]  # what the page's script shows
+    line = next(x for x in report.splitlines() if x.startswith("🎯 个人目标达成（2026-Q4）"))
+    for r in card["rep_targets"]:
+        assert board[r["id"]] == (r["now"], r["detail"]), r["name"]
+        assert (fetched[str(r["id"])]["target"], fetched[str(r["id"])]["target_detail"]) == (r["now"], r["detail"])
+        assert f"{r['name']} {r['now']}（{r['short']}）" in line
+    assert {r["name"] for r in card["rep_targets"]} == {"王磊", "张敏"}
+    for r in card["rep_targets_unset"]:
+        assert board[r["id"]] == ("未设目标", r["detail"]) and r["name"] in line.split("未设目标：")[1]
+    assert board[ids["刘洋"]] == ("未设目标", "主管发「目标 刘洋 2026-Q4 50万」设置")
+    # and each figure is that rep's Q4 wins (to the end of last week) against their own target, not the team's
+    from handlers.views import format_yuan
+    start, end = K.parse_period("2026-Q4", week.start).bounds(rt.tz)[0], week.bounds(rt.tz)[1]
+    with rt.database.connection_context():
+        won = sum(d.amount for d in Deal.select().where((Deal.owner == ids["张敏"]) & (Deal.status == "won")
+                                                        & (Deal.closed_at >= start) & (Deal.closed_at < end)))
+    assert won > 0  # the demo's 张敏 has won in Q4
+    assert board[ids["张敏"]] == (f"{100 * won / 300000:.0f}%", f"2026-Q4 目标 30万，已赢单 {format_yuan(won)}")
+    assert board[ids["王磊"]] == ("0%", "2026-Q4 目标 1万，已赢单 0元")
+
+
 def test_intervention_ahead_of_time_counts_what_the_manager_did_before_the_loss(app, rt, manager):
     def figure():
         return metrics_of(page(manager, "/dashboard?period=this-week&wait=1"))
@@ -379,9 +421,10 @@ def test_the_dashboard_shows_trends_lost_reasons_and_each_reps_week(app, rt, man
     with rt.database.connection_context():
         rid = people.rep_by_local_id("rep1").id
     row = re.search(rf'<tr data-rep="{rid}">(.*?)</tr>', text, re.S).group(1)
-    for field in ("visits", "moved", "won_text", "target_share"):
-        assert re.search(rf'data-field="{field}">\s*[^<\s]', row), field
-    assert 'data-field="target_share">未设目标' in row
+    for field in ("visits", "moved", "won_text", "target"):
+        assert re.search(rf'data-field="{field}"[^>]*>\s*[^<\s]', row), field
+    # no target of his own: says so, with the command that sets one
+    assert re.search(r'data-field="target" class="target unset">未设目标 <small[^>]*>主管发「目标 王磊 2026-Q4 50万」设置', row), row
 
 
 def test_every_filter_of_the_deal_list_and_the_numbers_on_each_database(db_url):
