@@ -95,10 +95,6 @@ class Funnel:
     schedule: Schedule = field(default_factory=Schedule)
     _by_name: dict[str, Stage] = field(default_factory=dict, repr=False)
 
-    @property
-    def all_thresholds(self) -> list[Thresholds]:
-        return [s.stale for s in self.stages]
-
     def clock(self, tz, stage: str | None = None, team: str | None = None):
         """How silence is counted for a deal in `stage` of `team` (a team name): the stage's `clock`,
         else the team's ([teams.NAME] clock), else [schedule] clock; a working-day clock by default."""

@@ -52,9 +52,6 @@ class Score:
         candidates = [p for p in self.parts if p.lost > 0.5]
         return max(candidates, key=lambda p: p.lost) if candidates else None
 
-    def to_json(self) -> dict:
-        return {p.key: round(p.points, 1) for p in self.parts}
-
 
 @dataclass
 class HealthRules:

@@ -253,15 +253,6 @@ def funnel_totals(team_id: int | None) -> dict[str, tuple[int, int]]:
     return {stage: (int(n), int(total)) for stage, n, total in q.tuples()}
 
 
-def closed_totals(team_id: int | None, since: datetime) -> dict[str, tuple[int, int]]:
-    """{"won"|"lost": (deals, amount)} closed since `since`."""
-    q = (Deal.select(Deal.status, fn.COUNT(Deal.id), fn.COALESCE(fn.SUM(Deal.amount), 0))
-         .where((Deal.status != "open") & (Deal.closed_at >= since)).group_by(Deal.status))
-    if team_id is not None:
-        q = q.where(Deal.team == team_id)
-    return {status: (int(n), int(total)) for status, n, total in q.tuples()}
-
-
 def snooze(deal: Deal, until: datetime, reason: str) -> None:
     deal.snoozed_until, deal.snooze_reason = until, reason
     deal.next_check_at = until

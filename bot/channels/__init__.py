@@ -47,6 +47,3 @@ def inbound_channel(name: str, runtime: Runtime) -> Channel:
 def blueprint_of(name: str):
     """The Flask blueprint of a channel's routes."""
     return import_module(f"{__name__}.{name}.routes").blueprint
-
-
-adapter_for = channel_for  # the name delivery used before channels were packages
