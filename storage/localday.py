@@ -14,9 +14,11 @@ hour of midnight around a DST switch may count on the neighbouring day.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from peewee import SQL, MySQLDatabase, PostgresqlDatabase, fn
+
+from rules.localtime import to_local
 
 from .models import db
 
@@ -24,8 +26,7 @@ from .models import db
 def offset_minutes(tz, at: datetime | None = None) -> int:
     """The zone's offset from UTC in whole minutes at `at` (naive UTC); without `at`, on 2026-01-01 (for
     a fixed-offset zone every day is the same)."""
-    instant = (at or datetime(2026, 1, 1)).replace(tzinfo=timezone.utc)
-    offset = instant.astimezone(tz).utcoffset()
+    offset = to_local(at or datetime(2026, 1, 1), tz).utcoffset()
     return int(offset.total_seconds() // 60) if offset else 0
 
 
