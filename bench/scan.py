@@ -9,8 +9,9 @@ never sent more than its limit."
 Per database (SQLite file bench/out/scan.db, PostgreSQL database `bench_scan`), in one process:
   data     200 teams, each with a manager, 50 reps and a manager ChatGroup (10,000 reps); 500k open
            deals (50 per rep, one customer each) whose last movement is spread uniformly over the
-           10 days before T0 = 2026-11-30 01:00 UTC (09:00 Monday in Shanghai); next_check_at =
-           last_movement_at, so the first scan has to look at every deal. One visit (Activity) per
+           10 days before T0 = 2026-11-30 01:00 UTC (09:00 Monday in Shanghai); as an import leaves
+           them, each deal's first look (deal_scan.next_check_at) is its last movement, so the first
+           scan has to look at every deal. One visit (Activity) per
            deal, which the red card quotes. Reps own random numbers of deals (about 50 each).
   scan a   cold: bot.jobs.scan.scan(rt, T0): every deal evaluated, every stale one warned.
   scan b   steady state: scan at T0 + 5 min: only the deals crossing a threshold in those 5 minutes.
@@ -52,7 +53,7 @@ STAGE_WEIGHTS = [30, 26, 22, 18, 17, 14]
 # -- data -------------------------------------------------------------------------------------------
 
 def build_data(rt, cfg: dict) -> dict:
-    from storage.models import Activity, ChatGroup, Customer, Deal, Rep, Team
+    from storage.models import Activity, ChatGroup, Customer, Deal, DealScan, Rep, Team
     db = rt.database
     rnd = random.Random(3)
     stages = [s.key for s in rt.funnel.open_stages]
@@ -87,7 +88,7 @@ def build_data(rt, cfg: dict) -> dict:
             created = entered - timedelta(days=rnd.randint(1, 30))
             stage = rnd.choices(stages, weights=STAGE_WEIGHTS[:len(stages)])[0]
             amount = rnd.choice([2, 3, 5, 8, 12, 15, 20, 30, 50]) * 10000
-            yield (i + 1, i + 1, owner, team, amount, stage, "open", created, entered, moved, moved, moved)
+            yield (i + 1, i + 1, owner, team, amount, stage, "open", created, entered, moved, moved)
 
     def visits():  # the visit that last moved each deal (the red card quotes it)
         for i in range(n):
@@ -100,8 +101,10 @@ def build_data(rt, cfg: dict) -> dict:
         C.bulk_insert(db, Rep, ["id", "team", "name", "role", "local_id", "active"], reps)
         C.bulk_insert(db, Customer, ["id", "team", "owner", "name", "initials", "tier", "created_at"], customers())
         C.bulk_insert(db, Deal, ["id", "customer", "owner", "team", "amount", "stage", "status", "created_at",
-                                 "stage_entered_at", "last_activity_at", "last_movement_at", "next_check_at"],
-                      deals())
+                                 "stage_entered_at", "last_activity_at", "last_movement_at"], deals())
+        # as bot/importer.py leaves an imported deal: the scan's first look at its last movement
+        C.bulk_insert(db, DealScan, ["deal", "next_check_at"],
+                      ((i + 1, T0 - timedelta(seconds=silent[i])) for i in range(n)))
         C.bulk_insert(db, Activity, ["id", "deal", "customer", "rep", "kind", "text", "at"], visits())
         C.fix_sequences(db, [Team, ChatGroup, Rep, Customer, Deal, Activity])
         C.analyze(db)

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 
 from handlers.parse import initials_of
 from rules.funnel import Funnel
-from storage import people
-from storage.models import Activity, Contact, Customer, Deal, StageChange, Team, db
+from storage import deals, demo_rows, people
+from storage.database import transaction
 
 TEAM = "华东饮料团队"
 MANAGER = ("liyan", "李岩")
@@ -66,13 +66,13 @@ def customer_names(n: int, rnd: random.Random) -> list[str]:
 
 
 def is_empty() -> bool:
-    return not Team.select().exists()
+    return demo_rows.no_teams()
 
 
 def load_demo(funnel: Funnel, now: datetime, customers: int = 127, seed: int = 7) -> dict:
     """Create the demo team as of `now` (naive UTC). Returns counts."""
     rnd = random.Random(seed)
-    with db.atomic():
+    with transaction():
         team = people.ensure_team(TEAM)
         manager, _ = people.upsert_rep(team, MANAGER[0], MANAGER[1], "manager", MANAGER[0], MANAGER[0])
         reps = [people.upsert_rep(team, lid, name, "rep", lid, lid)[0] for lid, name in REPS]
@@ -80,7 +80,7 @@ def load_demo(funnel: Funnel, now: datetime, customers: int = 127, seed: int = 7
         stages = funnel.open_stages
         created = 0
         for i, name in enumerate(customer_names(customers, rnd)):
-            if Customer.get_or_none((Customer.team == team) & (Customer.name == name)):
+            if deals.customer_by_name(team.id, name):
                 continue
             owner = reps[i % len(reps)]
             stage_idx = rnd.choices(range(len(stages)), weights=STAGE_WEIGHTS[:len(stages)])[0]
@@ -88,8 +88,8 @@ def load_demo(funnel: Funnel, now: datetime, customers: int = 127, seed: int = 7
             silent = timedelta(hours=rnd.uniform(lo, hi))
             last = now - silent
             created_at = last - timedelta(days=rnd.randint(3, 12) * (stage_idx + 1))
-            customer = Customer.create(team=team, owner=owner, name=name, initials=initials_of(name),
-                                       tier=rnd.choice("ABCC"), created_at=created_at)
+            customer = demo_rows.customer(team=team, owner=owner, name=name, initials=initials_of(name),
+                                          tier=rnd.choice("ABCC"), created_at=created_at)
             _history(funnel, customer, owner, stages, stage_idx, created_at, last, rnd, now)
             created += 1
         closed = _closed_history(funnel, team, now, random.Random(seed + 1)) if created else 0
@@ -102,51 +102,50 @@ LOST_REASONS = ["价格", "预算取消", "选了竞品", "决策人变动", "�
 def _closed_history(funnel, team, now, rnd, share: float = 0.35) -> int:
     """Earlier deals of some customers, won or lost in the last ~80 days, with their stage history and
     the warnings they got, so the manager's numbers (cycle, conversion, intervention rate) have data."""
-    from storage.models import ManagerAction, Rep, Warning
     stages = funnel.open_stages
     managers = {}
 
     def manager_of(team):
         if team.id not in managers:
-            managers[team.id] = Rep.get((Rep.team == team) & (Rep.role == "manager"))
+            managers[team.id] = demo_rows.manager_of(team)
         return managers[team.id]
     closing = funnel.closing.key
     n = 0
-    for customer in Customer.select().where(Customer.team == team).order_by(Customer.id):
+    for customer in demo_rows.customers_of(team):
         if rnd.random() > share:
             continue
         won = rnd.random() < 0.45
         closed_at = now - timedelta(days=rnd.uniform(2, 80))
         created_at = closed_at - timedelta(days=rnd.uniform(12, 40))
         reach = len(stages) - 1 if won else rnd.randrange(len(stages))
-        deal = Deal.create(customer=customer, owner=customer.owner_id, team=team, status="won" if won else "lost",
-                           amount=rnd.choice([3, 5, 8, 12, 20, 30]) * 10000, stage=closing, created_at=created_at,
-                           stage_entered_at=closed_at, last_movement_at=closed_at, closed_at=closed_at,
-                           lost_reason=None if won else rnd.choice(LOST_REASONS))
+        deal = demo_rows.deal(customer=customer, owner=customer.owner_id, team=team, status="won" if won else "lost",
+                              amount=rnd.choice([3, 5, 8, 12, 20, 30]) * 10000, stage=closing, created_at=created_at,
+                              stage_entered_at=closed_at, last_movement_at=closed_at, closed_at=closed_at,
+                              lost_reason=None if won else rnd.choice(LOST_REASONS))
         step = (closed_at - created_at) / (reach + 2)
         t = created_at
-        StageChange.create(deal=deal, from_stage=None, to_stage=stages[0].key, rep=customer.owner_id, at=t)
+        demo_rows.stage_change(deal=deal, from_stage=None, to_stage=stages[0].key, rep=customer.owner_id, at=t)
         for k in range(reach):
             t += step
-            StageChange.create(deal=deal, from_stage=stages[k].key, to_stage=stages[k + 1].key,
-                               rep=customer.owner_id, at=t)
-            Activity.create(deal=deal, customer=customer, rep=customer.owner_id, kind="visit",
-                            text=note("visit", None, rnd), at=t - step / 2)
-        StageChange.create(deal=deal, from_stage=stages[reach].key, to_stage=closing, rep=customer.owner_id,
-                           at=closed_at, note="won" if won else f"lost: {deal.lost_reason}")
+            demo_rows.stage_change(deal=deal, from_stage=stages[k].key, to_stage=stages[k + 1].key,
+                                   rep=customer.owner_id, at=t)
+            demo_rows.activity(deal=deal, customer=customer, rep=customer.owner_id, kind="visit",
+                               text=note("visit", None, rnd), at=t - step / 2)
+        demo_rows.stage_change(deal=deal, from_stage=stages[reach].key, to_stage=closing, rep=customer.owner_id,
+                               at=closed_at, note="won" if won else f"lost: {deal.lost_reason}")
         flagged = rnd.random() < (0.3 if won else 0.7)
         if flagged:
             since = closed_at - timedelta(days=rnd.uniform(6, 10))
             for level, hours in (("orange", 72), ("red", 120)):
                 if level == "red" and won:
                     break
-                Warning.create(deal=deal, level=level, since=since, at=since + timedelta(hours=hours), scan="demo")
+                demo_rows.warning(deal=deal, level=level, since=since, at=since + timedelta(hours=hours), scan="demo")
             if not won and rnd.random() < 0.5:  # the manager stepped in after the red card, before the loss
-                ManagerAction.create(deal=deal, manager=manager_of(team), kind=rnd.choice(["take", "nudge"]),
-                                     at=since + timedelta(hours=rnd.uniform(121, 140)))
+                demo_rows.manager_action(deal=deal, manager=manager_of(team), kind=rnd.choice(["take", "nudge"]),
+                                         at=since + timedelta(hours=rnd.uniform(121, 140)))
         if created_at < customer.created_at:
             customer.created_at = created_at
-            customer.save()
+            demo_rows.save(customer)
         n += 1
     return n
 
@@ -154,10 +153,10 @@ def _closed_history(funnel, team, now, rnd, share: float = 0.35) -> int:
 def _history(funnel, customer, owner, stages, stage_idx, created_at, last, rnd, now=None) -> None:
     """A deal that walked through the stages before `stage_idx`, meeting each exit criterion on the way."""
     amount = rnd.choice([2, 3, 5, 8, 12, 15, 20, 30, 50]) * 10000
-    deal = Deal.create(customer=customer, owner=owner, team=customer.team_id, amount=amount,
-                       stage=stages[0].key, created_at=created_at, stage_entered_at=created_at,
-                       last_movement_at=created_at, next_check_at=created_at)
-    StageChange.create(deal=deal, from_stage=None, to_stage=stages[0].key, rep=owner, at=created_at)
+    deal = demo_rows.deal(customer=customer, owner=owner, team=customer.team_id, amount=amount,
+                          stage=stages[0].key, created_at=created_at, stage_entered_at=created_at,
+                          last_movement_at=created_at, next_check_at=created_at)
+    demo_rows.stage_change(deal=deal, from_stage=None, to_stage=stages[0].key, rep=owner, at=created_at)
     span = (last - created_at) / (stage_idx + 1)
     t = created_at
     for k in range(stage_idx):
@@ -167,16 +166,16 @@ def _history(funnel, customer, owner, stages, stage_idx, created_at, last, rnd, 
             contact = None
             if crit.decision_maker:
                 title, _ = rnd.choice([x for x in TITLES if x[1]])
-                contact = Contact.create(customer=customer, name=rnd.choice(SURNAMES) + "总", title=title,
-                                         is_decision_maker=True, created_at=t + span / 3)
+                contact = demo_rows.contact(customer=customer, name=rnd.choice(SURNAMES) + "总", title=title,
+                                            is_decision_maker=True, created_at=t + span / 3)
             kind = crit.activity[0] if crit.activity else "visit"
-            Activity.create(deal=deal, customer=customer, rep=owner, contact=contact, kind=kind,
-                            text=note(kind, contact, rnd), at=t + span / 2)
+            demo_rows.activity(deal=deal, customer=customer, rep=owner, contact=contact, kind=kind,
+                               text=note(kind, contact, rnd), at=t + span / 2)
         t = t + span
-        StageChange.create(deal=deal, from_stage=stage.key, to_stage=stages[k + 1].key, rep=owner, at=t)
+        demo_rows.stage_change(deal=deal, from_stage=stage.key, to_stage=stages[k + 1].key, rep=owner, at=t)
     if stage_idx == 0 or rnd.random() < 0.6:
         title, dm = rnd.choice(TITLES)
-        contact = Contact.get_or_none(Contact.customer == customer) or Contact.create(
+        contact = demo_rows.first_contact(customer) or demo_rows.contact(
             customer=customer, name=rnd.choice(SURNAMES) + ("总" if dm else "经理"), title=title,
             is_decision_maker=dm, created_at=last)
         step = next_step(contact, rnd)
@@ -184,8 +183,8 @@ def _history(funnel, customer, owner, stages, stage_idx, created_at, last, rnd, 
             at, due = last, now + timedelta(days=rnd.randint(1, 6))
         else:  # a silent one: the next step it booked fell due when the silence began (`last`)
             at, due = max(created_at, last - timedelta(days=rnd.choice([1, 2, 3]))), last
-        Activity.create(deal=deal, customer=customer, rep=owner, contact=contact, kind="visit",
-                        text=note("visit", contact, rnd) + f"，下一步{due_words(due)}{step}", at=at)
+        demo_rows.activity(deal=deal, customer=customer, rep=owner, contact=contact, kind="visit",
+                           text=note("visit", contact, rnd) + f"，下一步{due_words(due)}{step}", at=at)
         deal.last_activity_at = at
         deal.next_step, deal.next_step_due = step, due
         stage_entered = min(t, at)
@@ -194,7 +193,7 @@ def _history(funnel, customer, owner, stages, stage_idx, created_at, last, rnd, 
         stage_entered = last
     deal.stage, deal.stage_entered_at = stages[stage_idx].key, stage_entered
     deal.last_movement_at = deal.next_check_at = max(last, stage_entered)
-    deal.save()
+    demo_rows.save(deal)
     _signals(customer, deal, owner, stage_idx, last, rnd)
 
 
@@ -218,16 +217,15 @@ def due_words(due: datetime) -> str:
 
 def _signals(customer, deal, owner, stage_idx, last, rnd) -> None:
     """What other systems would have sent: proposal opens, competitor news, internal tickets."""
-    from storage.models import Ticket
     if stage_idx >= 4:  # a proposal went out: the customer opens it now and then
         for k in range(rnd.randint(0, 4)):
-            Activity.create(deal=deal, customer=customer, rep=owner, kind="doc_open", text="方案文档被打开",
-                            at=last - timedelta(days=rnd.uniform(0, 10)))
+            demo_rows.activity(deal=deal, customer=customer, rep=owner, kind="doc_open", text="方案文档被打开",
+                               at=last - timedelta(days=rnd.uniform(0, 10)))
     if rnd.random() < 0.2:
-        Activity.create(deal=deal, customer=customer, rep=owner, kind="competitor",
-                        text=rnd.choice(["竞品在报价", "竞品做了促销陈列", "竞品请客户吃饭"]),
-                        at=last - timedelta(days=rnd.uniform(0, 20)))
+        demo_rows.activity(deal=deal, customer=customer, rep=owner, kind="competitor",
+                           text=rnd.choice(["竞品在报价", "竞品做了促销陈列", "竞品请客户吃饭"]),
+                           at=last - timedelta(days=rnd.uniform(0, 20)))
     for k in range(rnd.choice([0, 0, 1, 2])):
         opened = last - timedelta(days=rnd.uniform(1, 25))
-        Ticket.create(customer=customer, deal=deal, external_id=f"demo-{customer.id}-{k}", opened_at=opened,
-                      answered_at=opened + timedelta(hours=rnd.choice([1, 3, 6, 12, 30, 60])))
+        demo_rows.ticket(customer=customer, deal=deal, external_id=f"demo-{customer.id}-{k}", opened_at=opened,
+                         answered_at=opened + timedelta(hours=rnd.choice([1, 3, 6, 12, 30, 60])))

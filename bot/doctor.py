@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from storage.database import connected, latest_version
+from storage.database import connected, latest_version, schema_version
 
 TIMEOUT = 5
 
@@ -20,8 +20,7 @@ def checks(rt) -> list[tuple[bool, str]]:
     cfg = rt.config
     try:
         with connected(rt.database):
-            from storage.models import SchemaVersion
-            version = SchemaVersion.select().get().version
+            version = schema_version()
         out.append((version == latest_version(), f"数据库 {urlsplit(cfg.database_url).scheme}: schema v{version}"
                     + ("" if version == latest_version() else f" (需要 v{latest_version()}: python -m bot initdb)")))
     except Exception as e:  # noqa: BLE001

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
+from rules.access import may_act_on
 from storage import choices, deals, outbox, people
-from storage.models import Deal
 
 from .context import Context, Refusal
 from .lookup import resolve_customer
 from .parse import DateError, parse_due
-from .router import router
+from .router import Router
 from .views import deal_silence, period_of, snooze_label
+
+if TYPE_CHECKING:
+    from storage.models import Deal
 
 DEFAULT_SNOOZE = timedelta(hours=24)
 MAX_SNOOZE = timedelta(days=30)
@@ -27,14 +31,12 @@ def _deal_for_action(ctx: Context, arg: str, manager_only: bool = False) -> tupl
     parts = arg.split(":")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
         raise Refusal("unknown_action", action=arg[:40])
-    deal = Deal.get_or_none(Deal.id == int(parts[0]))
+    deal = deals.deal_by_id(int(parts[0]))
     if deal is None:
         raise Refusal("action_expired")
-    rep = ctx.rep
-    is_manager = rep.role == "admin" or (rep.role == "manager" and deal.team_id == rep.team_id)
-    if not is_manager and manager_only:
+    if manager_only and not may_act_on(ctx.rep, deal.team_id):
         raise Refusal("manager_only")
-    if not is_manager and deal.owner_id != rep.id:
+    if not may_act_on(ctx.rep, deal.team_id, deal.owner_id):
         raise Refusal("not_allowed")
     if deal.status != "open":
         raise Refusal("action_spent", detail="商机已关闭")
@@ -44,7 +46,6 @@ def _deal_for_action(ctx: Context, arg: str, manager_only: bool = False) -> tupl
     return deal, int(parts[1])
 
 
-@router.action("followup")
 def followup(ctx: Context, arg: str) -> None:
     deal, _ = _deal_for_action(ctx, arg)
     activity = deals.add_activity(deal, deal.customer, ctx.rep, "note", "已跟进(提醒卡片)", ctx.now)
@@ -65,7 +66,6 @@ def fill_note(ctx: Context, text: str) -> bool:
     return True
 
 
-@router.action("snooze")
 def snooze_action(ctx: Context, arg: str) -> None:
     deal, _ = _deal_for_action(ctx, arg)
     if deal.snoozed_until and deal.snoozed_until > ctx.now:
@@ -79,7 +79,6 @@ SNOOZE_FOR = re.compile(r"^(\d+)\s*(天|日|小时|h|d)$", re.IGNORECASE)
 REASON = re.compile(r"(?:原因|理由|reason)\s*[:是]?\s*(.*)$", re.IGNORECASE)
 
 
-@router.command("推迟", "暂停", "snooze")
 def snooze_command(ctx: Context, args: str) -> None:
     """推迟 华联超市 3天 原因:客户出差 / 推迟 华联超市 到12月1日 原因:..."""
     name, _, rest = (args or "").partition(" ")
@@ -114,7 +113,6 @@ def snooze_command(ctx: Context, args: str) -> None:
     ctx.say("snoozed", customer=customer.name, until=snooze_label(ctx, until), reason=reason)
 
 
-@router.action("askhelp")
 def ask_help(ctx: Context, arg: str) -> None:
     deal, period = _deal_for_action(ctx, arg)
     key = f"askhelp:{deal.id}:{period}"
@@ -130,7 +128,6 @@ def ask_help(ctx: Context, arg: str) -> None:
     ctx.say("help_requested", customer=deal.customer.name, group=group.name)
 
 
-@router.action("take")
 def take(ctx: Context, arg: str) -> None:
     deal, period = _deal_for_action(ctx, arg, manager_only=True)
     if deal.intervention_by_id is not None:
@@ -142,7 +139,6 @@ def take(ctx: Context, arg: str) -> None:
     ctx.say("intervention_assigned", customer=deal.customer.name, rep=deal.owner.name)
 
 
-@router.action("nudge")
 def nudge(ctx: Context, arg: str) -> None:
     deal, period = _deal_for_action(ctx, arg, manager_only=True)
     key = f"nudge:{deal.id}:{period}"
@@ -154,7 +150,6 @@ def nudge(ctx: Context, arg: str) -> None:
     ctx.say("nudged", customer=deal.customer.name, rep=deal.owner.name)
 
 
-@router.action("reassign")
 def reassign(ctx: Context, arg: str) -> None:
     """改派: "reassign:deal_id:period:rep_id" gives the deal (and its customer) to another active rep of
     the deal's team; the new rep and the old one are told."""
@@ -187,20 +182,25 @@ def _current(ctx: Context, name: str) -> str:
     return f"{deal.id}:{period_of(deal_silence(ctx, deal).since)}"
 
 
-@router.command("介入", "take")
 def take_command(ctx: Context, args: str) -> None:
     """介入 华联超市: what the red card's 我来介入 button does, for a card the manager cannot press (a
     merged group message, or no card at all)."""
     take(ctx, _current(ctx, args))
 
 
-@router.command("催办", "nudge")
 def nudge_command(ctx: Context, args: str) -> None:
     """催办 华联超市: the red card's 请销售跟进, typed."""
     nudge(ctx, _current(ctx, args))
 
 
-@router.action("today")
-def today_action(ctx: Context, arg: str) -> None:
-    from .queries import today
-    today(ctx, "")
+def register(router: Router) -> None:
+    router.on_pending(fill_note)
+    router.action("followup", followup)
+    router.action("snooze", snooze_action)
+    router.command(("推迟", "暂停", "snooze"), snooze_command)
+    router.action("askhelp", ask_help)
+    router.action("take", take)
+    router.action("nudge", nudge)
+    router.action("reassign", reassign)
+    router.command(("介入", "take"), take_command)
+    router.command(("催办", "nudge"), nudge_command)

@@ -4,41 +4,30 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import timedelta
 
-from .messages import Button
 from storage import deals, kv
 
+from .choices import ask
 from .context import Context, Refusal
-from .lookup import customer_in_text
+from .lookup import customer_in_text, own_index
+from .messages import Button
 from .parse import DateError, weekday_name
-from .parse.message import Reading, read
+from .parse.message import Reading, name_hint, read, says_something
+from .router import ActivityWords, Decision, Router
 
 UNDO_TTL = timedelta(minutes=30)
-_NAME_END = re.compile(r"[\s,.;:!?]")
 
 
 def last_log_key(ctx: Context) -> str:
     return f"lastlog:{ctx.rep.id}"
 
 
-def name_hint(args: str) -> str:
-    """The word in the customer's place after a command word: up to the first space or punctuation."""
-    return _NAME_END.split((args or "").strip(), maxsplit=1)[0]
-
-
 def reading_of(ctx: Context, text: str, verb_kind: str | None = None, hint: str | None = None) -> Reading:
-    from .lookup import own_index
     try:
         return read(text, ctx.today, own_index(ctx), list(ctx.funnel.decision_titles), verb_kind, hint)
     except DateError as e:
         raise Refusal("bad_date", message=str(e)) from None
-
-
-def log_activity(ctx: Context, kind: str, args: str) -> None:
-    """A command word named the kind: 拜访 华联超市 ... (the customer may be glued, or anywhere)."""
-    record_reading(ctx, reading_of(ctx, args, verb_kind=kind, hint=name_hint(args)), args)
 
 
 def record_reading(ctx: Context, reading: Reading, args: str) -> None:
@@ -60,7 +49,6 @@ def log_free(ctx: Context, text: str, reading: Reading | None = None) -> None:
         raise Refusal("nothing_to_log", customer=reading.customer.candidates[0].name)
     if reading.customer.kind == "alias" and ctx.chosen_customer_id is None:
         customer_in_text(ctx, reading, "")  # a colleague's customer named in full is refused first
-        from .choices import ask
         c = reading.customer.candidates[0]
         label = f"记为{c.name}的{kind_label(ctx, reading.kind)}"
         ask(ctx, [(c.id, c.name)])
@@ -69,12 +57,6 @@ def log_free(ctx: Context, text: str, reading: Reading | None = None) -> None:
                       buttons=[Button(label, "choose:1")])
     customer = customer_in_text(ctx, reading, "")
     record(ctx, customer, reading)
-
-
-def says_something(reading: Reading) -> bool:
-    """Whether the message reports or plans something (not only names a customer): a kind of activity,
-    a next step, a person met or a stage signal."""
-    return bool(reading.step or reading.person or reading.signal or reading.kind not in (None, "note"))
 
 
 def kind_label(ctx: Context, kind: str | None) -> str:
@@ -149,3 +131,16 @@ def offer_stage_move(ctx: Context, deal, customer, signal: str, activity_id: int
     command = f"赢单 {customer.name}" if signal == "won" else f"输单 {customer.name} 原因:…"
     ctx.say("stage_offer", customer=customer.name, what=what, command=command,
             buttons=[Button(f"记为{label}", f"offer:{deal.id}:{signal}:{activity_id}")])
+
+
+def log_decision(ctx: Context, decision: Decision) -> None:
+    """What the router read as an activity: after its command word (拜访 华联超市 ...), or a sentence
+    about a customer without one."""
+    if decision.free:
+        log_free(ctx, decision.rest, decision.reading)
+    else:
+        record_reading(ctx, decision.reading, decision.rest)
+
+
+def register(router: Router) -> None:
+    router.on_activity(ActivityWords(read=reading_of, log=log_decision))

@@ -6,6 +6,7 @@ from datetime import timedelta
 from storage import choices
 
 from .context import Context, Refusal
+from .router import Router, run_text
 
 CHOICE_TTL = timedelta(minutes=30)
 
@@ -27,6 +28,9 @@ def answer(ctx: Context, number: int) -> bool:
         ctx.pending_choice = (text, [tuple(o) for o in options], ctx.now + CHOICE_TTL)
         raise Refusal("bad_choice", number=number, count=len(options))
     ctx.chosen_customer_id = options[number - 1][0]
-    from .router import run_text
     run_text(ctx, text)
     return True
+
+
+def register(router: Router) -> None:
+    router.on_number(answer)

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from .messages import Button, Incoming, Outgoing, Reply
 from rules.funnel import Funnel
-from storage.models import Rep
+
+if TYPE_CHECKING:
+    from storage.models import Rep
 
 
 class Refusal(Exception):

@@ -9,10 +9,10 @@ from storage import deals, kv
 
 from .activities import UNDO_TTL, last_log_key, reading_of
 from .context import Context, Refusal
-from .parse import DateError, normalize
+from .parse import DateError, normalize, weekday_name
 from .parse.dates import find_dates
 from .parse.people import find_person, is_decision_maker
-from .router import router
+from .router import Router
 
 _FIELD = re.compile(r"^(?P<field>下一步|下步|next|联系人|见的人|contact|日期|时间|due)\s*[:：]?\s*(?P<value>.*)$", re.I)
 
@@ -35,7 +35,6 @@ def _save(ctx: Context, state: dict) -> None:
     kv.put(last_log_key(ctx), json.dumps(state, ensure_ascii=False), ctx.now, UNDO_TTL)
 
 
-@router.command("撤销", "撤回", "undo")
 def undo(ctx: Context, args: str) -> None:
     """Remove the last log and put the deal (and a contact it created or changed) back as it was."""
     state = _last_log(ctx)
@@ -47,7 +46,6 @@ def undo(ctx: Context, args: str) -> None:
     said(ctx, customer=state["customer"], undone=True)
 
 
-@router.command("改", "修改", "更正", "fix")
 def correct(ctx: Context, args: str) -> None:
     m = _FIELD.match(normalize(args or ""))
     if m is None:
@@ -59,7 +57,6 @@ def correct(ctx: Context, args: str) -> None:
         set_step(ctx, value, only_date=field in ("日期", "时间", "due"))
 
 
-@router.command("下一步")
 def next_step_command(ctx: Context, args: str) -> None:
     """下一步 周五 发方案: the next step of the last log (when it had none, or to change it)."""
     set_step(ctx, args)
@@ -89,7 +86,6 @@ def set_step(ctx: Context, value: str, only_date: bool = False) -> None:
     deals.set_next_step(deal.id, step_text[:500], ctx.end_of_local_day(due) if due else None)
     ctx.understood.update({"intent": "correct_step", "customer": state["customer"], "next_step": step_text,
                            "due": due.isoformat() if due else None})
-    from .parse import weekday_name
     said(ctx, customer=state["customer"], next_step=step_text,
             due=due.strftime("%m月%d日") if due else None, weekday=weekday_name(due) if due else None)
 
@@ -115,3 +111,9 @@ def correct_contact(ctx: Context, value: str) -> None:
 
 
 __all__ = ["undo", "correct", "next_step_command", "reading_of"]
+
+
+def register(router: Router) -> None:
+    router.command(("撤销", "撤回", "undo"), undo)
+    router.command(("改", "修改", "更正", "fix"), correct)
+    router.command(("下一步",), next_step_command)

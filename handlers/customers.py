@@ -4,12 +4,13 @@ from __future__ import annotations
 import json
 import re
 
+from rules.access import is_manager
 from storage import deals
 
 from .context import Context, Refusal
 from .lookup import MAX_NAME, resolve_customer
 from .parse import find_amount, initials_of
-from .router import router
+from .router import Router
 from .views import deal_row, deal_silence, list_row, ranked_silences, stage_change_text
 
 NAME_OK = re.compile(r"^[\w\u4e00-\u9fff·&().\-]+$")
@@ -24,7 +25,6 @@ def valid_name(name: str) -> bool:
 MAX_AMOUNT = 10 ** 13  # yuan, as the importer's limit: a deal's amount fits its column everywhere
 
 
-@router.command("新客户", "新建客户", "新商机", "new", "newcustomer", "add")
 def new_customer(ctx: Context, args: str) -> None:
     amount, rest = find_amount(args)
     name = rest.split(" ")[0] if rest else ""
@@ -43,7 +43,6 @@ def new_customer(ctx: Context, args: str) -> None:
     ctx.say("customer_created", customer=name, amount=amount or 0, stage=stage.name)
 
 
-@router.command("客户", "customer", "查看", "show")
 def show_customer(ctx: Context, args: str) -> None:
     customer = resolve_customer(ctx, args.split(" ")[0] if args else "")
     deal = deals.open_deal(customer.id) or deals.latest_deal(customer.id)
@@ -95,13 +94,18 @@ def text_of(ctx: Context, kind: str, text: str) -> str:
     return stage_change_text(ctx.funnel, a, b, note)
 
 
-@router.command("我的客户", "客户列表", "列表", "list", "ls", "mine")
 def my_customers(ctx: Context, args: str) -> None:
     # a line per deal, for the first LIST_LIMIT only (the reply is kept with the message: no more than it shows)
     pairs = ranked_silences(ctx, deals.open_deals_for(ctx.rep, limit=1000))
     ctx.say("my_deals", rows=[list_row(ctx, d, s) for d, s in pairs[:LIST_LIMIT]],
-            more=max(0, len(pairs) - LIST_LIMIT), total=len(pairs), manager=ctx.rep.role != "rep",
+            more=max(0, len(pairs) - LIST_LIMIT), total=len(pairs), manager=is_manager(ctx.rep),
             list_url=ctx.page_url("/dashboard/deals") if len(pairs) > LIST_LIMIT else "")
 
 
 __all__ = ["new_customer", "show_customer", "my_customers", "deal_silence"]
+
+
+def register(router: Router) -> None:
+    router.command(("新客户", "新建客户", "新商机", "new", "newcustomer", "add"), new_customer)
+    router.command(("客户", "customer", "查看", "show"), show_customer)
+    router.command(("我的客户", "客户列表", "列表", "list", "ls", "mine"), my_customers)

@@ -1,12 +1,18 @@
 """Find the customer a rep means: in part, with a typo, as pinyin initials; ask when ambiguous."""
 from __future__ import annotations
 
-from storage import deals
-from storage.models import Customer
+from typing import TYPE_CHECKING
 
+from rules.access import is_manager, may_act_on
+from storage import deals
+
+from .choices import ask
 from .context import Context, Refusal
 from .parse import Candidate, Matcher
 from .parse.names import CustomerIndex, index_for
+
+if TYPE_CHECKING:
+    from storage.models import Customer
 
 MAX_NAME = 50
 
@@ -29,11 +35,10 @@ def resolve_customer(ctx: Context, query: str) -> Customer:
         ctx.understood["customer"] = customer.name
         return customer
     if match.kind == "ambiguous":
-        from .choices import ask
         ask(ctx, [(c.id, c.name) for c in match.candidates])
         raise Refusal("ambiguous", query=query, options=[c.name for c in match.candidates])
     # not among the sender's own: is it a colleague's?
-    if ctx.rep.role == "rep":
+    if not is_manager(ctx.rep):
         team = [Candidate(*row) for row in deals.customer_candidates(ctx.rep, whole_team=True)]
         other = Matcher(team).match(query[:MAX_NAME])
         if other.kind in ("exact", "unique"):
@@ -43,10 +48,7 @@ def resolve_customer(ctx: Context, query: str) -> Customer:
 
 
 def ensure_allowed(ctx: Context, customer: Customer) -> None:
-    rep = ctx.rep
-    if rep.role == "admin" or (rep.role == "manager" and customer.team_id == rep.team_id):
-        return
-    if customer.owner_id != rep.id:
+    if not may_act_on(ctx.rep, customer.team_id, customer.owner_id):
         raise Refusal("not_yours", customer=customer.name, owner=customer.owner.name)
 
 
@@ -63,7 +65,7 @@ def customer_in_text(ctx: Context, reading, query: str, refuse: str = "unknown_c
     if ctx.chosen_customer_id is not None:
         return resolve_customer(ctx, "")
     found = reading.customer
-    if found.kind in ("hint", "alias") and ctx.rep.role == "rep":
+    if found.kind in ("hint", "alias") and not is_manager(ctx.rep):
         # 拜访 联华超市: a colleague's customer by its exact name beats a near miss (or a shortened name)
         # among one's own
         team = index_for([Candidate(*row) for row in deals.customer_candidates(ctx.rep, whole_team=True)])
@@ -76,12 +78,11 @@ def customer_in_text(ctx: Context, reading, query: str, refuse: str = "unknown_c
         ctx.understood["customer"] = customer.name
         return customer
     if found.kind == "ambiguous":
-        from .choices import ask
         ask(ctx, [(c.id, c.name) for c in found.candidates])
         shown = query or (reading.text[found.start:found.end] if found.start >= 0 else reading.text)
         raise Refusal("ambiguous", query=shown[:MAX_NAME],
                       options=[c.name for c in found.candidates])
-    if ctx.rep.role == "rep":
+    if not is_manager(ctx.rep):
         team = index_for([Candidate(*row) for row in deals.customer_candidates(ctx.rep, whole_team=True)])
         other = team.find(reading.text)
         if other.kind in ("exact", "alias") or (query and team.matcher.match(query[:MAX_NAME]).kind in ("exact", "unique")):

@@ -2,33 +2,30 @@
 and "记为华联超市的拜访?" when the customer was only guessed. Pressing does what the typed command would."""
 from __future__ import annotations
 
+from rules.access import may_act_on
 from storage import deals
-from storage.models import Deal
 
+from .choices import answer
 from .context import Context, Refusal
-from .router import router
+from .router import Router
+from .stages import lost, move_stage, won
 
 
-@router.action("choose")
 def choose(ctx: Context, arg: str) -> None:
     """A button standing for a numbered answer ("1")."""
-    from .choices import answer
     if not arg.isdigit() or not answer(ctx, int(arg)):
         raise Refusal("action_expired")
 
 
-@router.action("offer")
 def offer(ctx: Context, arg: str) -> None:
     """offer:<deal>:won:<activity> / offer:<deal>:lost:<activity> / offer:<deal>:advance:<stage>."""
-    from .stages import lost, move_stage, won
     parts = arg.split(":")
     if len(parts) != 3 or not parts[0].isdigit():
         raise Refusal("unknown_action", action=arg[:40])
-    deal = Deal.get_or_none(Deal.id == int(parts[0]))
+    deal = deals.deal_by_id(int(parts[0]))
     if deal is None:
         raise Refusal("action_expired")
-    rep = ctx.rep
-    if not (rep.role == "admin" or (rep.role == "manager" and deal.team_id == rep.team_id) or deal.owner_id == rep.id):
+    if not may_act_on(ctx.rep, deal.team_id, deal.owner_id):
         raise Refusal("not_allowed")
     if deal.status != "open":
         raise Refusal("action_spent", detail="商机已关闭")
@@ -43,3 +40,8 @@ def offer(ctx: Context, arg: str) -> None:
         move_stage(ctx, f"_ {extra}")
     else:
         raise Refusal("unknown_action", action=arg[:40])
+
+
+def register(router: Router) -> None:
+    router.action("choose", choose)
+    router.action("offer", offer)

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from rules.access import is_manager, visible_to
+from rules.kpi import last_days, parse_period
 from storage import deals, health_queries
 
 from .context import Context
-from .router import router
+from .report import stage_row, team_numbers
+from .router import Router
 from .views import LEVEL_RANK, deal_row, deal_silence, snoozed
 
 TASK_LIMIT = 15
@@ -20,7 +23,7 @@ def task_card_data(ctx: Context, open_deals: list | None = None, high_intent: li
     `open_deals` lets the daily job pass deals it loaded for many reps at once, and `silences` share
     each deal's silence between a rep's card and the manager's digest.
     """
-    manager = ctx.rep.role != "rep"
+    manager = is_manager(ctx.rep)
     if open_deals is None:
         open_deals = deals.open_deals_for(ctx.rep, limit=100000)
     # the level of every deal is cheap; the full row only for the deals the card shows
@@ -59,17 +62,15 @@ def task_card_data(ctx: Context, open_deals: list | None = None, high_intent: li
     }
 
 
-@router.command("今日任务", "今天", "任务", "today", "tasks")
 def today(ctx: Context, args: str) -> None:
     ctx.say("task_card", **task_card_data(ctx))
 
 
-@router.command("漏斗", "funnel")
 def funnel(ctx: Context, args: str) -> None:
     """Open deals by stage; for a manager also each stage's conversion and stay over a period (default:
     the last 30 days, or e.g. `漏斗 2026-Q4`) and the three stages where deals stall most."""
-    team_id = None if ctx.rep.role == "admin" else ctx.rep.team_id
-    if ctx.rep.role == "rep":
+    team_id, owner_id = visible_to(ctx.rep)
+    if owner_id is not None:
         totals: dict = {}
         for d in deals.open_deals_for(ctx.rep, limit=100000):
             n, amount = totals.get(d.stage, (0, 0))
@@ -82,9 +83,7 @@ def funnel(ctx: Context, args: str) -> None:
     stalls: list = []
     period_label = ""
     won = lost = (0, 0)
-    if ctx.rep.role != "rep":
-        from rules.kpi import last_days, parse_period
-        from .report import stage_row, team_numbers
+    if is_manager(ctx.rep):
         period = parse_period(args, ctx.today) or last_days(ctx.today, 30)
         numbers = team_numbers(ctx.funnel, ctx.tz, team_id, period, ctx.now)
         flow = {f.key: stage_row(f) for f in numbers.stages if f.present}
@@ -102,8 +101,19 @@ def funnel(ctx: Context, args: str) -> None:
             period=period_label, stalls=stalls, list_url=ctx.page_url("/dashboard/deals"))
 
 
-@router.command("帮助", "help", "?", "菜单", "menu")
 def help_(ctx: Context, args: str) -> None:
     ctx.say("help", stages=[s.name for s in ctx.funnel.stages],
             activities=[(k.name, k.words[0]) for k in ctx.funnel.activities.values() if k.in_help],
-            manager=ctx.rep.role != "rep")
+            manager=is_manager(ctx.rep))
+
+
+def today_action(ctx: Context, arg: str) -> None:
+    """The 今日任务 button."""
+    today(ctx, "")
+
+
+def register(router: Router) -> None:
+    router.command(("今日任务", "今天", "任务", "today", "tasks"), today)
+    router.command(("漏斗", "funnel"), funnel)
+    router.command(("帮助", "help", "?", "菜单", "menu"), help_)
+    router.action("today", today_action)

@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from rules.access import is_manager, visible_to
 from rules.kpi import Kpis, Period, StageFlow, compression, compute, parse_period, week_of
 from storage import kpi_queries
 
 from .context import Context
-from .router import router
+from .router import Router
 from .views import format_yuan
 
 REP_LIMIT = 10  # reps listed by follow-up interval on a card; the rest are counted
@@ -209,14 +210,12 @@ def parse_report_args(args: str, today: date) -> tuple[Period, Period] | None:
 
 
 def scope_of(ctx: Context) -> tuple[int | None, str]:
-    if ctx.rep.role == "admin":
-        return None, "全部团队"
-    return ctx.rep.team_id, ctx.rep.team.name
+    team_id, _ = visible_to(ctx.rep)
+    return (team_id, ctx.rep.team.name) if team_id is not None else (None, "全部团队")
 
 
-@router.command("周报", "report")
 def report(ctx: Context, args: str) -> None:
-    if ctx.rep.role == "rep":
+    if not is_manager(ctx.rep):
         ctx.understood["refused"] = "manager_only"
         ctx.say("kpi_notice", code="manager_only")
         return
@@ -230,3 +229,7 @@ def report(ctx: Context, args: str) -> None:
     k, before = team_numbers_vs(ctx.funnel, ctx.tz, team_id, [period, baseline], ctx.now)
     ctx.understood["period"] = period.key
     ctx.say("report", scope=scope, **numbers_data(k, before, kpi_queries.reps_of(team_id), period, baseline, scope))
+
+
+def register(router: Router) -> None:
+    router.command(("周报", "report"), report)

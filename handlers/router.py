@@ -1,4 +1,5 @@
-"""Declarative registry of chat commands and card actions, and the dispatch of one message.
+"""The dispatcher: what the handler modules register (commands, card actions, hooks) and the dispatch of
+one message. It imports no handler module: each registers itself (handlers/__init__.py HANDLERS).
 
 A handler is a plain function `handler(ctx, args)`; it answers with `ctx.say(...)` and raises
 `Refusal` to stop with nothing written. Handlers never know which chat tool the message came from.
@@ -10,6 +11,7 @@ from typing import Callable
 
 from .context import Context, Refusal
 from .parse import normalize, split_command
+from .parse.message import name_hint, says_something
 
 MAX_TEXT = 2000  # characters a command may have
 
@@ -21,33 +23,64 @@ class Route:
     name: str
 
 
+NumberHook = Callable[[Context, int], bool]  # True: the number answered something
+TextHook = Callable[[Context, str], bool]  # True: the text was taken
+
+
+@dataclass(frozen=True)
+class ActivityWords:
+    """How a message about a customer is read and logged (handlers/activities.py registers it)."""
+    read: Callable  # (ctx, text, verb_kind=None, hint=None) -> handlers.parse.message.Reading
+    log: Callable  # (ctx, decision: Decision) -> None: record what was read
+
+
 class Router:
+    """What each handler module registers (its `register(router)`, called in the order of
+    handlers/__init__.py HANDLERS). A text message is offered to, in this order:
+
+    1. `numbered` hooks, for a message that is only a number ("2" after a numbered question);
+    2. `pending` hooks, for a message whose first word is no command or activity word (the one line
+       asked for after 已跟进);
+    3. the command words (`command`), also glued to their argument (推迟华联超市 3天);
+    4. the activity words (`activity_words`): 拜访 华联超市 …, or a sentence about a customer without one.
+
+    A card button's action goes to the function its name was registered with (`action`).
+    """
+
     def __init__(self):
         self.commands: dict[str, Route] = {}
         self.actions: dict[str, Callable] = {}
-        self.fallbacks: list[Callable] = []  # fn(ctx, verb, rest) -> bool, tried for unknown verbs
+        self.numbered: list[NumberHook] = []
+        self.pending: list[TextHook] = []
+        self.activity_words: ActivityWords | None = None
         self._verbs: dict = {}
 
-    def command(self, *words: str):
-        def deco(fn):
-            route = Route(tuple(words), fn, fn.__name__)
-            for w in words:
-                self.commands[w.lower()] = route
-            return fn
-        return deco
+    def command(self, words: tuple[str, ...], fn: Callable) -> None:
+        route = Route(tuple(words), fn, fn.__name__)
+        for w in words:
+            if w.lower() in self.commands:
+                raise ValueError(f"command word {w!r} registered twice")
+            self.commands[w.lower()] = route
 
-    def action(self, name: str):
-        def deco(fn):
-            self.actions[name] = fn
-            return fn
-        return deco
+    def action(self, name: str, fn: Callable) -> None:
+        if name in self.actions:
+            raise ValueError(f"action {name!r} registered twice")
+        self.actions[name] = fn
 
-    def fallback(self, fn):
-        self.fallbacks.append(fn)
-        return fn
+    def on_number(self, fn: NumberHook) -> None:
+        self.numbered.append(fn)
 
-    def verbs(self, ctx: Context) -> list[str]:
-        return self.verbs_of(ctx.funnel)
+    def on_pending(self, fn: TextHook) -> None:
+        self.pending.append(fn)
+
+    def on_activity(self, words: ActivityWords) -> None:
+        if self.activity_words is not None:
+            raise ValueError("the activity words are registered twice")
+        self.activity_words = words
+
+    def is_verb(self, funnel, word: str) -> bool:
+        """A command word or one of the funnel's activity words."""
+        return word.lower() in self.commands or funnel.activity_for_word(word.lower()) is not None
 
     def verbs_of(self, funnel) -> list[str]:
         key = (id(funnel), len(self.commands))
@@ -65,8 +98,6 @@ router = Router()
 
 def dispatch(ctx: Context) -> None:
     """Run one incoming text or action; the outcome is in ctx.replies / ctx.outgoing."""
-    from . import choices
-
     if ctx.incoming.action:
         name, _, arg = ctx.incoming.action.partition(":")
         fn = router.actions.get(name)
@@ -81,7 +112,7 @@ def dispatch(ctx: Context) -> None:
     text = normalize(raw)
     if not text:
         raise Refusal("empty")
-    if text.isdigit() and choices.answer(ctx, int(text)):
+    if text.isdigit() and any(hook(ctx, int(text)) for hook in router.numbered):
         return
     run_text(ctx, text)
 
@@ -104,7 +135,6 @@ class Decision:
 def decide(text: str, funnel, read: Callable) -> Decision:
     """Pure: which command or activity `text` is. `read(text, verb_kind=None, hint=None)` reads an
     activity (it knows the sender's customers and today's date)."""
-    from .activities import name_hint, says_something
     verb, rest = split_command(text)
     lower = verb.lower()
     route = router.commands.get(lower)
@@ -133,20 +163,16 @@ def decide(text: str, funnel, read: Callable) -> Decision:
 
 
 def run_text(ctx: Context, text: str) -> None:
+    """A text message after numbered answers: a pending note, a command, or an activity."""
     verb, _ = split_command(text)
-    if router.commands.get(verb.lower()) is None and ctx.funnel.activity_for_word(verb.lower()) is None:
-        from .actions import fill_note
-        if fill_note(ctx, text):  # the one line asked for after "已跟进"
-            return
+    if not router.is_verb(ctx.funnel, verb) and any(hook(ctx, text) for hook in router.pending):
+        return
     ctx.understood.setdefault("text", text)
-    from .activities import log_free, reading_of, record_reading
-    decision = decide(text, ctx.funnel, lambda t, verb_kind=None, hint=None: reading_of(ctx, t, verb_kind, hint))
+    words = router.activity_words
+    decision = decide(text, ctx.funnel, lambda t, verb_kind=None, hint=None: words.read(ctx, t, verb_kind, hint))
     if decision.route is not None:
         ctx.understood.setdefault("intent", decision.route.name)
         decision.route.fn(ctx, decision.rest)
         return
     ctx.understood.setdefault("intent", decision.reading.kind or "unknown")
-    if decision.free:
-        log_free(ctx, decision.rest, decision.reading)
-    else:
-        record_reading(ctx, decision.reading, decision.rest)
+    words.log(ctx, decision)

@@ -7,7 +7,7 @@ from storage import deals, people
 
 from .context import Context, Refusal
 from .lookup import resolve_customer
-from .router import router
+from .router import Router
 
 REASON = re.compile(r"^(?:原因|理由|reason)\s*[:是]?\s*", re.IGNORECASE)
 
@@ -26,7 +26,6 @@ def missing_for(ctx: Context, deal, to_key: str) -> list[dict]:
     return [{"stage": s.name, "label": c.label} for s, c in missing]
 
 
-@router.command("推进", "阶段", "stage", "move", "advance")
 def move_stage(ctx: Context, args: str) -> None:
     customer, deal, target = open_deal_of(ctx, args)
     stage = ctx.funnel.find_stage(target) if target else None
@@ -51,7 +50,6 @@ def move_stage(ctx: Context, args: str) -> None:
 SIGNED = re.compile(r"已签约|签约了|已签|签了|\bsigned\b", re.IGNORECASE)
 
 
-@router.command("赢单", "成交", "won", "win")
 def won(ctx: Context, args: str) -> None:
     """赢单 华联超市; with exit criteria missing it is refused naming them, unless the rep says the
     customer has signed (赢单 华联超市 已签约): then it is won and the missing ones are recorded as skipped."""
@@ -69,7 +67,6 @@ def won(ctx: Context, args: str) -> None:
     announce(ctx, deal, customer, "won", None)
 
 
-@router.command("输单", "丢单", "lost", "lose")
 def lost(ctx: Context, args: str) -> None:
     customer, deal, rest = open_deal_of(ctx, args)
     reason = REASON.sub("", rest).strip()
@@ -87,3 +84,9 @@ def announce(ctx: Context, deal, customer, status: str, reason: str | None) -> N
     if group is not None:
         ctx.notify(f"closed:{deal.id}", group.local_id, "deal_closed_notice", customer=customer.name,
                    status=status, amount=deal.amount, reason=reason, rep=ctx.rep.name)
+
+
+def register(router: Router) -> None:
+    router.command(("推进", "阶段", "stage", "move", "advance"), move_stage)
+    router.command(("赢单", "成交", "won", "win"), won)
+    router.command(("输单", "丢单", "lost", "lose"), lost)

@@ -9,13 +9,14 @@ nothing.
 """
 from __future__ import annotations
 
+from rules.access import is_manager, visible_to
 from rules.kpi import Period, month_of, parse_period, quarter_of
 from storage import kpi_queries, people
 
 from .context import Context
 from .customers import MAX_AMOUNT
 from .parse import find_amount
-from .router import router
+from .router import Router
 
 TEAM_WORDS = {"团队", "全队", "全团队", "整个团队", "team", "the team"}
 _NEXT = {"下季度": "quarter", "下个季度": "quarter", "next quarter": "quarter", "next-quarter": "quarter",
@@ -47,13 +48,12 @@ def notice(ctx: Context, code: str, **data) -> None:
     ctx.say("target_notice", code=code, **data)
 
 
-@router.command("目标", "设目标", "设置目标", "target", "targets")
 def target(ctx: Context, args: str) -> None:
-    if ctx.rep.role == "rep":
+    if not is_manager(ctx.rep):
         return notice(ctx, "manager_only")
     amount, rest = find_amount(args)
     period, words, bad = parse_target_period(rest.split(), ctx.today)
-    admin = ctx.rep.role == "admin"
+    admin = visible_to(ctx.rep)[0] is None  # an admin sets any team's targets
     everyone = people.active_people(None if admin else ctx.rep.team_id)
     if bad is not None:
         return notice(ctx, "bad_period", text=bad[:30], example=example_name(everyone))
@@ -107,3 +107,7 @@ def list_targets(ctx: Context, team_id: int | None, scope: str, in_scope: list, 
     ctx.say("targets", scope=scope, team=team_id is not None, team_amount=team_amount, key=period.key,
             period=period.label, rows=rows[:NAMES_SHOWN * 2], unset=unset[:NAMES_SHOWN],
             unset_more=max(0, len(unset) - NAMES_SHOWN), example=example_name(in_scope))
+
+
+def register(router: Router) -> None:
+    router.command(("目标", "设目标", "设置目标", "target", "targets"), target)

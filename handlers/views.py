@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from rules.stale import LEVEL_ICONS, LEVEL_NAMES, silence
 from storage import people
 from storage.deals import SKIPPED
-from storage.models import Deal
 
 from .context import Context
+
+if TYPE_CHECKING:
+    from storage.models import Deal
 
 LEVEL_RANK = {"red": 0, "orange": 1, "yellow": 2, None: 3}
 

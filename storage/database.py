@@ -11,7 +11,8 @@ import time
 from datetime import datetime, timezone
 from typing import Callable
 
-from peewee import Database, MySQLDatabase, OperationalError, PostgresqlDatabase, Psycopg2Adapter, SqliteDatabase
+from peewee import (Database, MySQLDatabase, OperationalError, PostgresqlDatabase, Psycopg2Adapter, SqliteDatabase,
+                    fn)
 from playhouse.db_url import connect, parse
 from playhouse.migrate import SchemaMigrator, migrate  # noqa: F401  (used by migrations)
 
@@ -42,6 +43,23 @@ def _outbox_parts(database: Database, migrator: SchemaMigrator) -> None:
         migrate(migrator.add_column("outbox", "parts", IntegerField(default=1, constraints=[SQL("DEFAULT 1")])))
 
 
+def _deal_scan(database: Database, migrator: SchemaMigrator) -> None:
+    """Version 50: the stale scan's bookkeeping (warned level, its silence period, the next look) moves
+    from the deal row to the narrow deal_scan table (created before the migrations run), so that a first
+    scan after an import rewrites narrow rows instead of every deal row and every index of the deal table.
+    What each open deal had is kept; deal.next_check_at is left for a person's change to ask for a look."""
+    from peewee import Entity
+    from .models import Deal, DealScan
+    if "warn_level" not in {c.name for c in database.get_columns("deal")}:
+        return  # made by this code already
+    old = Deal.select(Deal.id, Entity("warn_level"), Entity("warn_since"), Deal.next_check_at).where(
+        (Deal.status == "open") & ~fn.EXISTS(DealScan.select(DealScan.deal).where(DealScan.deal == Deal.id)))
+    DealScan.insert_from(old, [DealScan.deal, DealScan.warn_level, DealScan.warn_since,
+                               DealScan.next_check_at]).execute()
+    Deal.update(next_check_at=None).where(Deal.next_check_at.is_null(False)).execute()
+    migrate(migrator.drop_column("deal", "warn_level"), migrator.drop_column("deal", "warn_since"))
+
+
 def _rep_targets(database: Database, migrator: SchemaMigrator) -> None:
     """Version 60: each rep's own sales target (rep_target); a new table, nothing else changes."""
     from .models import RepTarget
@@ -51,12 +69,18 @@ def _rep_targets(database: Database, migrator: SchemaMigrator) -> None:
 MIGRATIONS: list[tuple[int, str, Callable[[Database, SchemaMigrator], None]]] = [
     (30, "no secrets in the database (error texts scrubbed, generated signing key out)", _no_secrets),
     (40, "outbox.parts: a long text sent as several messages takes as many rate-limit slots", _outbox_parts),
+    (50, "the stale scan's state per deal in its own narrow table (deal_scan)", _deal_scan),
     (60, "rep_target: each rep's own sales target for a quarter or a month", _rep_targets),
 ]
 
 
 def latest_version() -> int:
     return max([1] + [v for v, _, _ in MIGRATIONS])
+
+
+def schema_version() -> int:
+    """The version the database's schema is at."""
+    return SchemaVersion.select().get().version
 
 
 _WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
@@ -380,8 +404,10 @@ _PG_CAST = {"INT": "integer", "BIGINT": "bigint", "AUTO": "integer", "VARCHAR": 
             "DATETIME": "timestamp", "DATE": "date", "BOOL": "boolean", "FLOAT": "double precision"}
 
 
-def bulk_update(model, fields: list, rows: list[tuple], page: int = 5000) -> None:
-    """UPDATE many rows by id, each with its own values: rows are (value per field..., id).
+def bulk_update(model, fields: list, rows: list[tuple], page: int = 5000, guard: tuple = ()) -> None:
+    """UPDATE many rows by id, each with its own values: rows are (value per field..., id, value per guard
+    field...). With `guard` fields a row is changed only where each of them still holds the value given
+    (what was read before: a change made since by someone else is kept).
 
     SQLite and MySQL: the driver's executemany of one UPDATE; PostgreSQL: one UPDATE ... FROM unnest(arrays)
     per page, which the planner joins through the primary key (a VALUES list of thousands of rows gets a hash
@@ -391,19 +417,51 @@ def bulk_update(model, fields: list, rows: list[tuple], page: int = 5000) -> Non
     database, table, kind, cursor = _driver(model)
     if kind == "Postgres":
         cols = [f.column_name for f in fields]
-        casts = [_PG_CAST.get(f.field_type, "text") for f in fields]
+        casts = [_PG_CAST.get(f.field_type, "text") for f in (*fields, model.id, *guard)]
         sets = ", ".join(f'"{c}" = v."{c}"' for c in cols)
-        names = ", ".join(f'"{c}"' for c in cols)
+        names = ", ".join([f'"{c}"' for c in cols] + ["id"] + [f"g{i}" for i in range(len(guard))])
         arrays = ", ".join(f"%s::{c}[]" for c in casts)
-        sql = (f'UPDATE "{table}" AS t SET {sets} FROM unnest({arrays}, %s::integer[]) AS v({names}, id) '
-               f'WHERE t."id" = v.id')
+        checks = "".join(f' AND t."{g.column_name}" = v.g{i}' for i, g in enumerate(guard))
+        sql = f'UPDATE "{table}" AS t SET {sets} FROM unnest({arrays}) AS v({names}) WHERE t."id" = v.id{checks}'
         for i in range(0, len(rows), page):
             cursor.execute(sql, [list(col) for col in zip(*rows[i:i + page])])
         return
     q = "`" if kind == "MySQL" else '"'
     mark = "?" if isinstance(database, SqliteDatabase) else "%s"
     sets = ", ".join(f"{q}{f.column_name}{q} = {mark}" for f in fields)
-    sql = f"UPDATE {q}{table}{q} SET {sets} WHERE {q}id{q} = {mark}"
+    checks = "".join(f" AND {q}{g.column_name}{q} = {mark}" for g in guard)
+    sql = f"UPDATE {q}{table}{q} SET {sets} WHERE {q}id{q} = {mark}{checks}"
+    for i in range(0, len(rows), page):
+        cursor.executemany(sql, rows[i:i + page])
+
+
+def bulk_upsert(model, fields: list, rows: list[tuple], page: int = 5000) -> None:
+    """Insert many rows keyed by the model's primary key (the first of `fields`), or where the key is
+    there already, set the other fields to the row's values. PostgreSQL: one INSERT ... SELECT FROM
+    unnest(arrays) ... ON CONFLICT per page; SQLite (ON CONFLICT) and MySQL (ON DUPLICATE KEY): executemany."""
+    if not rows:
+        return
+    database, table, kind, cursor = _driver(model)
+    key, rest = fields[0].column_name, [f.column_name for f in fields[1:]]
+    if kind == "Postgres":
+        cols = ", ".join(f'"{f.column_name}"' for f in fields)
+        arrays = ", ".join(f"%s::{_PG_CAST.get(f.field_type, 'text')}[]" for f in fields)
+        sets = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in rest)
+        sql = (f'INSERT INTO "{table}" ({cols}) SELECT * FROM unnest({arrays}) '
+               f'ON CONFLICT ("{key}") DO UPDATE SET {sets}')
+        for i in range(0, len(rows), page):
+            cursor.execute(sql, [list(col) for col in zip(*rows[i:i + page])])
+        return
+    if kind == "MySQL":
+        cols = ", ".join(f"`{f.column_name}`" for f in fields)
+        sets = ", ".join(f"`{c}` = VALUES(`{c}`)" for c in rest)
+        sql = (f"INSERT INTO `{table}` ({cols}) VALUES ({', '.join(['%s'] * len(fields))}) "
+               f"ON DUPLICATE KEY UPDATE {sets}")
+    else:
+        cols = ", ".join(f'"{f.column_name}"' for f in fields)
+        sets = ", ".join(f'"{c}" = excluded."{c}"' for c in rest)
+        sql = (f'INSERT INTO "{table}" ({cols}) VALUES ({", ".join(["?"] * len(fields))}) '
+               f'ON CONFLICT ("{key}") DO UPDATE SET {sets}')
     for i in range(0, len(rows), page):
         cursor.executemany(sql, rows[i:i + page])
 

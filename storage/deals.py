@@ -5,6 +5,7 @@ from datetime import datetime
 
 from peewee import JOIN, IntegrityError, SqliteDatabase, fn
 
+from rules.access import visible_to
 from rules.funnel import DealFacts
 
 from .models import Activity, Contact, Customer, Deal, ManagerAction, Rep, StageChange, db
@@ -28,11 +29,12 @@ _candidates = {
 def customer_candidates(rep: Rep, whole_team: bool = False) -> list[tuple[int, str, str]]:
     """(id, name, initials) of the customers `rep` may act on: their own (rep), the team's (manager),
     all (admin); or the whole team's."""
-    if whole_team or rep.role == "manager":
-        return _candidates["team"].rows(rep.team_id)
-    if rep.role == "admin":
-        return _candidates["admin"].rows()
-    return _candidates["own"].rows(rep.id)
+    team_id, owner_id = (rep.team_id, None) if whole_team else visible_to(rep)
+    if owner_id is not None:
+        return _candidates["own"].rows(owner_id)
+    if team_id is not None:
+        return _candidates["team"].rows(team_id)
+    return _candidates["admin"].rows()
 
 
 _customer = prepared(lambda customer_id: Customer.select(*CUSTOMER_FIELDS, *REP_COLUMNS).join(Rep)
@@ -206,12 +208,13 @@ _open_deals_of = {
 
 def open_deals_for(rep: Rep, limit: int = 200) -> list[LiteDeal]:
     """Open deals `rep` may see, oldest movement first, with customer and owner names."""
-    if rep.role == "admin":
-        rows = _open_deals_of["admin"].rows(limit)
-    elif rep.role == "manager":
-        rows = _open_deals_of["manager"].rows(rep.team_id, limit)
+    team_id, owner_id = visible_to(rep)
+    if owner_id is not None:
+        rows = _open_deals_of["rep"].rows(owner_id, limit)
+    elif team_id is not None:
+        rows = _open_deals_of["manager"].rows(team_id, limit)
     else:
-        rows = _open_deals_of["rep"].rows(rep.id, limit)
+        rows = _open_deals_of["admin"].rows(limit)
     return [LiteDeal(row) for row in rows]
 
 
@@ -361,6 +364,10 @@ def set_activity_contact(activity_id: int, contact: Contact | None) -> None:
 
 def activity_exists(activity_id: int) -> bool:
     return Activity.select().where(Activity.id == activity_id).exists()
+
+
+def deal_by_id(deal_id: int) -> Deal | None:
+    return Deal.get_or_none(Deal.id == deal_id)
 
 
 def open_deal_by_id(deal_id: int) -> Deal | None:

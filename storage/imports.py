@@ -5,7 +5,7 @@ from __future__ import annotations
 from peewee import MySQLDatabase
 
 from .database import bulk_insert
-from .models import Contact, Customer, Deal, Rep, StageChange, db
+from .models import Contact, Customer, Deal, DealScan, Rep, StageChange, db
 
 INSERT_ROWS = 500  # names per IN (...) look-up
 
@@ -60,10 +60,15 @@ def customer_ids(team_id: int, names: list[str]):
 
 def insert_deals(rows: list[tuple]) -> None:
     """(customer id, owner id, team id, amount, stage, status, lost_reason, created_at, stage_entered_at,
-    last_movement_at, next_check_at, closed_at) rows."""
+    last_movement_at, closed_at) rows."""
     bulk_insert(Deal, [Deal.customer, Deal.owner, Deal.team, Deal.amount, Deal.stage, Deal.status, Deal.lost_reason,
-                       Deal.created_at, Deal.stage_entered_at, Deal.last_movement_at, Deal.next_check_at,
-                       Deal.closed_at], rows)
+                       Deal.created_at, Deal.stage_entered_at, Deal.last_movement_at, Deal.closed_at], rows)
+
+
+def insert_first_looks(rows: list[tuple]) -> None:
+    """(deal id, next_check_at) rows: the stale scan's first look at each new open deal, in its own narrow
+    table, so the first scan after an import rewrites narrow rows, not the deal rows and every index of deal."""
+    bulk_insert(DealScan, [DealScan.deal, DealScan.next_check_at], rows)
 
 
 def deal_ids(customer_ids: list[int]):

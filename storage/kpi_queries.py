@@ -13,6 +13,7 @@ from functools import reduce
 
 from peewee import IntegrityError, fn
 
+from rules.access import MANAGER_ROLES
 from rules.kpi import CustomerActivity, DealRow, KpiInput, StageMove, close_day
 
 from .localday import local_date
@@ -111,7 +112,7 @@ def load_windows(team_id: int | None, windows: list[Window], tz) -> list[KpiInpu
     first_action = {d: _dt(at) for d, at in _rows(_team(q, Deal.team, team_id))}
     q = (Activity.select(Activity.deal, fn.MIN(Activity.at)).join(Deal, on=(Activity.deal == Deal.id))
          .join(Rep, on=(Activity.rep == Rep.id))
-         .where(risky & (Activity.at < hi) & Rep.role.in_(("manager", "admin"))).group_by(Activity.deal))
+         .where(risky & (Activity.at < hi) & Rep.role.in_(MANAGER_ROLES)).group_by(Activity.deal))
     for d, at in _rows(_team(q, Deal.team, team_id)):
         at = _dt(at)
         if d not in first_action or at < first_action[d]:

@@ -36,6 +36,11 @@ def put(key: str, value: str, now: datetime, ttl: timedelta | None = None) -> No
             KeyValue.update(value=value, expires_at=expires, updated_at=now).where(KeyValue.key == key).execute()
 
 
+def replace(key: str, value: str) -> None:
+    """A new value for an existing key, keeping its expiry (a no-op for a key that is gone)."""
+    KeyValue.update(value=value).where(KeyValue.key == key).execute()
+
+
 def delete(key: str) -> None:
     KeyValue.delete().where(KeyValue.key == key).execute()
 

@@ -131,10 +131,8 @@ class Deal(BaseModel):
     snoozed_until = DateTimeField(null=True)
     snooze_reason = TextField(null=True)
     closed_at = DateTimeField(null=True)
-    # the stale scan's bookkeeping: the level already warned in the silence period that began at
-    # warn_since, and when the deal next needs a look (NULL: not until it moves again)
-    warn_level = CharField(max_length=8, null=True)
-    warn_since = DateTimeField(null=True)
+    # a person's change asks the stale scan for a look at this time (the deal was created or moved, a
+    # snooze ends); the scan clears it once it has looked. The scan's own bookkeeping is in DealScan.
     next_check_at = DateTimeField(null=True)
     intervention_by = ForeignKeyField(Rep, null=True, backref="interventions")
 
@@ -147,6 +145,20 @@ class Deal(BaseModel):
             (("customer", "status"), False),
         )
 
+
+
+class DealScan(BaseModel):
+    """The stale scan's bookkeeping of a deal, in a narrow table of its own: the level already warned in
+    the silence period that began at warn_since, and when the deal next needs a look (the next threshold
+    crossing; NULL: not until it moves again). A first scan after an import writes 500k of these rows,
+    not 500k wide deal rows and every index of the deal table."""
+    deal = ForeignKeyField(Deal, primary_key=True, backref="scan_state")
+    warn_level = CharField(max_length=8, null=True)
+    warn_since = DateTimeField(null=True)
+    next_check_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("next_check_at",), False),)
 
 class StageChange(BaseModel):
     deal = ForeignKeyField(Deal, backref="stage_changes")
@@ -303,6 +315,6 @@ class KeyValue(BaseModel):
     updated_at = DateTimeField()
 
 
-ALL_MODELS = [SchemaVersion, Team, Rep, ChatGroup, Customer, Contact, Deal, StageChange, Activity, Warning,
+ALL_MODELS = [SchemaVersion, Team, Rep, ChatGroup, Customer, Contact, Deal, DealScan, StageChange, Activity, Warning,
               Ticket, HealthScore, TierChange, Target, RepTarget, ManagerAction, InboundMessage, Outbox, PendingChoice,
               KeyValue]

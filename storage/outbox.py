@@ -157,11 +157,11 @@ def reserve_slot(row: Outbox, now: datetime, parts: int = 1) -> None:
 
 def sent_times(recipient: str, since: datetime) -> list[datetime]:
     """When messages to `recipient` were sent since `since`, oldest first, one entry per message the
-    chat tool counted (a row sent as three parts: three), for rate limits."""
+    chat tool counted (a row sent as three parts: three; a card's update, parts 0: none), for rate limits."""
     return [t for (t, n) in Outbox.select(Outbox.sent_at, Outbox.parts).where(
         (Outbox.recipient == recipient) & (Outbox.sent_at >= since)
         & (Outbox.last_error.is_null() | ~Outbox.last_error.startswith("merged:")))
-        .order_by(Outbox.sent_at).tuples() for _ in range(max(1, n or 1))]
+        .order_by(Outbox.sent_at).tuples() for _ in range(1 if n is None else n)]
 
 
 def exists(key: str) -> bool:

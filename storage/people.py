@@ -46,6 +46,10 @@ def rep_by_local_id(local_id: str) -> Rep | None:
     return Rep.get_or_none(Rep.local_id == local_id)
 
 
+def group_by_local_id(local_id: str) -> ChatGroup | None:
+    return ChatGroup.get_or_none(ChatGroup.local_id == local_id)
+
+
 def ensure_team(name: str) -> Team:
     team, _ = Team.get_or_create(name=name)
     return team

@@ -1,33 +1,45 @@
-"""Queries of the stale scan and the daily cards. Set-based: the scan reads only the deals whose
-`next_check_at` has come (a threshold crossed, or the deal moved), never all open deals."""
+"""Queries of the stale scan and the daily cards. Set-based: the scan reads only the deals whose next
+look has come (a threshold crossed: deal_scan.next_check_at; or a person's change: deal.next_check_at),
+never all open deals."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from peewee import chunked
+from peewee import SQL, JOIN, chunked, fn
 
-from .database import bulk_insert_ignore, bulk_update
-from .models import Customer, Deal, Rep, Warning, db
+from .database import bulk_insert_ignore, bulk_update, bulk_upsert
+from .models import Customer, Deal, DealScan, Rep, Warning, db
 
 DUE_FIELDS = (Deal.id, Deal.owner, Deal.stage, Deal.last_movement_at, Deal.next_step_due, Deal.snoozed_until,
-              Deal.warn_level, Deal.warn_since, Deal.team, Deal.amount)
+              DealScan.warn_level, DealScan.warn_since, Deal.team, Deal.amount, Deal.next_check_at)
 
 
 def due_deal_ids(now: datetime) -> list[int]:
-    """Open deals that need a look now, grouped by owner (so one rep's warnings merge)."""
-    q = (Deal.select(Deal.id).where((Deal.status == "open") & (Deal.next_check_at <= now))
-         .order_by(Deal.owner, Deal.id))
-    return [i for (i,) in q.tuples()]
+    """Deals that need a look now, grouped by owner (so one rep's warnings merge): a threshold crossed,
+    or a look asked for by a change. A closed deal's pending crossing is dropped on the way (one closed
+    since may still be named: due_rows leaves it out)."""
+    (DealScan.update(next_check_at=None)
+     .where((DealScan.next_check_at <= now)
+            & ~fn.EXISTS(Deal.select(SQL("1")).where((Deal.id == DealScan.deal) & (Deal.status == "open"))))
+     .execute())
+    asked = Deal.select(Deal.id, Deal.owner).where((Deal.status == "open") & (Deal.next_check_at <= now))
+    # (no condition on the deal's status here, or SQLite reads every open deal to find the few crossed)
+    crossed = DealScan.select(DealScan.deal, Deal.owner).join(Deal).where(DealScan.next_check_at <= now)
+    q = (asked | crossed).order_by(SQL("2"), SQL("1"))
+    return [i for i, _ in _driver_rows(*q.sql())]
 
 
 def due_rows(ids: list[int]) -> list[tuple]:
-    """(id, owner_id, stage, last_movement_at, next_step_due, snoozed_until, warn_level, warn_since, team_id,
-    amount). The driver's rows as they are (peewee's per-value conversion costs seconds at 500k rows)."""
-    rows = _driver_rows(*_wide_in(lambda one: Deal.select(*DUE_FIELDS).where(Deal.id.in_(one))
-                                  .order_by(Deal.owner, Deal.id), ids))
+    """Of the open deals among `ids`: (id, owner_id, stage, last_movement_at, next_step_due, snoozed_until,
+    warn_level, warn_since, team_id, amount, asked_at: the deal's own next_check_at). The driver's rows as
+    they are (peewee's per-value conversion costs seconds at 500k rows)."""
+    # the status is checked here, not in SQL: SQLite would read every open deal through its status index
+    rows = [r[:-1] for r in _driver_rows(*_wide_in(
+        lambda one: Deal.select(*DUE_FIELDS, Deal.status).join(DealScan, JOIN.LEFT_OUTER).where(Deal.id.in_(one))
+        .order_by(Deal.owner, Deal.id), ids)) if r[-1] == "open"]
     if rows and any(isinstance(r[3], str) for r in rows[:1]):  # SQLite hands datetimes back as text
-        rows = [(a, b, c, _dt(d), _dt(e) if e else None, _dt(f) if f else None, g, _dt(h) if h else None, i, j)
-                for a, b, c, d, e, f, g, h, i, j in rows]
+        rows = [(a, b, c, _dt(d), _dt(e) if e else None, _dt(f) if f else None, g, _dt(h) if h else None, i, j,
+                 _dt(k) if k else None) for a, b, c, d, e, f, g, h, i, j, k in rows]
     return rows
 
 
@@ -69,10 +81,19 @@ def record_warnings(fired: list[tuple[int, str, datetime]], scan_id: str, now: d
     return mine
 
 
-def save_scan_state(updates: list[tuple[int, str | None, datetime, datetime | None]]) -> None:
-    """Set (warn_level, warn_since, next_check_at) per deal id (in id order: neighbouring rows share pages)."""
-    bulk_update(Deal, [Deal.warn_level, Deal.warn_since, Deal.next_check_at],
-                [(level, since, check, deal_id) for deal_id, level, since, check in sorted(updates)])
+def save_scan_state(updates: list[tuple[int, str | None, datetime, datetime | None, datetime | None]],
+                    now: datetime) -> None:
+    """Rows (deal id, level, since, next check, asked_at): set (warn_level, warn_since, next_check_at) in
+    deal_scan, in id order (neighbouring rows share pages). asked_at is the deal's own next_check_at as
+    due_rows read it: come by `now`, it has been answered and is cleared on the deal, unless a change set
+    it again since; still ahead (a snooze's end), it stays."""
+    state, answered = [], []
+    for deal_id, level, since, check, asked in sorted(updates):
+        state.append((deal_id, level, since, check))
+        if asked is not None and asked <= now:
+            answered.append((None, deal_id, asked))
+    bulk_upsert(DealScan, [DealScan.deal, DealScan.warn_level, DealScan.warn_since, DealScan.next_check_at], state)
+    bulk_update(Deal, [Deal.next_check_at], answered, guard=(Deal.next_check_at,))
 
 
 def deal_details(ids: list[int]) -> list["LiteDeal"]:

@@ -592,12 +592,15 @@ class CustomerImport:
             if self.new_deals:
                 imports.insert_deals([(d.cust.id, d.owner_id, d.cust.team_id, d.amount, d.stage, d.status,
                                        d.lost_reason, d.created_at, d.stage_entered_at, d.last_movement_at,
-                                       d.next_check_at, d.closed_at) for d in self.new_deals])
+                                       d.closed_at) for d in self.new_deals])
                 wanted = {d.cust.id: d for d in self.new_deals}
                 for did, cid in imports.deal_ids(list(wanted)):
                     wanted[cid].id = did  # the customer's newest deal is the one just inserted
+                imports.insert_first_looks([(d.id, d.next_check_at) for d in self.new_deals
+                                            if d.next_check_at is not None])
             if self.new_changes:
-                imports.insert_stage_changes([(d.id, a, b, rep, at, note) for d, a, b, rep, at, note in self.new_changes])
+                imports.insert_stage_changes([(d.id, a, b, rep, at, note)
+                                              for d, a, b, rep, at, note in self.new_changes])
             if self.new_contacts:
                 imports.insert_contacts([(c.cust.id, c.name, c.title, c.dm, c.created_at) for c in self.new_contacts])
                 for c in self.new_contacts:

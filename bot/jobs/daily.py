@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from handlers.messages import Reply
+from rules.access import is_manager
 from storage import outbox, scan_queries
 from storage.database import in_transaction
 
 from ..cards import MAX_BUTTON_DEALS, rep_buttons
-from handlers.messages import Reply
 from . import pushes
 from .scan import RED_DIGEST_ROWS
 from .timetable import not_due
@@ -43,13 +44,13 @@ def daily(rt, now: datetime) -> dict:
     silences: dict = {}
     for rep in scan_queries.active_reps():
         ctx = rt.context_for(rep, now)
-        if rep.role == "rep":
+        if not is_manager(rep):
             mine, hot = by_owner.get(rep.id, []), [n for _, n in intent.get(rep.id, [])][:10]
         else:
             mine, hot = by_team.get(rep.team_id, []), intent_by_team.get(rep.team_id, [])[:10]
         data = task_card_data(ctx, mine, hot, silences)
         buttons = []
-        if rep.role == "rep":
+        if not is_manager(rep):
             for r in data["warned"][:MAX_BUTTON_DEALS]:
                 buttons += rep_buttons(r["deal_id"], r["period"], r["customer"], prefix=True)
         rows.append((f"task:{rep.local_id}:{day.isoformat()}", rt.config.primary_channel, rep.local_id,

@@ -163,6 +163,9 @@ def reserve(adapter, channel: str, recipient: str, row, now: datetime, parts: in
     last slot of a window."""
     if not adapter.limits(recipient):
         return None
+    if parts == 0:  # not a message (a card's update): no slot, and it counts against no limit
+        outbox.reserve_slot(row, now, 0)
+        return None
     with kv.locked(f"rate:{channel}:{recipient}", now):
         wait = rate_wait(adapter, recipient, now, parts)
         if wait is None:

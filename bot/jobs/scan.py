@@ -51,17 +51,18 @@ def _scan_batch(rt, batch: list[int], scan_id: str, now: datetime):
     updates, fired = [], []
     rules: dict[tuple, tuple] = {}  # (stage, team) -> (thresholds, clock)
     light: dict[int, Light] = {}
-    for deal_id, owner_id, stage, moved, due, snoozed, wlevel, wsince, team_id, amount in scan_queries.due_rows(batch):
+    for row in scan_queries.due_rows(batch):
+        deal_id, owner_id, stage, moved, due, snoozed, wlevel, wsince, team_id, amount, asked = row
         rule = rules.get((stage, team_id))
         if rule is None:  # a stage removed from the rules file gets the defaults
             rule = rules[(stage, team_id)] = (funnel.stale_for(stage), deal_clock(funnel, rt.tz, stage, team_id))
         ev = evaluate(moved, due, snoozed, wlevel, wsince, rule[0], now, funnel.pause_while_next_step_ahead, rule[1])
-        updates.append((deal_id, ev.level, ev.since, ev.next_check))
+        updates.append((deal_id, ev.level, ev.since, ev.next_check, asked))
         if ev.fire:
             fired.append((deal_id, ev.fire, ev.since))
             light[deal_id] = Light(owner_id, team_id, stage, amount, int(rule[1].elapsed_hours(ev.since, now) // 24))
     mine = scan_queries.record_warnings(fired, scan_id, now)
-    scan_queries.save_scan_state(updates)
+    scan_queries.save_scan_state(updates, now)
     won = [f for f in fired if f[0] in mine]
     return won, _queue_warnings(rt, won, scan_id, now, light)
 

@@ -15,6 +15,7 @@ from flask import abort, jsonify, redirect, render_template, request, url_for
 
 from handlers import report
 from handlers.views import deal_row, format_yuan, stage_change_text
+from rules.access import is_manager, visible_to
 from rules.advice import suggested_action
 from rules.health_score import Part, Score
 from rules.kpi import HEALTH_BUCKETS, HIGH_HEALTH, local_midnight, week_of
@@ -50,15 +51,6 @@ class Scope:
         return self.owner_name or self.team_name
 
 
-def role_scope(user) -> tuple[int | None, int | None]:
-    """What `user` may see at most: (team id or None, owner id or None)."""
-    if user.role == "admin":
-        return None, None
-    if user.role == "manager":
-        return user.team_id, None
-    return user.team_id, user.id
-
-
 MAX_ID = 2 ** 31 - 1  # a row id fits a 32-bit integer column on every database
 MAX_PAGE = 100_000
 
@@ -71,7 +63,7 @@ def id_arg(args, name: str) -> int | None:
 
 def resolve_scope(user, args) -> Scope:
     """The scope of the page: the role's, narrowed by the team and rep filters where they fit in it."""
-    max_team, max_owner = role_scope(user)
+    max_team, max_owner = visible_to(user)
     notice = None
     team_arg, rep_arg = id_arg(args, "team"), id_arg(args, "rep")
     team_id = max_team
@@ -137,7 +129,7 @@ def drill_scope(scope: Scope) -> dict:
     out = {}
     if scope.user.role == "admin" and scope.team_id is not None:
         out["team"] = scope.team_id
-    if scope.user.role != "rep" and scope.owner_id is not None:
+    if is_manager(scope.user) and scope.owner_id is not None:
         out["rep"] = scope.owner_id
     return out
 
@@ -146,7 +138,7 @@ def filters_context(scope: Scope, period_key: str):
     user = scope.user
     teams = dashboard_queries.teams() if user.role == "admin" else []
     people = []
-    if user.role != "rep" and scope.team_id is not None:
+    if is_manager(user) and scope.team_id is not None:
         people = [(pid, name, role) for pid, _, name, role, _ in dashboard_queries.people(scope.team_id)]
     return {"teams": teams, "people": people, "periods": kpi_numbers.PERIODS, "period_key": period_key,
             "team_id": scope.team_id, "owner_id": scope.owner_id}
@@ -164,12 +156,12 @@ def kpi_view(rt, scope: Scope, period, now, compute: bool) -> dict | None:
     or computed (rules/kpi through handlers.report, as the chat's 周报) when `compute`."""
     # the database is part of the key: the simulator's own database lives in the same process
     key = kpi_numbers.cache_key(scope.team_id, scope.owner_id, period, now, dashboard_queries.data_version()) + \
-        (scope.user.role == "rep", rt.config.database_url)
+        (not is_manager(scope.user), rt.config.database_url)
     hit = kpi_numbers.cached(key)
     if hit is None and compute:
         reps = kpi_numbers.reps_of(scope.team_id)
         k, numbers = kpi_numbers.page_numbers(rt.funnel, rt.tz, scope.team_id, scope.owner_id, period, now, reps,
-                                              scope.team_name, for_rep=scope.user.role == "rep")
+                                              scope.team_name, for_rep=not is_manager(scope.user))
         hit = {"numbers": numbers,
                "stages": {f.key: {"conversion": report.pct(f.conversion) if f.present else "—",
                                   "title": f"{f.advanced}/{f.present}，平均停留 {report.in_days(f.avg_days)}"
@@ -322,7 +314,7 @@ def warnings():
 def deal_page(deal_id: int):
     rt, user = runtime(), current_user()
     now = rt.now()
-    team_id, owner_id = role_scope(user)
+    team_id, owner_id = visible_to(user)
     deal = dashboard_queries.deal(deal_id, team_id, owner_id) if 0 < deal_id <= MAX_ID else None
     if deal is None:  # not there, or not yours: the same answer
         abort(404, description="没有这个商机，或你无权查看。")

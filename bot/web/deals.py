@@ -16,6 +16,7 @@ from datetime import timedelta, timezone
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 
+from rules.access import is_manager, visible_to
 from rules.advice import suggested_action
 from rules.stale import LEVEL_ICONS, LEVEL_NAMES, silence
 from storage import dashboard_queries
@@ -81,7 +82,7 @@ def nonce() -> str:
 
 def actions_context(user, team_id) -> dict:
     """What the action forms need: may this user act, and the reps a deal can be given to."""
-    can = user.role in ("manager", "admin")
+    can = is_manager(user)
     reps = []
     if can and team_id is not None:
         reps = [(pid, name) for pid, _, name, role, _ in dashboard_queries.people(team_id) if role == "rep"]
@@ -236,14 +237,13 @@ def deal_export():
 def deal_act(deal_id: int):
     """介入 / 催办 / 改派 from the page: the card button's action, run as the logged-in manager."""
     from .auth import safe_next
-    from .dashboard import role_scope
     rt, user = runtime(), current_user()
     back = safe_next(request.form.get("next") or url_for("web.deal_page", deal_id=deal_id))
-    if user.role not in ("manager", "admin"):
+    if not is_manager(user):
         abort(403, description="介入、催办和改派由团队主管来做。")
     if not 0 < deal_id < 2 ** 63:
         abort(404, description="没有这个商机，或你无权查看。")
-    team_id, owner_id = role_scope(user)
+    team_id, owner_id = visible_to(user)
     if dashboard_queries.deal(deal_id, team_id, owner_id) is None:
         abort(404, description="没有这个商机，或你无权查看。")
     kind = choice_arg(request.form, "action", ACTION_NAMES)

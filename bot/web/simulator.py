@@ -7,7 +7,7 @@ Its own database: the simulation runs on a second copy of the app (bot.create_ap
 BOT_SIMULATOR_DATABASE_URL, by default `simulator.db` beside a SQLite database), loaded with the demo
 team, and keeps its simulated now in that database. The real dashboard and the real chat never see the
 simulated future. While a simulator request runs, this thread's models use that database
-(storage.models.db.routed); every other thread keeps the real one.
+(storage.sandbox.routed); every other thread keeps the real one.
 
 No separate code path: a message or a button press is a POST to that app's local channel
 (`/local/messages`), the feeds are its `/local/outbox`, and moving time runs the scheduler's jobs
@@ -30,7 +30,6 @@ from flask import abort, current_app, jsonify, render_template, request
 from rules.calendar import is_workday
 from storage import dashboard_queries, kv, people, sandbox
 from storage.database import connected, to_db
-from storage.models import db
 from storage.redact import redact
 
 from ..clock import FixedClock, aware
@@ -83,7 +82,7 @@ class Simulation:
         cfg = {k.lower(): v for k, v in real.config.values.items()}
         cfg.update(database_url=simulator_url(real.config), use_dotenv=False, bot_simulator="0")
         self.real = real
-        with db.routed():  # the database opened here is this simulation's, for this thread only
+        with sandbox.routed():  # the database opened here is this simulation's, for this thread only
             self.app = create_app(cfg, clock=FixedClock(aware(real.clock.now())))
         self.rt = self.app.extensions["bot"]
         self.rt.__dict__["_web_links"] = _NoLinks()
@@ -96,7 +95,7 @@ class Simulation:
     @contextmanager
     def using(self):
         """The block runs on the simulation's database (this thread), one simulator request at a time."""
-        with SIM_LOCK, db.routed(self.rt.database), connected(self.rt.database):
+        with SIM_LOCK, sandbox.routed(self.rt.database), connected(self.rt.database):
             yield self
 
     def now(self) -> datetime:
@@ -389,8 +388,7 @@ LEVEL_RANK = {None: 0, "yellow": 1, "orange": 2, "red": 3}
 
 def tour_deal(sim: Simulation):
     from storage.deals import open_deal
-    from storage.models import Customer
-    customer = Customer.get_or_none(Customer.name == TOUR_CUSTOMER)
+    customer = sandbox.customer_named(TOUR_CUSTOMER)
     return open_deal(customer.id) if customer is not None else None
 
 

@@ -13,8 +13,28 @@ from datetime import date
 from .dates import DateFound, find_dates
 from .names import CustomerIndex, Found
 from .normalize import normalize
-from .notes import MARKERS, find_next_step
 from .people import Person, find_person, is_decision_maker
+
+# Markers of the next step, strongest first; the step runs to the end of its clause.
+MARKERS = (
+    re.compile(r"下一步|下步|next\s*steps?|next\s*:|todo\s*:", re.IGNORECASE),
+    re.compile(r"计划|待办"),
+)
+_CLAUSE_END = re.compile(r"[,;!?]|(?<!\d)\.|\.(?!\d)")
+_LEAD = re.compile(r"^[\s:]*(?:是|为|就是)?[\s:]*")
+
+
+def find_next_step(text: str) -> str | None:
+    """What follows 下一步 / next step / 计划 / 待办 up to the end of its clause; None without a marker."""
+    for marker in MARKERS:
+        for m in marker.finditer(text):
+            rest = _LEAD.sub("", text[m.end():], count=1)
+            end = _CLAUSE_END.search(rest)
+            step = (rest[:end.start()] if end else rest).strip()
+            if step:
+                return step
+    return None
+
 
 # ---- voice-style text ------------------------------------------------------------------------
 
@@ -344,3 +364,17 @@ def _in_future(text: str, person: Person, pieces: list[Piece]) -> bool:
         if at <= person.start < at + len(p.text):
             return p.future and not p.reported
     return False
+
+
+_NAME_END = re.compile(r"[\s,.;:!?]")
+
+
+def name_hint(args: str) -> str:
+    """The word in the customer's place after a command word: up to the first space or punctuation."""
+    return _NAME_END.split((args or "").strip(), maxsplit=1)[0]
+
+
+def says_something(reading: Reading) -> bool:
+    """Whether the message reports or plans something (not only names a customer): a kind of activity,
+    a next step, a person met or a stage signal."""
+    return bool(reading.step or reading.person or reading.signal or reading.kind not in (None, "note"))

@@ -1,20 +1,12 @@
 """Facts in a free-text visit or call note: who was met, whether they decide, the next step and its due date."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 
+from .message import next_step_of
 from .normalize import normalize
 from .people import find_person, is_decision_maker
-
-# Markers of the next step, strongest first; the step runs to the end of its clause.
-MARKERS = (
-    re.compile(r"下一步|下步|next\s*steps?|next\s*:|todo\s*:", re.IGNORECASE),
-    re.compile(r"计划|待办"),
-)
-_CLAUSE_END = re.compile(r"[,;!?]|(?<!\d)\.|\.(?!\d)")
-_LEAD = re.compile(r"^[\s:]*(?:是|为|就是)?[\s:]*")
 
 
 @dataclass
@@ -27,26 +19,12 @@ class NoteFacts:
     due_text: str | None
 
 
-def find_next_step(text: str) -> str | None:
-    """What follows 下一步 / next step / 计划 / 待办 up to the end of its clause; None without a marker."""
-    for marker in MARKERS:
-        for m in marker.finditer(text):
-            rest = _LEAD.sub("", text[m.end():], count=1)
-            end = _CLAUSE_END.search(rest)
-            step = (rest[:end.start()] if end else rest).strip()
-            if step:
-                return step
-    return None
-
-
 def extract_note(text: str, today: date, decision_titles: list[str]) -> NoteFacts:
     """Contact, decision-maker flag, next step and its due date. Raises DateError for an impossible date.
 
     The next step is what follows 下一步 / 计划 / next step, else the clause with a future date or time
     (明天寄样品, 下周一再跟进) or a vague one (年后再约: no date).
     """
-    from .message import next_step_of
-
     text = normalize(text)
     person = find_person(text)
     step = next_step_of(text, today)

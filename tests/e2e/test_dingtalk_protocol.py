@@ -1,5 +1,6 @@
 """DingTalk as its real servers behave (tests/fakes/dingtalk_server.py is as strict): a sender without a
-senderStaffId, the 15,000 bytes of a robot's markdown, msgKey/msgParam validation, HTTP 400
+senderStaffId, the 15,000 bytes of a robot's markdown (custom robot, session webhook and OpenAPI alike),
+msgKey/msgParam validation, HTTP 400
 staffId.notExisted. On SQLite, PostgreSQL and MariaDB."""
 from __future__ import annotations
 
@@ -44,6 +45,30 @@ def test_a_group_message_over_15000_bytes_is_cut_between_lines_not_refused(rt, f
     parts = [f"客户{i:03d}" + "拜" * 60 for i in range(100)]  # about 19,000 bytes
     text = group_text(rt, fake, parts)
     assert len(text.encode()) <= 15000 and "客户000" in text
+    assert all(line.endswith("拜") or not line.startswith("客户") for line in text.split("  \n"))  # whole lines
+
+
+def openapi_text(rt, fake, parts: list[str], buttons: list | None = None) -> str:
+    """A long message to alice with no session to answer in: the robot OpenAPI (oToMessages/batchSend)."""
+    reply = {"template": "merged", "data": {"parts": parts, "count": len(parts)}, "buttons": buttons or []}
+    with rt.database.connection_context():
+        outbox.enqueue("big:oto", "dingtalk", "alice", reply, rt.now())
+    assert run(rt, deliver, T0)["sent"] == 1, [r.last_error for r in Outbox.select()]
+    (msg,) = fake.oto
+    return msg["msgParam"]["text"]
+
+
+def test_an_openapi_message_of_8000_characters_goes_whole(rt, fake):
+    """sampleMarkdown takes the robot's 15,000 bytes too: 8,000 plain characters were cut at 5,000, mid-line."""
+    text = openapi_text(rt, fake, [f"deal-{i:03d} " + "x" * 70 for i in range(100)])
+    assert all(f"deal-{i:03d} " + "x" * 70 in text for i in range(100))
+
+
+def test_an_openapi_message_over_15000_bytes_is_cut_between_lines_and_keeps_its_buttons(rt, fake):
+    parts = [f"客户{i:03d}" + "拜" * 60 for i in range(100)]  # about 19,000 bytes
+    buttons = [{"label": f"按钮{i}", "action": f"followup:{i}:1"} for i in range(7)]  # 5 on the card, 2 as links
+    text = openapi_text(rt, fake, parts, buttons)
+    assert len(text.encode()) <= 15000 and "客户000" in text and text.count("](") == 2
     assert all(line.endswith("拜") or not line.startswith("客户") for line in text.split("  \n"))  # whole lines
 
 

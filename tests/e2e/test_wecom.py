@@ -19,7 +19,7 @@ from storage import people
 from storage.models import Activity, Deal, KeyValue, Outbox
 from tests.conftest import T0
 from tests.fakes.wecom_server import FakeWeCom
-from tests.helpers import small_team
+from tests.helpers import deal_of, small_team
 
 TOKEN, AES_KEY, CORP_ID = "123456", "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR", "wx49f0ab532d5d035a"
 SECRET, AGENT = "s3cret", "1000002"
@@ -164,41 +164,184 @@ def test_non_text_message_gets_a_short_answer(client):
     assert "文字" in decrypt_reply(wecom_post(client, inner))["Content"]
 
 
-def test_task_card_button_click_updates_the_card(client, rt, fake):
-    wednesday = T0 + timedelta(days=5) - timedelta(hours=1)  # Wednesday 09:00 local, 71 working hours after creation
-    run(rt, daily, wednesday)
-    run(rt, deliver, wednesday)
-    card = next(m for m in fake.sent if m["touser"] == "alice")
-    assert card["msgtype"] == "template_card"
-    tc = card["template_card"]
+def click(client, fake, user: str, task_id: str, key: str, nonce: str = "n0nce") -> tuple[str, object]:
+    """alice presses a button on her card (the fake refuses one she cannot see live): the click event
+    WeCom posts, and the bot's answer."""
+    event = card_event(user, task_id, key, fake.click(user, task_id, key))
+    return event, wecom_post(client, event, nonce=nonce)
+
+
+def task_card(rt, fake, when):
+    run(rt, daily, when)
+    run(rt, deliver, when)
+    card = next(m for m in fake.sent if m["touser"] == "alice" and m["msgtype"] == "template_card")
+    return card["template_card"]
+
+
+def key_of(tc, text: str) -> str:
+    return next(b["key"] for b in tc["button_list"] if b["text"] == text)
+
+
+WEDNESDAY = T0 + timedelta(days=5) - timedelta(hours=1)  # Wednesday 09:00 local, 71 working hours after creation
+
+
+def test_a_click_on_a_two_deal_card_updates_that_deal_and_leaves_the_other_live(client, rt, fake):
+    """The task card lists alice's two deals, three buttons each. 推迟 on 华联超市 updates the whole card
+    (update_template_card with the click's ResponseCode): its row says it is handled, its buttons are
+    gone, 华联便利店's stay live; a click on those updates the card again, and then none is left."""
+    tc = task_card(rt, fake, WEDNESDAY)
     assert tc["card_type"] == "button_interaction" and "今日任务" in tc["main_title"]["title"]
-    button = next(b for b in tc["button_list"] if b["text"].endswith("已跟进"))
-    click = card_event("alice", tc["task_id"], button["key"])
-    first = decrypt_reply(wecom_post(client, click))
-    assert first["MsgType"] == "update_button" and first["Button"]["ReplaceName"] == "已处理"
-    again = decrypt_reply(wecom_post(client, click, nonce="retry"))  # WeCom's retry
-    assert again["MsgType"] == "update_button"
+    assert len(tc["button_list"]) == 6
+    _, first = click(client, fake, "alice", tc["task_id"], key_of(tc, "华联超市:推迟24小时"))
+    assert first.status_code == 200 and first.get_data() == b""  # no update_button: that greys every button
+    run(rt, deliver, WEDNESDAY + timedelta(seconds=5))
+    assert len(fake.updates) == 1 and fake.updates[0]["userids"] == ["alice"]
+    card = fake.cards[tc["task_id"]]["card"]
+    assert fake.live_buttons(tc["task_id"]) == ["华联便利店:已跟进", "华联便利店:推迟24小时", "华联便利店:请主管支援"]
+    rows = {line.split(" · ")[0].split(" ")[-1]: line for line in card["sub_title_text"].splitlines() if " · " in line}
+    assert "✅ 已处理：推迟至" in rows["华联超市"] and "✅" not in rows["华联便利店"]
+    assert card["main_title"] == tc["main_title"] and card["task_id"] == tc["task_id"]
+    assert any("已推迟到" in m["text"]["content"] for m in fake.sent if m["touser"] == "alice" and m["msgtype"] == "text")
+
+    _, second = click(client, fake, "alice", tc["task_id"], key_of(tc, "华联便利店:已跟进"), nonce="n2")
+    assert second.status_code == 200 and second.get_data() == b""
+    run(rt, deliver, WEDNESDAY + timedelta(seconds=10))
+    assert len(fake.updates) == 2 and fake.updates[1]["response_code"] != fake.updates[0]["response_code"]
+    card = fake.cards[tc["task_id"]]["card"]
+    assert fake.live_buttons(tc["task_id"]) == [] and card["replace_text"] == "✅ 已全部处理"
+    assert "✅ 已处理：推迟至" in card["sub_title_text"] and "✅ 已处理：已跟进" in card["sub_title_text"]
     with rt.database.connection_context():
         assert Activity.select().where(Activity.text == "已跟进(提醒卡片)").count() == 1
-    run(rt, deliver, wednesday + timedelta(seconds=5))
+        assert Deal.select().where(Deal.snoozed_until.is_null(False)).count() == 1
+        assert {r.status for r in Outbox.select()} == {"sent"}
     assert any("已记录跟进" in m.get("text", {}).get("content", "") for m in fake.sent if m["touser"] == "alice")
 
 
-def test_a_refused_card_click_leaves_the_button_as_it_was(client, rt, fake):
-    """bob presses a button on alice's card (or a key the bot does not know): the card keeps its button
-    and the refusal arrives as a message."""
-    wednesday = T0 + timedelta(days=5) - timedelta(hours=1)  # Wednesday 09:00 local: yellow
-    run(rt, daily, wednesday)
-    run(rt, deliver, wednesday)
-    tc = next(m for m in fake.sent if m["touser"] == "alice")["template_card"]
-    key = next(b for b in tc["button_list"] if b["text"].endswith("已跟进"))["key"]
+def test_the_same_click_delivered_again_acts_and_updates_once(client, rt, fake):
+    """WeCom posts a click again when the answer was slow (the same event, the same ResponseCode): one
+    follow-up, one outcome message, one card update (a second would spend the code twice: 60140)."""
+    tc = task_card(rt, fake, WEDNESDAY)
+    event, r = click(client, fake, "alice", tc["task_id"], key_of(tc, "华联超市:已跟进"))
+    assert wecom_post(client, event, nonce="retry").get_data() == b""  # before the update went out
+    run(rt, deliver, WEDNESDAY + timedelta(seconds=5))
+    assert wecom_post(client, event, nonce="late").get_data() == b""  # and after
+    run(rt, deliver, WEDNESDAY + timedelta(minutes=5))
+    assert len(fake.updates) == 1
+    assert len(fake.live_buttons(tc["task_id"])) == 3
+    with rt.database.connection_context():
+        assert Activity.select().where(Activity.text == "已跟进(提醒卡片)").count() == 1
+        assert {r.status for r in Outbox.select()} == {"sent"}
+    assert sum("已记录跟进" in m.get("text", {}).get("content", "") for m in fake.sent) == 1
+
+
+@pytest.mark.parametrize("case", ["older_than_72h", "not_in_the_map", "garbage"])
+def test_a_click_on_a_card_the_bot_no_longer_knows_greys_it_and_says_how_to_go_on(client, rt, fake, case):
+    """A card over WeCom's 72 hours for updates (or sent before the bot kept its cards) cannot be updated
+    whole: the click still does its job, and the passive reply greys the card's buttons with a label
+    saying where the other deals are. Nothing is queued for update_template_card, nothing fails."""
+    tc = task_card(rt, fake, WEDNESDAY)
+    task_id, key = tc["task_id"], key_of(tc, "华联超市:已跟进")
+    if case == "older_than_72h":
+        rt.clock.set(WEDNESDAY + timedelta(hours=72, minutes=1))
+    elif case == "not_in_the_map":
+        with rt.database.connection_context():
+            KeyValue.delete().where(KeyValue.key.startswith("wecom:card:")).execute()
+    else:
+        task_id = "../" + "x" * 300
+    r = wecom_post(client, card_event("alice", task_id, key, "rc-unknown"))
+    assert r.status_code == 200
+    reply = decrypt_reply(r)
+    assert reply["MsgType"] == "update_button" and "今日任务" in reply["Button"]["ReplaceName"]
+    with rt.database.connection_context():
+        assert Activity.select().where(Activity.text == "已跟进(提醒卡片)").count() == 1
+        assert not Outbox.select().where(Outbox.key.startswith("wecard:")).exists()
+    run(rt, deliver, rt.now() + timedelta(seconds=5))
+    assert fake.updates == []
+    with rt.database.connection_context():
+        assert {r.status for r in Outbox.select()} == {"sent"}
+
+
+def test_cards_past_their_72_hours_are_deleted(rt, fake):
+    """Every card sent is kept for its clicks: a card sent after they expired deletes them."""
+    def kept():
+        with rt.database.connection_context():
+            return {k for (k,) in KeyValue.select(KeyValue.key).where(KeyValue.key.startswith("wecom:card:")).tuples()}
+    tc = task_card(rt, fake, WEDNESDAY)
+    wednesday = kept()
+    assert f"wecom:card:{tc['task_id']}" in wednesday
+    later = WEDNESDAY + timedelta(days=6)  # the next Tuesday: Wednesday's cards are past 72 hours
+    run(rt, daily, later)
+    run(rt, deliver, later)
+    tuesday = {f"wecom:card:{m['template_card']['task_id']}" for m in fake.sent if m["msgtype"] == "template_card"} - wednesday
+    assert tuesday and kept() == tuesday
+
+
+def test_a_refused_card_click_leaves_the_card_as_it_was(client, rt, fake):
+    """bob presses a button of alice's card, alice a key the bot does not know, and alice one for a deal
+    given to bob since: the card keeps every button live, its stored state is untouched, and each
+    refusal arrives as a message. alice's next click on her own deal updates the card as usual."""
+    from storage import deals
+    tc = task_card(rt, fake, WEDNESDAY)
+    deal = deal_of(rt, "华联便利店")
+    with rt.database.connection_context():
+        state = KeyValue.get(KeyValue.key == f"wecom:card:{tc['task_id']}").value
+        deals.reassign(deal, people.rep_for_sender("wecom", "bob"))
     before = len(fake.sent)
-    for user, k in (("bob", key), ("alice", "bogus:1")):
-        r = wecom_post(client, card_event(user, tc["task_id"], k))
+    for user, k in (("bob", key_of(tc, "华联超市:已跟进")), ("alice", "bogus:1"), ("alice", key_of(tc, "华联便利店:已跟进"))):
+        r = wecom_post(client, card_event(user, tc["task_id"], k), nonce=f"n{user}{k}")
         assert r.status_code == 200 and r.get_data() == b""
     assert activities(rt) == 0
-    run(rt, deliver, wednesday + timedelta(seconds=5))
-    assert sorted(m["touser"] for m in fake.sent[before:]) == ["alice", "bob"]  # the two refusals
+    run(rt, deliver, WEDNESDAY + timedelta(seconds=5))
+    assert sorted(m["touser"] for m in fake.sent[before:]) == ["alice", "alice", "bob"]  # the three refusals
+    assert fake.updates == [] and len(fake.live_buttons(tc["task_id"])) == 6
+    with rt.database.connection_context():
+        assert KeyValue.get(KeyValue.key == f"wecom:card:{tc['task_id']}").value == state
+    click(client, fake, "alice", tc["task_id"], key_of(tc, "华联超市:推迟24小时"))
+    run(rt, deliver, WEDNESDAY + timedelta(seconds=10))
+    assert fake.live_buttons(tc["task_id"]) == ["华联便利店:已跟进", "华联便利店:推迟24小时", "华联便利店:请主管支援"]
+
+
+def test_a_click_on_a_warning_card_marks_its_row_too(client, rt, fake):
+    """The scan's warning card (two deals, three buttons each) is updated the same way."""
+    run(rt, scan, WEDNESDAY)
+    run(rt, deliver, WEDNESDAY)
+    tc = next(m for m in fake.sent if m["touser"] == "alice" and m["msgtype"] == "template_card")["template_card"]
+    assert "黄色" in tc["main_title"]["title"] + tc["sub_title_text"] and len(tc["button_list"]) == 6
+    click(client, fake, "alice", tc["task_id"], key_of(tc, "华联便利店:请主管支援"))
+    run(rt, deliver, WEDNESDAY + timedelta(seconds=5))
+    card = fake.cards[tc["task_id"]]["card"]
+    assert fake.live_buttons(tc["task_id"]) == ["华联超市:已跟进", "华联超市:推迟24小时", "华联超市:请主管支援"]
+    marked = [line for line in (card["main_title"]["title"] + "\n" + card["sub_title_text"]).splitlines() if "✅" in line]
+    assert len(marked) == 1 and "华联便利店" in marked[0] and "已请主管支援" in marked[0]
+
+
+def test_with_instant_replies_the_card_is_updated_without_the_delivery_poll(db_url, fake):
+    """In a running bot the update goes out from the process that took the click, right after its
+    commit (bot/courier.py), like any answer; the poll then finds nothing left."""
+    cfg = {"database_url": db_url, "use_dotenv": False, "wecom_corp_id": CORP_ID, "wecom_agent_id": AGENT,
+           "wecom_secret": SECRET, "wecom_token": TOKEN, "wecom_aes_key": AES_KEY, "wecom_api_base": fake.base,
+           "bot_instant_replies": "1"}
+    app = create_app(cfg, clock=FixedClock(T0))
+    rt = app.extensions["bot"]
+    small_team(rt)
+    tc = task_card(rt, fake, WEDNESDAY)
+    click(app.test_client(), fake, "alice", tc["task_id"], key_of(tc, "华联便利店:推迟24小时"))
+    assert rt.courier.idle()  # no deliver() was run
+    assert len(fake.updates) == 1 and len(fake.live_buttons(tc["task_id"])) == 3
+    assert run(rt, deliver, WEDNESDAY + timedelta(minutes=5))["claimed"] == 0
+
+
+def test_an_update_whose_response_code_has_expired_fails_visibly(client, rt, fake):
+    """WeCom takes a click's ResponseCode for 72 hours, once: a card update that waited longer (an
+    outage) fails for good with the reason, and the card stays as the member sees it."""
+    tc = task_card(rt, fake, WEDNESDAY)
+    click(client, fake, "alice", tc["task_id"], key_of(tc, "华联超市:已跟进"))
+    fake.skew = 72 * 3600 + 60
+    run(rt, deliver, WEDNESDAY + timedelta(seconds=5))
+    assert fake.updates == [] and len(fake.live_buttons(tc["task_id"])) == 6
+    with rt.database.connection_context():
+        row = Outbox.get(Outbox.key.startswith("wecard:"))
+    assert row.status == "failed" and "60140" in row.last_error and "72 小时" in row.last_error
 
 
 def test_a_long_answer_is_queued_with_the_message_or_not_at_all(client, rt, fake, monkeypatch):
@@ -445,6 +588,7 @@ def test_invalid_user_fails_visibly(rt, fake):
     with rt.database.connection_context():
         row = Outbox.get()
         assert row.status == "failed" and "invaliduser" in row.last_error
+        assert "81013" in row.last_error and "alice" in row.last_error  # WeCom's code, and who it was
 
 
 def test_more_red_cards_than_the_robot_limit_are_merged(rt, fake):

@@ -9,7 +9,7 @@ from bot.jobs.deliver import deliver
 from storage import outbox
 from storage.models import Outbox
 from tests.conftest import T0
-from tests.e2e.test_wecom import app, client, fake, rt, run  # noqa: F401  (fixtures)
+from tests.e2e.test_wecom import app, card_event, client, fake, rt, run, wecom_post  # noqa: F401  (fixtures)
 
 
 def warning_rows(n: int) -> list[dict]:
@@ -44,7 +44,7 @@ def test_a_short_card_is_one_message(rt, fake):
     assert card["msgtype"] == "template_card" and "客户00" in card["template_card"]["main_title"]["title"]
 
 
-def test_a_card_whose_task_id_wecom_has_seen_goes_with_a_new_one(rt, fake):
+def test_a_card_whose_task_id_wecom_has_seen_goes_with_a_new_one(client, rt, fake):
     """A restored database or a staging copy sends a card WeCom has had before: 42014 is not the end."""
     key = "task:alice:2026-11-27"
     fake.task_ids.add(task_id_for(key))
@@ -54,8 +54,14 @@ def test_a_card_whose_task_id_wecom_has_seen_goes_with_a_new_one(rt, fake):
         outbox.enqueue(key, "wecom", "alice", payload, rt.now())
     assert run(rt, deliver, T0)["sent"] == 1
     (card,) = fake.sent
-    assert card["template_card"]["task_id"] != task_id_for(key)
-    assert card["template_card"]["task_id"].startswith(task_id_for(key))
+    task_id = card["template_card"]["task_id"]
+    assert task_id != task_id_for(key) and task_id.startswith(task_id_for(key))
+    # the card is known under the task_id it went with: a click updates it, its one deal handled (the
+    # card was about an earlier silence period: the button says so)
+    event = card_event("alice", task_id, "followup:1:1", fake.click("alice", task_id, "followup:1:1"))
+    assert wecom_post(client, event).get_data() == b""
+    run(rt, deliver, T0)
+    assert fake.cards[task_id]["card"]["replace_text"] == "✅ 已处理：该商机之后已有新进展"
 
 
 def test_a_server_outside_the_trusted_ips_keeps_the_messages_and_says_why(rt, fake):

@@ -250,6 +250,9 @@ class FakeDingTalk(LoopbackServer):
                     if not isinstance(param, dict) or any(not param.get(k) for k in need):
                         return self._json({"code": "invalidParameter.msgParam",
                                            "message": f"msgParam 缺少 {[k for k in need if not param.get(k)]}"}, 400)
+                    if len(str(param.get("text", "")).encode()) > ROBOT_BYTES:
+                        return self._json({"code": "invalidParameter.msgParam",
+                                           "message": f"msgParam.text 超过 {ROBOT_BYTES} 字节"}, 400)
                     record = {**body, "msgParam": param}
                     with fake._lock:
                         if url.path.endswith("batchSend"):

@@ -11,7 +11,12 @@ documented responses and records every request it received. As strict as the rea
   used before (by any message, ever) 42014; a recipient outside the app's visibility: 81013;
 - a member's 31st message within a minute is answered errcode 0 and dropped silently (`dropped`), as
   WeCom does; `app_limit` (off by default) answers 45009 past that many messages a minute for the app;
-- the group robot: 20 a minute (45009), a text over 2048 bytes 45002.
+- the group robot: 20 a minute (45009), a text over 2048 bytes 45002;
+- message/update_template_card: a response_code is one this server gave (the send's answer, or a
+  click: `click()`, which also refuses a button the member cannot see or press), good once (60140
+  after) and for 72 hours (60140 after; `skew` moves the fake's clock), for the member it was given
+  to; the body carries a card valid by the schema above, with the clicked card's own task_id (40058
+  otherwise), or `button.replace_name`. `cards` is what each member sees: every card as last updated.
 """
 from __future__ import annotations
 
@@ -47,6 +52,9 @@ class FakeWeCom(LoopbackServer):
         self.token_gate: threading.Event | None = None  # gettoken answers only once this is set
         self.token_waiting = threading.Event()  # set while a gettoken call waits at the gate
         self.spent_codes: set[str] = set()
+        self.codes: dict[str, dict] = {}  # response_code -> {"task_id", "user", "issued"}
+        self.cards: dict[str, dict] = {}  # task_id -> {"touser", "card"} (the card as the member sees it now)
+        self.skew = 0.0  # seconds added to the clock response codes age by
         self.deduped = 0  # message/send calls WeCom's duplicate check swallowed
         self._seen: dict[str, float] = {}
         self._windows: dict[str, deque] = defaultdict(deque)
@@ -57,7 +65,49 @@ class FakeWeCom(LoopbackServer):
     def base(self) -> str:
         return f"{self.origin}/cgi-bin/"
 
+    def _issue(self, task_id: str, user: str | None) -> str:
+        code = f"rc-{len(self.codes) + 1}-{task_id[-6:]}"
+        self.codes[code] = {"task_id": task_id, "user": user, "issued": time.time() + self.skew}
+        return code
 
+    def click(self, user: str, task_id: str, key: str) -> str:
+        """A member presses a button: the ResponseCode of the click event, as WeCom sends it. Only a
+        button the member's card shows live can be pressed (AssertionError otherwise)."""
+        with self._lock:
+            shown = self.cards.get(task_id)
+            assert shown is not None and shown["touser"] == user, f"{user} has no card {task_id}"
+            card = shown["card"]
+            assert not card.get("replace_text"), f"the card's buttons are greyed: {card['replace_text']}"
+            assert key in [b["key"] for b in card.get("button_list", [])], f"no live button {key} on the card"
+            return self._issue(task_id, user)
+
+    def live_buttons(self, task_id: str) -> list[str]:
+        """The texts of the buttons a member can press on the card now."""
+        card = self.cards[task_id]["card"]
+        return [] if card.get("replace_text") else [b["text"] for b in card.get("button_list", [])]
+
+    def _update_error(self, body: dict) -> tuple[int, str] | None:
+        """What the real server refuses in an update_template_card call (None: it is applied)."""
+        code = body.get("response_code")
+        issued = self.codes.get(code) if isinstance(code, str) else None
+        if issued is None:
+            return 40058, "invalid Request Parameter: response_code"
+        if code in self.spent_codes:
+            return 60140, "response_code has been used"
+        if time.time() + self.skew - issued["issued"] > 72 * 3600:
+            return 60140, "response_code expired"
+        userids = body.get("userids") or []
+        if issued["user"] is not None and not body.get("atall") and issued["user"] not in userids:
+            return 40058, "invalid Request Parameter: userids"
+        if "template_card" in body:
+            why = self.card_error(body["template_card"])
+            if why:
+                return 40058, f"invalid Request Parameter: {why}"
+            if body["template_card"]["task_id"] != issued["task_id"]:
+                return 40058, "invalid Request Parameter: template_card.task_id (not the clicked card's)"
+        elif not isinstance(body.get("button"), dict) or not body["button"].get("replace_name"):
+            return 40058, "invalid Request Parameter: template_card or button.replace_name"
+        return None
 
     def expire_tokens(self) -> None:
         with self._lock:
@@ -88,6 +138,8 @@ class FakeWeCom(LoopbackServer):
             return "template_card.task_id"
         if len(str(card.get("sub_title_text", ""))) > 160:
             return "template_card.sub_title_text (at most 160 characters)"
+        if "replace_text" in card and (not isinstance(card["replace_text"], str) or not card["replace_text"]):
+            return "template_card.replace_text"
         buttons = card.get("button_list")
         if card["card_type"] == "button_interaction":
             if not isinstance(buttons, list) or not 1 <= len(buttons) <= 6:
@@ -185,16 +237,27 @@ class FakeWeCom(LoopbackServer):
                             if seen is not None and time.monotonic() - seen < body.get("duplicate_check_interval", 1800):
                                 fake.deduped += 1
                                 return self._json({"errcode": 0, "errmsg": "ok", "msgid": "dup"})
+                        response_code = None
+                        if body.get("msgtype") == "template_card":  # the member sees it, and may press it
+                            task_id = body["template_card"]["task_id"]
+                            fake.cards[task_id] = {"touser": user, "card": body["template_card"]}
+                            response_code = fake._issue(task_id, None)
                         fake.sent.append(body)
-                    return self._json({"errcode": 0, "errmsg": "ok", "msgid": f"m{len(fake.sent)}",
-                                       "response_code": f"rc-{len(fake.sent)}"})
+                    answer = {"errcode": 0, "errmsg": "ok", "msgid": f"m{len(fake.sent)}"}
+                    return self._json({**answer, "response_code": response_code} if response_code else answer)
                 if url.path == "/cgi-bin/message/update_template_card":
                     with fake._lock:
-                        code = body.get("response_code", "")
-                        if code in fake.spent_codes:
-                            return self._json({"errcode": 60140, "errmsg": "response_code has been used"})
+                        refused = fake._update_error(body)
+                        if refused:
+                            return self._json({"errcode": refused[0], "errmsg": refused[1]})
+                        code = body["response_code"]
                         fake.spent_codes.add(code)
                         fake.updates.append(body)
+                        shown = fake.cards[fake.codes[code]["task_id"]]
+                        if "template_card" in body:
+                            shown["card"] = body["template_card"]
+                        else:  # the buttons greyed, with the new text
+                            shown["card"] = {**shown["card"], "replace_text": body["button"]["replace_name"]}
                     return self._json({"errcode": 0, "errmsg": "ok"})
                 self._json({"errcode": 404, "errmsg": "not found"}, 404)
 

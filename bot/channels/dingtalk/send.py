@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from storage.models import ChatGroup, Rep
-from storage.people import team_managers
 from handlers.messages import Reply
+from storage.people import group_by_local_id, rep_by_local_id, team_managers
 
 from ...links import action_links, managers_links
 from ..base import SendResult
@@ -27,6 +27,9 @@ from .client import TIMEOUT, DingTalkError, json_of
 from .session import session_of, webhook_allowed
 from .sign import signed_webhook
 from .wire import openapi_message, robot_message
+
+if TYPE_CHECKING:
+    from storage.models import ChatGroup, Rep
 
 log = logging.getLogger(__name__)
 SESSION_MARGIN = timedelta(minutes=1)  # a session webhook this close to its expiry counts as expired
@@ -63,10 +66,10 @@ class Sender:
         return int(self.runtime.clock.now().timestamp() * 1000)
 
     def send(self, recipient: str, reply: Reply, key: str = "") -> SendResult:
-        group = ChatGroup.get_or_none(ChatGroup.local_id == recipient)
+        group = group_by_local_id(recipient)
         if group is not None:
             return self.send_group_robot(group, reply)
-        rep = Rep.get_or_none(Rep.local_id == recipient)
+        rep = rep_by_local_id(recipient)
         staff_id = rep.dingtalk_staffid if rep else (recipient.split(":", 1)[1]
                                                      if recipient.startswith("dingtalk:") else None)
         session = session_of(key, self.runtime.now()) if key else None

@@ -11,8 +11,7 @@ from ...render import render_text
 from ..base import Rejected
 
 LEADING_MENTIONS = re.compile(r"^(?:\s*@\S+)+\s*")
-MAX_TEXT = 5000  # characters of markdown in one robot OpenAPI message
-ROBOT_BYTES = 15000  # bytes of markdown a custom robot or session webhook message takes
+ROBOT_BYTES = 15000  # bytes of markdown a robot message takes: custom robot, session webhook and OpenAPI
 MAX_CARD_BUTTONS = 5  # sampleActionCard2..5: vertical buttons
 
 
@@ -110,12 +109,10 @@ def to_incoming(cb: Callback) -> Incoming:
                            "conversation_id": cb.conversation_id})
 
 
-def markdown_of(text: str, limit_bytes: int | None = None) -> str:
-    """Our plain-text rendering as DingTalk markdown: every line a line (two spaces + newline); at most
-    MAX_TEXT characters, or `limit_bytes` UTF-8 bytes cut between lines."""
+def markdown_of(text: str, limit_bytes: int) -> str:
+    """Our plain-text rendering as DingTalk markdown: every line a line (two spaces + newline), at most
+    `limit_bytes` UTF-8 bytes, cut between lines."""
     lines = [line.rstrip() for line in text.splitlines()]
-    if limit_bytes is None:
-        return "  \n".join(lines)[:MAX_TEXT]
     out, size = [], 0
     for line in lines:
         n = len(line.encode()) + 3
@@ -124,6 +121,11 @@ def markdown_of(text: str, limit_bytes: int | None = None) -> str:
         out.append(line)
         size += n
     return "  \n".join(out)
+
+
+def links_bytes(links: list[tuple[str, str]]) -> int:
+    """The bytes buttons take as markdown links at the end of a message's text."""
+    return sum(len(f" · [{label}]({url})".encode()) for label, url in links)
 
 
 def title_of(text: str) -> str:
@@ -139,7 +141,7 @@ def robot_message(reply: Reply, links: list[tuple[str, str]], at: list[str] | No
     markdown can @-mention); otherwise buttons make an actionCard.
     """
     text = render_text(reply, "dingtalk")
-    room = ROBOT_BYTES - 200 - sum(len(f" · [{label}]({url})".encode()) for label, url in links) - 40 * len(at or ())
+    room = ROBOT_BYTES - 200 - links_bytes(links) - 40 * len(at or ())
     title, md = title_of(text), markdown_of(text, room)
     if at is None and links:
         return {"msgtype": "actionCard", "actionCard": {
@@ -157,13 +159,14 @@ def robot_message(reply: Reply, links: list[tuple[str, str]], at: list[str] | No
 def openapi_message(reply: Reply, links: list[tuple[str, str]]) -> tuple[str, dict]:
     """(msgKey, msgParam) for the robot OpenAPI: sampleMarkdown, or sampleActionCard[2-5] with buttons."""
     text = render_text(reply, "dingtalk")
-    title, md = title_of(text), markdown_of(text)
+    shown, rest = links[:MAX_CARD_BUTTONS], links[MAX_CARD_BUTTONS:]
+    room = ROBOT_BYTES - 200 - links_bytes(rest)
+    title, md = title_of(text), markdown_of(text, room)
     if not links:
         return "sampleMarkdown", {"title": title, "text": md}
     if len(links) == 1:
         (label, url), = links
         return "sampleActionCard", {"title": title, "text": md, "singleTitle": label[:20], "singleURL": url}
-    shown, rest = links[:MAX_CARD_BUTTONS], links[MAX_CARD_BUTTONS:]
     if rest:  # more buttons than a card holds: the rest as links in the text
         md += "\n\n" + " · ".join(f"[{label}]({url})" for label, url in rest)
     param = {"title": title, "text": md}

@@ -1,16 +1,15 @@
 """WeCom (企业微信): the self-built app's callback and messages, and the team groups' robots.
 
 routes.py (GET URL check, POST callback) · crypto.py (signature, AES) · wire.py (XML, message bodies)
-· client.py (API client, shared token) · send.py (delivery, errcodes)
+· client.py (API client, shared token) · send.py (delivery, errcodes) · cards.py (sent cards, clicks)
 """
 from __future__ import annotations
 
-from storage.models import ChatGroup
-from storage.people import is_group
+from storage.people import group_by_local_id, is_group
 
 from ...render import render_text
 from ..base import Answer, NoRedirects, RateLimit, SendResult
-from . import send
+from . import cards, send
 from .client import WeComClient
 from .wire import message_count, passive_text, to_incoming
 
@@ -52,17 +51,18 @@ class WeComChannel:
 
     def cost(self, recipient: str, reply) -> int:
         """A member's app messages: as many as the text's parts (and the card after them); WeCom drops
-        a member's messages past 30 a minute without an error. A group robot: one."""
+        a member's messages past 30 a minute without an error. A group robot: one. A card's update: none."""
+        if reply.template == cards.UPDATE:
+            return 0
         return 1 if is_group(recipient) else message_count(reply)
 
     def send(self, recipient: str, reply, key: str = "") -> SendResult:
-        group = ChatGroup.get_or_none(ChatGroup.local_id == recipient)
+        if reply.template == cards.UPDATE:  # a clicked card, updated (not a message)
+            return send.send_card_update(self.runtime, self.client, self.agent_id, reply)
+        group = group_by_local_id(recipient)
         if group is not None:
             return send.send_robot(self.runtime, self.http, group, reply)
         return send.send_app_message(self.runtime, self.client, self.agent_id, recipient, reply, key)
-
-    def update_card(self, userids: list[str], response_code: str, label: str = "已处理") -> dict:
-        return send.update_card(self.client, self.agent_id, userids, response_code, label)
 
 
 Channel = WeComChannel

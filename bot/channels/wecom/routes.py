@@ -13,6 +13,7 @@ from handlers.messages import refusal_codes
 
 from ...channels import channel_for
 from ..base import Rejected
+from . import cards
 from .crypto import decrypt, encrypt, verify
 from .wire import parse_xml, text_xml, update_button_xml
 
@@ -59,11 +60,17 @@ def callback():
     now = int(runtime.clock.now().timestamp())
     handled = runtime.handle(msg)
     if msg.action is not None:
-        # the outcome went to the outbox as a message; the passive reply updates the clicked button
-        # when the click did its job (or had been done before), and leaves it as it was when refused
+        # the outcome went to the outbox as a message. A refused click leaves the card as it was; one
+        # that did its job (or had been done before) marks its deal handled on the card, updated whole
+        # through the outbox (cards.py), the other deal's buttons live. A card the bot does not know
+        # (over 72 hours old) has its buttons greyed by the passive reply, saying how to get the rest
         if refusal_codes(handled.replies) - {"action_spent"}:
             return Response(EMPTY, mimetype="text/plain")
-        return encrypted_reply(cfg, update_button_xml(fields, now), now)
+        if cards.clicked(runtime, msg, handled.replies) is not None:
+            return Response(EMPTY, mimetype="text/plain")
+        log.info("wecom card %r is not known (older than 72 h, or sent before the card map): its buttons "
+                 "are greyed as a whole", str(msg.extra.get("task_id"))[:140])
+        return encrypted_reply(cfg, update_button_xml(fields, now, cards.label(expired=True)), now)
     if handled.answer is None or not handled.answer.text:  # by message (queued with the message's record)
         return Response(EMPTY, mimetype="text/plain")
     return encrypted_reply(cfg, text_xml(fields, handled.answer.text, now), now)

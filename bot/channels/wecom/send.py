@@ -5,20 +5,24 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import requests
 from wechatpy.exceptions import WeChatClientException
 
 from storage import kv
-from storage.models import ChatGroup, Rep
-from storage.people import team_managers
 from handlers.messages import Reply
+from storage.people import rep_by_local_id, team_managers
 
 from ...links import managers_links
 from ..base import SendResult
 from ..tokens import MIN_FETCH_INTERVAL, TokenBusy
+from . import cards
 from .client import TIMEOUT
 from .wire import app_messages, robot_message
+
+if TYPE_CHECKING:
+    from storage.models import ChatGroup
 
 RETRY_CODES = {-1, 45009, 45033, 45011, 40014, 42001}
 # the set-up is wrong, not the message: every send fails until an admin fixes it. The rows wait (with
@@ -29,14 +33,17 @@ SETUP_CODES = {40001: "WECOM_SECRET 不对 (应用管理 → 应用 → Secret)"
                93000: "群机器人 key 无效 (机器人已被移出群或删除)"}
 HINTS = {81013: "不在应用可见范围或已离职", 45002: "消息内容超过长度限制", 40058: "消息格式不合法"}
 TASK_ID_USED = 42014
+CODE_SPENT = 60140  # update_template_card: the response_code was used (or is past its 72 hours)
 
 
 def send_app_message(runtime, client, agent_id: int, recipient: str, reply: Reply, key: str) -> SendResult:
-    rep = Rep.get_or_none(Rep.local_id == recipient)
+    rep = rep_by_local_id(recipient)
     userid = rep.wecom_userid if rep else (recipient.split(":", 1)[1] if recipient.startswith("wecom:") else None)
     if not userid:
         return SendResult(False, f"{recipient} 没有企业微信 userid")
     bodies = app_messages(reply, userid, agent_id, key or recipient)
+    if bodies[-1].get("msgtype") == "template_card":  # known before it goes out: its clicks update it
+        cards.remember(runtime, bodies[-1]["template_card"]["task_id"], recipient, userid, reply, runtime.now())
     # a long text goes in parts; the parts already sent are counted, so a retry sends only the rest
     progress = f"wecom:parts:{key}" if key and len(bodies) > 1 else None
     done = int(kv.get(progress, runtime.now()) or 0) if progress else 0
@@ -48,6 +55,7 @@ def send_app_message(runtime, client, agent_id: int, recipient: str, reply: Repl
                 # WeCom has had a card with this task_id (a restored database, a staging copy): a new one
                 body["template_card"]["task_id"] = app_messages(reply, userid, agent_id, key or recipient,
                                                                 salt=secrets.token_hex(4))[-1]["template_card"]["task_id"]
+                cards.remember(runtime, body["template_card"]["task_id"], recipient, userid, reply, runtime.now())
                 try:
                     result = client.with_token_retry(lambda body=body: client.post("message/send", data=body))
                 except WeChatClientException as e2:
@@ -81,10 +89,32 @@ def send_robot(runtime, http: requests.Session, group: ChatGroup, reply: Reply) 
     return SendResult(True)
 
 
-def update_card(client, agent_id: int, userids: list[str], response_code: str, label: str = "已处理") -> dict:
-    return client.with_token_retry(lambda: client.post("message/update_template_card", data={
-        "userids": userids, "agentid": agent_id, "response_code": response_code,
-        "button": {"replace_name": label}}))
+def send_card_update(runtime, client, agent_id: int, reply: Reply) -> SendResult:
+    """Update a clicked card (bot/channels/wecom/cards.py) to what it is now, with the click's
+    response_code (good once, for 72 hours)."""
+    task_id, code = reply.data.get("task_id", ""), reply.data.get("response_code", "")
+    state = cards.card_state(task_id, runtime.now())
+    if state is None:
+        return SendResult(False, f"卡片 {task_id[:60]} 已超过 72 小时或不存在，无法更新")
+    try:
+        client.with_token_retry(lambda: update_card(client, agent_id, [state["userid"]], code,
+                                                    card=cards.updated_card(state, task_id)))
+    except WeChatClientException as e:
+        if e.errcode == CODE_SPENT:
+            return SendResult(False, f"errcode {e.errcode}: {e.errmsg} (这次点击的 response_code 已用过或超过 72 小时)")
+        return from_error(e.errcode, e.errmsg, state["userid"])
+    except TokenBusy as e:
+        return SendResult(False, str(e), retry=True, retry_after=MIN_FETCH_INTERVAL.total_seconds(),
+                          attempted=False)
+    return SendResult(True)
+
+
+def update_card(client, agent_id: int, userids: list[str], response_code: str, label: str = "已处理",
+                card: dict | None = None) -> dict:
+    """message/update_template_card: the whole card anew (`card`), or its buttons greyed with `label`."""
+    body = {"userids": userids, "agentid": agent_id, "response_code": response_code}
+    body.update({"template_card": card} if card is not None else {"button": {"replace_name": label}})
+    return client.post("message/update_template_card", data=body)
 
 
 def from_error(errcode, errmsg, userid: str = "") -> SendResult:

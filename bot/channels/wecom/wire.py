@@ -32,6 +32,15 @@ def parse_xml(text: str) -> dict:
     return fields
 
 
+MAX_ID = 128  # characters of a message id the inbound record holds
+
+
+def message_key(key: str) -> str:
+    """A dedup key that fits the inbound record: a longer one (a click's userid, task_id and button key
+    can add up to 1,200 characters) keeps its start and ends with its digest."""
+    return key if len(key) <= MAX_ID else f"{key[:MAX_ID - 41]}#{hashlib.sha1(key.encode()).hexdigest()}"
+
+
 def to_incoming(fields: dict) -> Incoming | None:
     """The Incoming of a decrypted callback; None for an event the bot does not act on. A card click
     has its action (extra: task_id, response_code); a message the bot cannot read is not `readable`."""
@@ -42,18 +51,18 @@ def to_incoming(fields: dict) -> Incoming | None:
         msg_id = str(fields.get("MsgId") or "").strip()
         # no MsgId (WeCom always sends one): the sender and second still name one delivery
         key = f"msg:{msg_id}" if msg_id else f"msg:{sender}:{created}"
-        return Incoming("wecom", key, sender, text=str(fields.get("Content") or ""))
+        return Incoming("wecom", message_key(key), sender, text=str(fields.get("Content") or ""))
     if msg_type == "event":
         event = str(fields.get("Event") or "").lower()
         if event == "template_card_event":
             task_id, key = str(fields.get("TaskId") or ""), str(fields.get("EventKey") or "")
-            return Incoming("wecom", f"card:{sender}:{task_id}:{key}", sender, action=key,
+            return Incoming("wecom", message_key(f"card:{sender}:{task_id}:{key}"), sender, action=key,
                             extra={"response_code": fields.get("ResponseCode"), "task_id": task_id})
         if event in ("enter_agent", "subscribe"):
-            return Incoming("wecom", f"evt:{sender}:{created}:{event}", sender, text="帮助")
+            return Incoming("wecom", message_key(f"evt:{sender}:{created}:{event}"), sender, text="帮助")
         return None  # a location report, a menu view...: nothing to say
     msg_id = str(fields.get("MsgId") or "").strip()
-    return Incoming("wecom", f"msg:{msg_id or sender + ':' + created}", sender, readable=False)
+    return Incoming("wecom", message_key(f"msg:{msg_id or sender + ':' + created}"), sender, readable=False)
 
 
 def passive_text(replies: list[Reply]) -> str | None:
@@ -144,15 +153,21 @@ def app_messages(reply: Reply, userid: str, agent_id: int, key: str, salt: str =
     texts = [{**base, "msgtype": "text", "text": {"content": part}} for part in parts_of(text)]
     if not reply.buttons:
         return texts
-    title, sub_title, whole = card_text(text)
-    card = {**base, "msgtype": "template_card", "template_card": {
-        "card_type": "button_interaction",
-        "main_title": {"title": title},
-        "sub_title_text": sub_title,
-        "task_id": task_id_for(key, salt),
-        "button_list": [{"text": b.label[:20], "style": 1, "key": b.action} for b in reply.buttons[:6]],
-    }}
+    template_card, whole = button_card(text, reply.buttons, task_id_for(key, salt))
+    card = {**base, "msgtype": "template_card", "template_card": template_card}
     return [card] if whole else texts + [card]
+
+
+def button_card(text: str, buttons: list, task_id: str, replace_text: str = "") -> tuple[dict, bool]:
+    """A button_interaction template card of a reply's text and buttons (at most 6), and whether the
+    text fits whole in it. `replace_text`: the buttons show greyed, with this text (an updated card)."""
+    title, sub_title, whole = card_text(text)
+    card = {"card_type": "button_interaction", "main_title": {"title": title}, "sub_title_text": sub_title,
+            "task_id": task_id,
+            "button_list": [{"text": b.label[:20], "style": 1, "key": b.action} for b in buttons[:6]]}
+    if replace_text:
+        card["replace_text"] = replace_text
+    return card, whole
 
 
 def message_count(reply: Reply) -> int:
