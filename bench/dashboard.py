@@ -44,8 +44,8 @@ QUICK = dict(deals=20_000, other_teams=4, reps_per_team=5, big_share=0.5, open_s
 
 def build(rt, cfg: dict) -> dict:
     """The teams and 500k deals, bulk-loaded (ids given explicitly)."""
-    from storage.models import (Activity, ChatGroup, Contact, Customer, Deal, HealthScore, Rep, StageChange, Team,
-                                Warning)
+    from storage.models import (Activity, ChatGroup, Contact, Customer, Deal, HealthScore, Rep, RepTarget, StageChange,
+                                Target, Team, Warning)
     rnd = random.Random(20261127)
     db = rt.database
     stages = [s.key for s in rt.funnel.open_stages]
@@ -70,6 +70,10 @@ def build(rt, cfg: dict) -> dict:
         C.bulk_insert(db, Team, ["id", "name"], teams)
         C.bulk_insert(db, ChatGroup, ["id", "team", "purpose", "name", "local_id"], groups)
         C.bulk_insert(db, Rep, ["id", "team", "name", "role", "local_id", "active"], reps)
+        # the quarter's targets, so the numbers measure them: the 50-rep team's and each of its reps' own
+        C.bulk_insert(db, Target, ["id", "team", "period", "amount"], [(1, 1, "2026-Q4", 60_000_000)])
+        C.bulk_insert(db, RepTarget, ["id", "rep", "period", "amount"],
+                      [(i + 1, r, "2026-Q4", 1_200_000) for i, r in enumerate(sales[1])])
 
         total = cfg["deals"]
         big = int(total * cfg["big_share"])
@@ -168,7 +172,8 @@ def build(rt, cfg: dict) -> dict:
         n_act = C.bulk_insert(db, Activity, ["id", "deal", "customer", "rep", "kind", "text", "at"], activities())
         n_w = C.bulk_insert(db, Warning, ["id", "deal", "level", "since", "at", "scan"], warnings())
         n_hs = C.bulk_insert(db, HealthScore, ["id", "customer", "day", "score", "parts"], scores())
-        C.fix_sequences(db, [Team, ChatGroup, Rep, Customer, Deal, StageChange, Activity, Warning, HealthScore, Contact])
+        C.fix_sequences(db, [Team, ChatGroup, Rep, Customer, Deal, StageChange, Activity, Warning, HealthScore, Contact,
+                             Target, RepTarget])
         C.analyze(db)
         counts = {"teams": len(teams), "people": len(reps), "customers": len(customers), "deals": len(deals),
                   "open deals": sum(1 for d in deals if d[6] == "open"),

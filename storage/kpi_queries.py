@@ -250,7 +250,7 @@ def set_target(team_name: str, period: str, amount: int) -> tuple[Team, bool] | 
     team = Team.get_or_none(Team.name == team_name)
     if team is None:
         return None
-    return team, _upsert(Target, {"team": team.id, "period": period}, amount) is None
+    return team, set_team_target(team.id, period, amount) is None
 
 
 def set_team_target(team_id: int, period: str, amount: int) -> int | None:
