@@ -10,8 +10,8 @@ from peewee import CharField, DateTimeField
 from playhouse.migrate import SchemaMigrator, migrate
 
 from bot.clock import FixedClock
-from bot.jobs import scan
-from storage import scan as scan_q
+from bot.jobs.scan import scan
+from storage import scan_queries
 from storage.database import latest_version, migrate_database
 from storage.models import Deal, DealScan, SchemaVersion, Warning
 from tests.conftest import make_runtime
@@ -80,16 +80,16 @@ def test_a_visit_logged_while_the_scan_runs_still_restarts_the_clock(rt):
     t = START + timedelta(hours=48)
     with rt.database.connection_context():
         deal = deal_of(rt, "华联超市")
-        ids = scan_q.due_deal_ids(t)
+        ids = scan_queries.due_deal_ids(t)
         assert deal.id in ids
-        rows = {r[0]: r for r in scan_q.due_rows(ids)}
+        rows = {r[0]: r for r in scan_queries.due_rows(ids)}
         visit = t + timedelta(seconds=30)
         Deal.update(last_movement_at=visit, next_check_at=visit).where(Deal.id == deal.id).execute()
-        scan_q.save_scan_state([(i, "yellow", START, START + timedelta(hours=72), r[10]) for i, r in rows.items()], t)
+        scan_queries.save_scan_state([(i, "yellow", START, START + timedelta(hours=72), r[10]) for i, r in rows.items()], t)
         assert Deal.get_by_id(deal.id).next_check_at == visit  # the visit's ask is kept
         others = [i for i in ids if i != deal.id]
         assert Deal.select().where(Deal.id.in_(others) & Deal.next_check_at.is_null(False)).count() == 0
-        assert scan_q.due_deal_ids(t + timedelta(minutes=1)) == [deal.id]
+        assert scan_queries.due_deal_ids(t + timedelta(minutes=1)) == [deal.id]
 
 
 def test_a_closed_deal_crosses_nothing(rt):
