@@ -138,3 +138,19 @@ def test_migration_40_adds_the_parts_of_outbox_rows_keeping_them(database):
     assert Outbox.get(Outbox.key == "old-row").parts == 1
     outbox.reserve_slot(Outbox.get(Outbox.key == "old-row"), NOW, parts=3)
     assert outbox.sent_times("alice", NOW) == [NOW, NOW, NOW]
+
+
+def test_migration_51_drops_the_warnings_two_redundant_indexes(database):
+    """A version-50 database (warning indexed by deal_id and by (scan, deal_id) besides its unique key) loses
+    the two; the unique key stays, and a scan's own warnings are still found through it."""
+    from storage.database import latest_version
+    from storage.models import Warning
+    for sql in ("CREATE INDEX warning_deal_id ON warning (deal_id)",
+                "CREATE INDEX warning_scan_deal_id ON warning (scan, deal_id)"):
+        database.execute_sql(sql)
+    SchemaVersion.update(version=50).execute()
+    assert {"warning_deal_id", "warning_scan_deal_id"} <= {i.name for i in database.get_indexes("warning")}
+    assert migrate_database(database) == latest_version() >= 51
+    indexes = {i.name: i for i in database.get_indexes("warning")}
+    assert not {"warning_deal_id", "warning_scan_deal_id"} & set(indexes)
+    assert indexes["warning_deal_id_level_since"].unique
