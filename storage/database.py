@@ -8,7 +8,7 @@ import re
 import sqlite3
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Callable
 
 from peewee import (Database, MySQLDatabase, OperationalError, PostgresqlDatabase, Psycopg2Adapter, SqliteDatabase,
@@ -412,6 +412,25 @@ class connected:
         return False
 
 
+def _pg_array_item(value) -> str:
+    if value is None:
+        return "NULL"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    if isinstance(value, (int, float, datetime, date)):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _pg_arrays(rows: list[tuple]) -> list[str]:
+    """One PostgreSQL array literal ('{1,2,NULL}') per column of `rows`, for `%s::type[]`: the server reads
+    the text at once, where the driver's own adaptation of a list is an ARRAY[...] expression of one
+    cast value per element, twice as slow to send and to read at 50k rows."""
+    return ["{" + ",".join(map(_pg_array_item, col)) + "}" for col in zip(*rows)]
+
+
 _PG_CAST = {"INT": "integer", "BIGINT": "bigint", "AUTO": "integer", "VARCHAR": "varchar", "TEXT": "text",
             "DATETIME": "timestamp", "DATE": "date", "BOOL": "boolean", "FLOAT": "double precision"}
 
@@ -436,7 +455,7 @@ def bulk_update(model, fields: list, rows: list[tuple], page: int = 5000, guard:
         checks = "".join(f' AND t."{g.column_name}" = v.g{i}' for i, g in enumerate(guard))
         sql = f'UPDATE "{table}" AS t SET {sets} FROM unnest({arrays}) AS v({names}) WHERE t."id" = v.id{checks}'
         for i in range(0, len(rows), page):
-            cursor.execute(sql, [list(col) for col in zip(*rows[i:i + page])])
+            cursor.execute(sql, _pg_arrays(rows[i:i + page]))
         return
     q = "`" if kind == "MySQL" else '"'
     mark = "?" if isinstance(database, SqliteDatabase) else "%s"
@@ -462,7 +481,7 @@ def bulk_upsert(model, fields: list, rows: list[tuple], page: int = 5000) -> Non
         sql = (f'INSERT INTO "{table}" ({cols}) SELECT * FROM unnest({arrays}) '
                f'ON CONFLICT ("{key}") DO UPDATE SET {sets}')
         for i in range(0, len(rows), page):
-            cursor.execute(sql, [list(col) for col in zip(*rows[i:i + page])])
+            cursor.execute(sql, _pg_arrays(rows[i:i + page]))
         return
     if kind == "MySQL":
         cols = ", ".join(f"`{f.column_name}`" for f in fields)
@@ -494,7 +513,7 @@ def bulk_insert_ignore(model, fields: list, rows: list[tuple], page: int = 5000,
         sql = f'INSERT INTO "{table}" ({cols}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING{tail}'
         got = []
         for i in range(0, len(rows), page):
-            cursor.execute(sql, [list(col) for col in zip(*rows[i:i + page])])
+            cursor.execute(sql, _pg_arrays(rows[i:i + page]))
             if returning is not None:
                 got += [r[0] for r in cursor.fetchall()]
         return got if returning is not None else None

@@ -71,7 +71,7 @@ def _scan_batch(rt, batch: list[int], scan_id: str, now: datetime):
         updates.append((deal_id, ev.level, ev.since, ev.next_check, asked))
         if ev.fire:
             fired.append((deal_id, ev.fire, ev.since))
-            light[deal_id] = Light(owner_id, team_id, stage, amount, int(rule[1].elapsed_hours(ev.since, now) // 24))
+            light[deal_id] = Light(owner_id, team_id, stage, amount, int(ev.hours // 24))
     mine = scan_queries.record_warnings(fired, scan_id, now)
     won = [f for f in fired if f[0] in mine]
     return won, _queue_warnings(rt, won, scan_id, now, light), updates

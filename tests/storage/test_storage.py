@@ -154,3 +154,14 @@ def test_migration_51_drops_the_warnings_two_redundant_indexes(database):
     indexes = {i.name: i for i in database.get_indexes("warning")}
     assert not {"warning_deal_id", "warning_scan_deal_id"} & set(indexes)
     assert indexes["warning_deal_id_level_since"].unique
+
+
+def test_batch_insert_keeps_every_character_of_a_message(database):
+    """Messages queued in one batch (a scan's warnings) come back exactly as queued on every database:
+    quotes, backslashes, braces, commas, a text reading NULL, emoji, and no text at all."""
+    texts = ['他说"好的",明天{再谈}', "C:\\路径\\n不是换行", "NULL", "", "🔴 红色, 5天", "a'b\"c\\\\d"]
+    rows = [(f"batch:{i}", "local", "alice", {"template": "text", "data": {"text": t}}) for i, t in enumerate(texts)]
+    assert outbox.enqueue_many(rows, NOW) == len(texts)
+    got = {r.key: outbox.payload_of(r)["data"]["text"] for r in Outbox.select()}
+    assert got == {f"batch:{i}": t for i, t in enumerate(texts)}
+    assert all(r.next_attempt_at == NOW and r.status == "pending" for r in Outbox.select())
