@@ -55,6 +55,7 @@ class CalendarClock:
 
 CALENDAR = CalendarClock()
 _BASE = date(2000, 1, 1).toordinal()
+_BASE_DT = datetime(2000, 1, 1)
 
 
 class WorkdayClock:
@@ -65,6 +66,7 @@ class WorkdayClock:
         self.tz, self.days_off, self.extra_workdays = tz, days_off, extra_workdays
         probe = [tz.utcoffset(datetime(y, m, 1)) for y in (1995, 2010, 2026, 2040, 2080) for m in (1, 7)]
         self._offset = probe[0] if len(set(probe)) == 1 else None  # a zone without summer time: fast path
+        self._offset_us = None if self._offset is None else _us(self._offset)
         self._cum = [0]  # _cum[i]: working days in [_BASE, _BASE + i)
         self._work: list[bool] = []
         self._extend(date(2040, 1, 1).toordinal() - _BASE)
@@ -100,27 +102,49 @@ class WorkdayClock:
     def _midnight(i: int) -> datetime:
         return datetime.fromordinal(_BASE + i)
 
+    def _local_us(self, utc: datetime) -> int:
+        """The local time of `utc` as microseconds since _BASE's midnight (integers: the scan counts 500k
+        silences, and datetime arithmetic is several times slower)."""
+        if self._offset_us is None:
+            utc, offset = self._local(utc), 0
+        else:
+            offset = self._offset_us
+        return (((utc.toordinal() - _BASE) * 86400 + utc.hour * 3600 + utc.minute * 60 + utc.second) * 1_000_000
+                + utc.microsecond + offset)
+
+    def _from_local_us(self, us: int) -> datetime:
+        if self._offset_us is None:
+            return self._utc(_BASE_DT + timedelta(microseconds=us))
+        return _BASE_DT + timedelta(microseconds=us - self._offset_us)
+
+    def _day(self, us: int) -> int:
+        """The index of the local day holding `us`, with the days after it built."""
+        i = us // DAY_US
+        if i < 0 or i + 2 >= len(self._work):
+            self._i(_BASE + i)
+        return i
+
     def elapsed_hours(self, start: datetime, end: datetime) -> float:
         if end <= start:
             return 0.0
-        a, b = self._local(start), self._local(end)
-        ia, ib = self._i(a.toordinal()), self._i(b.toordinal())
+        a, b = self._local_us(start), self._local_us(end)
+        ia, ib = self._day(a), self._day(b)
         work = self._work
         if ia == ib:
-            return (b - a).total_seconds() / 3600 if work[ia] else 0.0
-        secs = (self._midnight(ia + 1) - a).total_seconds() if work[ia] else 0.0
-        secs += (self._cum[ib] - self._cum[ia + 1]) * DAY
+            return (b - a) / 3_600_000_000 if work[ia] else 0.0
+        us = (ia + 1) * DAY_US - a if work[ia] else 0
+        us += (self._cum[ib] - self._cum[ia + 1]) * DAY_US
         if work[ib]:
-            secs += (b - self._midnight(ib)).total_seconds()
-        return secs / 3600
+            us += b - ib * DAY_US
+        return us / 3_600_000_000
 
     def add_hours(self, start: datetime, hours: float) -> datetime:
         """The earliest instant at which a silence that began at `start` has lasted `hours`."""
-        a = self._local(start)
-        ia = self._i(a.toordinal())
+        a = self._local_us(start)
+        ia = self._day(a)
         left = round(hours * 3_600_000_000)
         if self._work[ia]:
-            rest = _us(self._midnight(ia + 1) - a)
+            rest = (ia + 1) * DAY_US - a
             if left <= rest:
                 return start + timedelta(microseconds=left)
             left -= rest
@@ -131,8 +155,7 @@ class WorkdayClock:
         while self._cum[-1] < target:
             self._extend(len(self._work) + 400)
         j = bisect_left(self._cum, target) - 1
-        local = self._midnight(j) + timedelta(microseconds=r) if r > 0 else self._midnight(j + 1)
-        return self._utc(local)
+        return self._from_local_us(j * DAY_US + r if r > 0 else (j + 1) * DAY_US)
 
     def latest_start(self, end: datetime, hours: float) -> datetime:
         """The latest start whose silence has lasted `hours` at `end`."""

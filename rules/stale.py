@@ -4,8 +4,8 @@ that counts its silence (rules/calendar: working days only by default) and `now`
 Every view that says "days silent" (我的客户, the 09:00 card, the dashboard, the KPIs) reads `silence`."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from .calendar import CALENDAR
 from .funnel import LEVELS, Thresholds
@@ -14,8 +14,7 @@ LEVEL_NAMES = {"yellow": "黄色", "orange": "橙色", "red": "红色"}
 LEVEL_ICONS = {"yellow": "🟡", "orange": "🟠", "red": "🔴"}
 
 
-@dataclass(frozen=True)
-class Silence:
+class Silence(NamedTuple):  # (a tuple: the scan makes 500k of them)
     since: datetime  # when the current silence period started
     hours: float  # how long it has lasted at `now`, by its clock (working-day hours by default)
     level: str | None  # None, "yellow", "orange" or "red"
@@ -46,14 +45,15 @@ def crossing_time(since: datetime, thresholds: Thresholds, level: str, clock=CAL
 
 
 RANK = {None: 0, "yellow": 1, "orange": 2, "red": 3}
+_FOLLOWING = {RANK[None]: LEVELS[0], **{RANK[lv]: nxt for lv, nxt in zip(LEVELS, (*LEVELS[1:], None))}}
 
 
-@dataclass(frozen=True)
-class Evaluation:
+class Evaluation(NamedTuple):
     fire: str | None  # the level to warn about now (the highest newly crossed), or None
     level: str | None  # the level warned so far in this silence period, after this evaluation
     since: datetime  # the silence period's start
     next_check: datetime | None  # when the next level would be crossed (None: red reached)
+    hours: float = 0.0  # how long the silence has lasted at `now`, by its clock
 
 
 def evaluate(last_movement_at: datetime, next_step_due: datetime | None, snoozed_until: datetime | None,
@@ -67,10 +67,9 @@ def evaluate(last_movement_at: datetime, next_step_due: datetime | None, snoozed
     s = silence(last_movement_at, next_step_due, thresholds, now, pause, clock)
     current = warned_level if warned_since == s.since else None
     if snoozed_until is not None and snoozed_until > now:
-        return Evaluation(None, current, s.since, snoozed_until)
+        return Evaluation(None, current, s.since, snoozed_until, s.hours)
     fire = s.level if RANK[s.level] > RANK[current] else None
     level = fire or current
-    reached = max(RANK[level], RANK[s.level])
-    following = [lv for lv in LEVELS if RANK[lv] > reached]
-    next_check = crossing_time(s.since, thresholds, following[0], clock) if following else None
-    return Evaluation(fire, level, s.since, next_check)
+    following = _FOLLOWING[max(RANK[level], RANK[s.level])]
+    next_check = crossing_time(s.since, thresholds, following, clock) if following else None
+    return Evaluation(fire, level, s.since, next_check, s.hours)

@@ -187,14 +187,15 @@ class Activity(BaseModel):
 
 class Warning(BaseModel):
     """A stale warning that fired: once per deal, level and silence period (the unique key)."""
-    deal = ForeignKeyField(Deal, backref="warnings")
+    # (no index of its own: the unique key's first column is the deal; migration 51)
+    deal = ForeignKeyField(Deal, backref="warnings", index=False)
     level = CharField(max_length=8)
     since = DateTimeField()  # start of the silence period
     at = DateTimeField()
     scan = CharField(max_length=32)  # the scan run that fired it
 
     class Meta:
-        indexes = ((("deal", "level", "since"), True), (("scan", "deal"), False))
+        indexes = ((("deal", "level", "since"), True),)
 
 
 class Ticket(BaseModel):

@@ -11,7 +11,7 @@ from .database import bulk_insert_ignore, bulk_update, bulk_upsert
 from .models import Customer, Deal, DealScan, Rep, Warning, db
 
 DUE_FIELDS = (Deal.id, Deal.owner, Deal.stage, Deal.last_movement_at, Deal.next_step_due, Deal.snoozed_until,
-              DealScan.warn_level, DealScan.warn_since, Deal.team, Deal.amount, Deal.next_check_at)
+              Deal.team, Deal.amount, Deal.next_check_at, Deal.status)
 
 
 def due_deal_ids(now: datetime) -> list[int]:
@@ -30,17 +30,32 @@ def due_deal_ids(now: datetime) -> list[int]:
 
 
 def due_rows(ids: list[int]) -> list[tuple]:
-    """Of the open deals among `ids`: (id, owner_id, stage, last_movement_at, next_step_due, snoozed_until,
-    warn_level, warn_since, team_id, amount, asked_at: the deal's own next_check_at). The driver's rows as
-    they are (peewee's per-value conversion costs seconds at 500k rows)."""
-    # the status is checked here, not in SQL: SQLite would read every open deal through its status index
-    rows = [r[:-1] for r in _driver_rows(*_wide_in(
-        lambda one: Deal.select(*DUE_FIELDS, Deal.status).join(DealScan, JOIN.LEFT_OUTER).where(Deal.id.in_(one))
-        .order_by(Deal.owner, Deal.id), ids)) if r[-1] == "open"]
-    if rows and any(isinstance(r[3], str) for r in rows[:1]):  # SQLite hands datetimes back as text
-        rows = [(a, b, c, _dt(d), _dt(e) if e else None, _dt(f) if f else None, g, _dt(h) if h else None, i, j,
-                 _dt(k) if k else None) for a, b, c, d, e, f, g, h, i, j, k in rows]
-    return rows
+    """Of the open deals among `ids`, in that order: (id, owner_id, stage, last_movement_at, next_step_due,
+    snoozed_until, warn_level, warn_since, team_id, amount, asked_at: the deal's own next_check_at).
+
+    Two queries, the deals' rows and their scan state, joined here: joined in SQL, PostgreSQL hashes the
+    whole of deal_scan for every batch. The status is checked here too (in SQL, SQLite would read every
+    open deal through its status index). The driver's rows as they are: peewee's per-value conversion
+    costs seconds at 500k rows."""
+    deals = {r[0]: r for r in _driver_rows(*_wide_in(lambda one: Deal.select(*DUE_FIELDS).where(Deal.id.in_(one)),
+                                                     ids))}
+    state = {r[0]: r for r in _driver_rows(*_wide_in(
+        lambda one: DealScan.select(DealScan.deal, DealScan.warn_level, DealScan.warn_since)
+        .where(DealScan.deal.in_(one)), ids))}
+    text = any(isinstance(r[3], str) for r in deals.values())  # SQLite hands datetimes back as text
+    none = (None, None, None)
+    out = []
+    for i in ids:
+        d = deals.get(i)
+        if d is None or d[9] != "open":
+            continue
+        _, owner, stage, moved, due, snoozed, team, amount, asked, _ = d
+        _, level, since = state.get(i, none)
+        if text:
+            moved, due, snoozed = _dt(moved), due and _dt(due), snoozed and _dt(snoozed)
+            since, asked = since and _dt(since), asked and _dt(asked)
+        out.append((i, owner, stage, moved, due, snoozed, level, since, team, amount, asked))
+    return out
 
 
 def _wide_in(query_for, ids: list) -> tuple[str, list]:
@@ -70,8 +85,11 @@ def record_warnings(fired: list[tuple[int, str, datetime]], scan_id: str, now: d
     """
     if not fired:
         return set()
+    # in deal order: neighbouring deals share pages of the unique index (and of the deal rows the foreign
+    # key looks up)
     inserted = bulk_insert_ignore(Warning, [Warning.deal, Warning.level, Warning.since, Warning.at, Warning.scan],
-                                  [(d, lv, since, now, scan_id) for d, lv, since in fired], returning=Warning.deal)
+                                  [(d, lv, since, now, scan_id) for d, lv, since in sorted(fired)],
+                                  returning=Warning.deal)
     if inserted is not None:  # INSERT ... RETURNING said which rows are this scan's
         return set(inserted)
     mine: set[int] = set()  # MySQL/MariaDB: look this scan's rows up
@@ -98,17 +116,25 @@ def save_scan_state(updates: list[tuple[int, str | None, datetime, datetime | No
 
 def deal_details(ids: list[int]) -> list["LiteDeal"]:
     """Open deals with their customer's name and their owner (a Rep), for the warning messages: plain
-    rows (a first scan after an import shows tens of thousands; ORM instances cost seconds)."""
+    rows (a first scan after an import shows tens of thousands; ORM instances cost seconds). The deals,
+    then their customers' names: joined in SQL, PostgreSQL hashes the whole customer table per query."""
     if not ids:
         return []
-    out = []
-    for batch in chunked(ids, 5000):
-        out += [_lite(row) for row in _driver_rows(*_wide_in(lambda one: _lite_query().where(Deal.id.in_(one)), batch))]
+    rows = []
+    for batch in chunked(ids, 20000):
+        rows += _driver_rows(*_wide_in(lambda one: Deal.select(*_LITE_DEAL).where(Deal.id.in_(one)), batch))
+    names = {}
+    for batch in chunked(sorted({r[-1] for r in rows}), 20000):
+        names.update(_driver_rows(*_wide_in(lambda one: Customer.select(Customer.id, Customer.name)
+                                            .where(Customer.id.in_(one)), batch)))
     owners = {}
-    for batch in chunked(sorted({d.owner_id for d in out}), 1000):
+    for batch in chunked(sorted({r[1] for r in rows}), 1000):
         owners.update({r.id: r for r in Rep.select().where(Rep.id.in_(batch))})
-    for d in out:
+    out = []
+    for r in rows:
+        d = _lite((*r[:-1], names[r[-1]], None))
         d.owner = owners[d.owner_id]
+        out.append(d)
     return out
 
 
@@ -133,6 +159,10 @@ class LiteDeal:
          self.next_step_due, self.snoozed_until, customer, owner) = row
         self.status = "open"
         self.customer, self.owner = Named(customer), Named(owner)
+
+
+_LITE_DEAL = (Deal.id, Deal.owner, Deal.team, Deal.stage, Deal.amount, Deal.last_movement_at, Deal.next_step,
+              Deal.next_step_due, Deal.snoozed_until, Deal.customer)
 
 
 def _lite_query():

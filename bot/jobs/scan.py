@@ -29,6 +29,7 @@ BATCH = 5000  # deals per transaction: fewer commits on a first scan, a short wr
 # a first scan after an import (more than this many deals due): larger transactions, as each commit writes
 # back every page its batch touched, and a batch of deals grouped by owner touches pages all over the table
 LARGE_SCAN, LARGE_BATCH = 100_000, 20_000
+STATE_ROWS = 50_000  # deals' scan state per transaction, in id order
 RED_CARDS_ONE_BY_ONE = 5  # more red deals for one group in one batch become one digest card
 RED_DIGEST_ROWS = 12
 
@@ -39,17 +40,27 @@ def scan(rt: Runtime, now: datetime) -> dict:
     ids = scan_queries.due_deal_ids(now)
     fired_total = {"yellow": 0, "orange": 0, "red": 0}
     messages = 0
+    states: list[tuple] = []
     step = LARGE_BATCH if len(ids) > LARGE_SCAN else BATCH
     for start in range(0, len(ids), step):
-        won, queued = in_transaction(rt.database, lambda: _scan_batch(rt, ids[start:start + step], scan_id, now))
+        won, queued, state = in_transaction(rt.database,
+                                            lambda: _scan_batch(rt, ids[start:start + step], scan_id, now))
         messages += queued
+        states += state
         for _, level, _ in won:
             fired_total[level] += 1
+    # each deal's new state once its warnings are recorded and queued (a scan cut short in between looks at
+    # those deals again and sends nothing twice: the warnings' unique key), in id order: a first scan after
+    # an import writes each page of deal_scan once, not once per batch of deals grouped by owner
+    states.sort()
+    for start in range(0, len(states), STATE_ROWS):
+        in_transaction(rt.database, lambda: scan_queries.save_scan_state(states[start:start + STATE_ROWS], now))
     return {"job": "scan", "checked": len(ids), "fired": fired_total, "messages": messages}
 
 
 def _scan_batch(rt: Runtime, batch: list[int], scan_id: str, now: datetime):
-    """Evaluate, record and queue one batch in one transaction (run again whole on a deadlock)."""
+    """Evaluate, record and queue one batch in one transaction (run again whole on a deadlock); returns
+    what fired, the messages queued and each deal's new state (saved by the caller)."""
     funnel = rt.funnel
     updates, fired = [], []
     rules: dict[tuple, tuple] = {}  # (stage, team) -> (thresholds, clock)
@@ -63,11 +74,10 @@ def _scan_batch(rt: Runtime, batch: list[int], scan_id: str, now: datetime):
         updates.append((deal_id, ev.level, ev.since, ev.next_check, asked))
         if ev.fire:
             fired.append((deal_id, ev.fire, ev.since))
-            light[deal_id] = Light(owner_id, team_id, stage, amount, int(rule[1].elapsed_hours(ev.since, now) // 24))
+            light[deal_id] = Light(owner_id, team_id, stage, amount, int(ev.hours // 24))
     mine = scan_queries.record_warnings(fired, scan_id, now)
-    scan_queries.save_scan_state(updates, now)
     won = [f for f in fired if f[0] in mine]
-    return won, _queue_warnings(rt, won, scan_id, now, light)
+    return won, _queue_warnings(rt, won, scan_id, now, light), updates
 
 
 class Light(NamedTuple):

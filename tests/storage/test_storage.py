@@ -138,3 +138,30 @@ def test_migration_40_adds_the_parts_of_outbox_rows_keeping_them(database):
     assert Outbox.get(Outbox.key == "old-row").parts == 1
     outbox.reserve_slot(Outbox.get(Outbox.key == "old-row"), NOW, parts=3)
     assert outbox.sent_times("alice", NOW) == [NOW, NOW, NOW]
+
+
+def test_migration_51_drops_the_warnings_two_redundant_indexes(database):
+    """A version-50 database (warning indexed by deal_id and by (scan, deal_id) besides its unique key) loses
+    the two; the unique key stays, and a scan's own warnings are still found through it."""
+    from storage.database import latest_version
+    from storage.models import Warning
+    for sql in ("CREATE INDEX warning_deal_id ON warning (deal_id)",
+                "CREATE INDEX warning_scan_deal_id ON warning (scan, deal_id)"):
+        database.execute_sql(sql)
+    SchemaVersion.update(version=50).execute()
+    assert {"warning_deal_id", "warning_scan_deal_id"} <= {i.name for i in database.get_indexes("warning")}
+    assert migrate_database(database) == latest_version() >= 51
+    indexes = {i.name: i for i in database.get_indexes("warning")}
+    assert not {"warning_deal_id", "warning_scan_deal_id"} & set(indexes)
+    assert indexes["warning_deal_id_level_since"].unique
+
+
+def test_batch_insert_keeps_every_character_of_a_message(database):
+    """Messages queued in one batch (a scan's warnings) come back exactly as queued on every database:
+    quotes, backslashes, braces, commas, a text reading NULL, emoji, and no text at all."""
+    texts = ['他说"好的",明天{再谈}', "C:\\路径\\n不是换行", "NULL", "", "🔴 红色, 5天", "a'b\"c\\\\d"]
+    rows = [(f"batch:{i}", "local", "alice", {"template": "text", "data": {"text": t}}) for i, t in enumerate(texts)]
+    assert outbox.enqueue_many(rows, NOW) == len(texts)
+    got = {r.key: outbox.payload_of(r)["data"]["text"] for r in Outbox.select()}
+    assert got == {f"batch:{i}": t for i, t in enumerate(texts)}
+    assert all(r.next_attempt_at == NOW and r.status == "pending" for r in Outbox.select())
