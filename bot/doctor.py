@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
+from rules.calendar import KNOWN_YEARS, unknown_years
 from storage.database import connected, latest_version, schema_version
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ def checks(rt: Runtime) -> list[tuple[bool, str]]:
     except Exception as e:  # noqa: BLE001
         out.append((False, f"数据库连不上: {type(e).__name__}: {e} (检查 DATABASE_URL)"))
         return out
+    out.append(calendar_check(rt))
     public = cfg["BOT_PUBLIC_URL"]
     local = urlsplit(public).hostname in ("127.0.0.1", "localhost")
     if cfg.channel_on("wecom") or cfg.channel_on("dingtalk"):
@@ -43,6 +45,18 @@ def checks(rt: Runtime) -> list[tuple[bool, str]]:
     if not (cfg.channel_on("wecom") or cfg.channel_on("dingtalk")):
         out.append((True, "没有配置企业微信或钉钉: 只有本地通道"))
     return out
+
+
+def calendar_check(rt: Runtime) -> tuple[bool, str]:
+    """The holiday calendar must know this year and, from November on, the next one."""
+    today = rt.clock.now().astimezone(rt.tz).date()
+    missing = unknown_years(today, rt.funnel.schedule.days_off)
+    if not missing:
+        return True, f"节假日日历已知 {KNOWN_YEARS.start}–{KNOWN_YEARS.stop - 1} 年"
+    years = "、".join(f"{y}年" for y in missing)
+    return False, (f"节假日日历还没有{years}的法定假日与调休 (chinesecalendar 只到 {KNOWN_YEARS.stop - 1} 年): "
+                   f"升级 chinesecalendar, 或在规则文件 [schedule] 里写上 days_off 与 extra_workdays "
+                   f"(例如 days_off = [\"{missing[0]}-02-06\", ...]), 否则假日会被当作工作日计算沉默、照常推送")
 
 
 def wecom_checks(cfg) -> list[tuple[bool, str]]:

@@ -40,12 +40,13 @@ def task_card_data(ctx: Context, open_deals: list | None = None, high_intent: li
     counts = {lv: sum(1 for _, s in levels if s.level == lv) for lv in ("red", "orange", "yellow")}
     shown = [(d, s) for d, s in levels if s.level and (not manager or s.level in ("red", "orange"))]
     shown.sort(key=lambda ds: (LEVEL_RANK[ds[1].level], -ds[0].amount, -ds[1].hours))
-    warned = [deal_row(ctx, d) for d, _ in shown[:TASK_LIMIT]]
+    warned = [deal_row(ctx, d, s) for d, s in shown[:TASK_LIMIT]]
     start, end = ctx.local_day_bounds(ctx.today)
     mine = sorted((d for d in open_deals if d.next_step_due is not None and (not manager or d.owner_id == ctx.rep.id)),
                   key=lambda d: d.next_step_due)
-    due = [deal_row(ctx, d) for d in mine if start <= d.next_step_due < end]
-    overdue = [deal_row(ctx, d) for d in mine if start - timedelta(days=30) <= d.next_step_due < start]
+    known = silences or {}
+    due = [deal_row(ctx, d, known.get(d.id)) for d in mine if start <= d.next_step_due < end]
+    overdue = [deal_row(ctx, d, known.get(d.id)) for d in mine if start - timedelta(days=30) <= d.next_step_due < start]
     return {
         "rep": ctx.rep.name,
         "manager": manager,

@@ -50,9 +50,10 @@ def snoozed(ctx: Context, deal) -> str:
     return snooze_label(ctx, until) if until is not None and until > ctx.now else ""
 
 
-def deal_row(ctx: Context, deal: Deal) -> dict:
+def deal_row(ctx: Context, deal: Deal, s=None) -> dict:
+    """A deal as the cards and lists show it; `s`: its silence, when the caller has it already."""
     stage = ctx.funnel.stage(deal.stage)
-    s = deal_silence(ctx, deal, stage)
+    s = s or deal_silence(ctx, deal, stage)
     due = ctx.to_local(deal.next_step_due) if deal.next_step_due else None
     return {
         "deal_id": deal.id,

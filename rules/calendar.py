@@ -35,6 +35,15 @@ def is_workday(day: date, days_off: frozenset[date] = frozenset(),
     return day.weekday() < 5  # a year the calendar package does not know yet: Monday to Friday
 
 
+def unknown_years(today: date, days_off: frozenset[date] = frozenset(), ahead_days: int = 60) -> list[int]:
+    """The years from `today` to `ahead_days` later whose public holidays neither the calendar package nor
+    the team's own [schedule] days_off know: there every Monday to Friday counts as a working day, so the
+    Spring Festival's days off would count as silence and the bot would push on them."""
+    listed = {d.year for d in days_off}
+    years = range(today.year, (today + timedelta(days=ahead_days)).year + 1)
+    return [y for y in years if y not in KNOWN_YEARS and y not in listed]
+
+
 class CalendarClock:
     """Every hour counts."""
     kind = "calendar"

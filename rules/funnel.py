@@ -94,10 +94,19 @@ class Funnel:
     decision_titles: tuple[str, ...]
     schedule: Schedule = field(default_factory=Schedule)
     _by_name: dict[str, Stage] = field(default_factory=dict, repr=False)
+    _clocks: dict = field(default_factory=dict, repr=False, compare=False)
 
     def clock(self, tz, stage: str | None = None, team: str | None = None):
         """How silence is counted for a deal in `stage` of `team` (a team name): the stage's `clock`,
-        else the team's ([teams.NAME] clock), else [schedule] clock; a working-day clock by default."""
+        else the team's ([teams.NAME] clock), else [schedule] clock; a working-day clock by default.
+        Kept per (tz, stage, team): the daily cards ask for 500k deals."""
+        key = (tz, stage, team)
+        got = self._clocks.get(key)
+        if got is None:
+            got = self._clocks[key] = self._clock(tz, stage, team)
+        return got
+
+    def _clock(self, tz, stage: str | None, team: str | None):
         kind = None
         if stage is not None:
             st = self.stage_or_none(stage)

@@ -430,7 +430,25 @@ def _pg_arrays(rows: list[tuple]) -> list[str]:
     """One PostgreSQL array literal ('{1,2,NULL}') per column of `rows`, for `%s::type[]`: the server reads
     the text at once, where the driver's own adaptation of a list is an ARRAY[...] expression of one
     cast value per element, twice as slow to send and to read at 50k rows."""
-    return ["{" + ",".join(map(_pg_array_item, col)) + "}" for col in zip(*rows)]
+    return ["{" + _pg_array_body(col) + "}" for col in zip(*rows)]
+
+
+_NONE = type(None)
+
+
+def _pg_array_body(col: tuple) -> str:
+    """A column's elements, comma-separated, converted a whole column at once where all its values are of
+    one plain kind (a first scan builds arrays of millions of values); any other mix value by value."""
+    kinds = set(map(type, col))
+    if kinds <= {int, float, _NONE}:
+        return ",".join(map(str, col)) if _NONE not in kinds else ",".join(
+            "NULL" if v is None else str(v) for v in col)
+    if kinds <= {datetime, _NONE} and not any(v.tzinfo for v in col if v is not None):
+        return ",".join("NULL" if v is None else str(v) for v in col)
+    if kinds <= {str, _NONE}:
+        return ",".join("NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                        for v in col)
+    return ",".join(map(_pg_array_item, col))
 
 
 _PG_CAST = {"INT": "integer", "BIGINT": "bigint", "AUTO": "integer", "VARCHAR": "varchar", "TEXT": "text",
@@ -438,8 +456,8 @@ _PG_CAST = {"INT": "integer", "BIGINT": "bigint", "AUTO": "integer", "VARCHAR": 
 
 
 def bulk_update(model, fields: list, rows: list[tuple], page: int = 5000, guard: tuple = ()) -> None:
-    """UPDATE many rows by id, each with its own values: rows are (value per field..., id, value per guard
-    field...). With `guard` fields a row is changed only where each of them still holds the value given
+    """UPDATE many rows by primary key, each with its own values: rows are (value per field..., key, value per
+    guard field...). With `guard` fields a row is changed only where each of them still holds the value given
     (what was read before: a change made since by someone else is kept).
 
     SQLite and MySQL: the driver's executemany of one UPDATE; PostgreSQL: one UPDATE ... FROM unnest(arrays)
@@ -448,14 +466,15 @@ def bulk_update(model, fields: list, rows: list[tuple], page: int = 5000, guard:
     if not rows:
         return
     database, table, kind, cursor = _driver(model)
+    key = model._meta.primary_key
     if kind == "Postgres":
         cols = [f.column_name for f in fields]
-        casts = [_PG_CAST.get(f.field_type, "text") for f in (*fields, model.id, *guard)]
+        casts = [_PG_CAST.get(f.field_type, "text") for f in (*fields, key, *guard)]
         sets = ", ".join(f'"{c}" = v."{c}"' for c in cols)
-        names = ", ".join([f'"{c}"' for c in cols] + ["id"] + [f"g{i}" for i in range(len(guard))])
+        names = ", ".join([f'"{c}"' for c in cols] + ["k_"] + [f"g{i}" for i in range(len(guard))])
         arrays = ", ".join(f"%s::{c}[]" for c in casts)
         checks = "".join(f' AND t."{g.column_name}" = v.g{i}' for i, g in enumerate(guard))
-        sql = f'UPDATE "{table}" AS t SET {sets} FROM unnest({arrays}) AS v({names}) WHERE t."id" = v.id{checks}'
+        sql = f'UPDATE "{table}" AS t SET {sets} FROM unnest({arrays}) AS v({names}) WHERE t."{key.column_name}" = v.k_{checks}'
         for i in range(0, len(rows), page):
             cursor.execute(sql, _pg_arrays(rows[i:i + page]))
         return
@@ -463,7 +482,7 @@ def bulk_update(model, fields: list, rows: list[tuple], page: int = 5000, guard:
     mark = "?" if isinstance(database, SqliteDatabase) else "%s"
     sets = ", ".join(f"{q}{f.column_name}{q} = {mark}" for f in fields)
     checks = "".join(f" AND {q}{g.column_name}{q} = {mark}" for g in guard)
-    sql = f"UPDATE {q}{table}{q} SET {sets} WHERE {q}id{q} = {mark}{checks}"
+    sql = f"UPDATE {q}{table}{q} SET {sets} WHERE {q}{key.column_name}{q} = {mark}{checks}"
     for i in range(0, len(rows), page):
         cursor.executemany(sql, rows[i:i + page])
 

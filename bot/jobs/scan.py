@@ -66,12 +66,12 @@ def _scan_batch(rt: Runtime, batch: list[int], scan_id: str, now: datetime):
     rules: dict[tuple, tuple] = {}  # (stage, team) -> (thresholds, clock)
     light: dict[int, Light] = {}
     for row in scan_queries.due_rows(batch):
-        deal_id, owner_id, stage, moved, due, snoozed, wlevel, wsince, team_id, amount, asked = row
+        deal_id, owner_id, stage, moved, due, snoozed, wlevel, wsince, team_id, amount, asked, known = row
         rule = rules.get((stage, team_id))
         if rule is None:  # a stage removed from the rules file gets the defaults
             rule = rules[(stage, team_id)] = (funnel.stale_for(stage), deal_clock(funnel, rt.tz, stage, team_id))
         ev = evaluate(moved, due, snoozed, wlevel, wsince, rule[0], now, funnel.pause_while_next_step_ahead, rule[1])
-        updates.append((deal_id, ev.level, ev.since, ev.next_check, asked))
+        updates.append((deal_id, ev.level, ev.since, ev.next_check, asked, known))
         if ev.fire:
             fired.append((deal_id, ev.fire, ev.since))
             light[deal_id] = Light(owner_id, team_id, stage, amount, int(ev.hours // 24))

@@ -15,6 +15,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from rules.calendar import unknown_years
+
 from ..metrics import job_succeeded
 from . import JOBS
 from .timetable import TIMETABLE
@@ -40,6 +42,10 @@ def run_job(rt: Runtime, name: str) -> dict | None:
 
 def configure(scheduler, rt: Runtime, every: dict | None = None):
     """Add every job of the timetable to `scheduler`; `every` (job -> seconds) overrides its intervals."""
+    today = rt.now().astimezone(rt.tz).date()
+    for year in unknown_years(today, rt.funnel.schedule.days_off):
+        log.warning("节假日日历没有 %s 年: 在规则文件 [schedule] 写上 days_off / extra_workdays, 或升级 chinesecalendar "
+                    "(python -m bot doctor)", year)
     every = {**{name: slot.every for name, slot in TIMETABLE.items()}, **(every or {})}
     start = datetime.now(timezone.utc) + timedelta(seconds=1)
     for name, seconds in every.items():

@@ -78,6 +78,8 @@ def test_doctor_names_what_to_fix(rt, fake, capsys):
     out = capsys.readouterr().out
     assert "✓ 企业微信 WECOM_CORP_ID / WECOM_SECRET 正确" in out and "「销售漏斗助手」" in out
     assert "✗ BOT_PUBLIC_URL" in out
+    from rules.calendar import KNOWN_YEARS  # T0 is 2026-11-27: 2027 starts in five weeks
+    assert ("✗ 节假日日历还没有2027年的法定假日与调休" if 2027 not in KNOWN_YEARS else "✓ 节假日日历已知") in out
     fake.trusted_ip = False
     doctor(rt)
     assert "✗ 企业微信 gettoken: errcode 60020: 服务器 IP 不在应用的企业可信IP中" in capsys.readouterr().out

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rules.calendar import CALENDAR, SendWindow, WorkdayClock, is_workday
+from rules.calendar import CALENDAR, KNOWN_YEARS, SendWindow, WorkdayClock, is_workday, unknown_years
 from rules.funnel import RulesError, Thresholds, load_funnel, parse_funnel
 from rules.stale import evaluate, silence
 from tests.rules.test_funnel import DEFAULT_TEXT, with_contract_stage, write
@@ -148,3 +148,13 @@ def test_bad_schedule_settings_are_named(tmp_path, line, edit, words):
 def _raw() -> dict:
     import tomllib
     return tomllib.loads(DEFAULT_TEXT)
+
+
+def test_a_year_the_calendar_does_not_know_is_named_before_it_starts():
+    """From 60 days before a new year the package does not know, the bot says so, until the team lists
+    that year's days off itself (doctor and the scheduler's log read this)."""
+    last = KNOWN_YEARS.stop - 1
+    assert unknown_years(date(last, 6, 1)) == []
+    assert unknown_years(date(last, 12, 3)) == [last + 1]
+    assert unknown_years(date(last + 1, 3, 1)) == [last + 1]
+    assert unknown_years(date(last, 12, 3), frozenset({date(last + 1, 2, 8)})) == []

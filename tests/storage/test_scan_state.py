@@ -85,7 +85,8 @@ def test_a_visit_logged_while_the_scan_runs_still_restarts_the_clock(rt):
         rows = {r[0]: r for r in scan_queries.due_rows(ids)}
         visit = t + timedelta(seconds=30)
         Deal.update(last_movement_at=visit, next_check_at=visit).where(Deal.id == deal.id).execute()
-        scan_queries.save_scan_state([(i, "yellow", START, START + timedelta(hours=72), r[10]) for i, r in rows.items()], t)
+        scan_queries.save_scan_state([(i, "yellow", START, START + timedelta(hours=72), r[10], r[11])
+                                     for i, r in rows.items()], t)
         assert Deal.get_by_id(deal.id).next_check_at == visit  # the visit's ask is kept
         others = [i for i in ids if i != deal.id]
         assert Deal.select().where(Deal.id.in_(others) & Deal.next_check_at.is_null(False)).count() == 0

@@ -1,0 +1,40 @@
+"""The bulk writers (a first scan, the 09:00 cards, an import) keep every value as given, on all three
+databases: text with quotes, backslashes, commas, braces and Chinese, NULLs, times
+(naive UTC, as everything is stored)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from storage.database import bulk_insert_ignore, bulk_update, connected
+from storage.models import Outbox
+from tests.conftest import make_runtime
+from bot.clock import FixedClock
+
+NOW = datetime(2026, 11, 30, 1, 0, 7)
+TEXTS = ['{"text": "王磊说\\"明天\\"签, 见 C:\\\\合同\\\\", "rows": [1, 2]}', "a,b}{c", "", "NULL", " 空格 ",
+         "换行\n制表\t", "'单引号'", "x" * 20000]
+
+
+def test_bulk_insert_and_update_keep_every_character_and_instant(db_url):
+    rt = make_runtime(db_url, FixedClock(NOW))
+    fields = [Outbox.key, Outbox.channel, Outbox.recipient, Outbox.payload, Outbox.status, Outbox.attempts,
+              Outbox.next_attempt_at, Outbox.created_at, Outbox.last_error]
+    rows = [(f"k{i}", "local", "alice", text, "pending", i, NOW + timedelta(minutes=i), NOW,
+             None if i % 3 else text)
+            for i, text in enumerate(TEXTS)]
+    with connected(rt.database):
+        bulk_insert_ignore(Outbox, fields, rows)
+        bulk_insert_ignore(Outbox, fields, [("k0", "local", "bob", "again", "sent", 9, NOW, NOW, None)])
+        got = {o.key: o for o in Outbox.select()}
+        assert len(got) == len(TEXTS) and got["k0"].recipient == "alice"  # the key already there is skipped
+        for i, text in enumerate(TEXTS):
+            o = got[f"k{i}"]
+            assert (o.payload, o.attempts, o.next_attempt_at) == (text, i, NOW + timedelta(minutes=i))
+            assert o.created_at == NOW
+            assert o.last_error == (None if i % 3 else text)
+        bulk_update(Outbox, [Outbox.last_error, Outbox.attempts],
+                    [(f"改{t}", 100 + i, got[f"k{i}"].id) for i, t in enumerate(TEXTS)])
+        for i, text in enumerate(TEXTS):
+            o = Outbox.get(Outbox.key == f"k{i}")
+            assert (o.last_error, o.attempts) == (f"改{text}", 100 + i)
+    rt.database.close()
