@@ -65,6 +65,7 @@ class CalendarClock:
 CALENDAR = CalendarClock()
 _BASE = date(2000, 1, 1).toordinal()
 _BASE_DT = datetime(2000, 1, 1)
+_US = timedelta(microseconds=1)
 
 
 class WorkdayClock:
@@ -76,6 +77,7 @@ class WorkdayClock:
         probe = [tz.utcoffset(datetime(y, m, 1)) for y in (1995, 2010, 2026, 2040, 2080) for m in (1, 7)]
         self._offset = probe[0] if len(set(probe)) == 1 else None  # a zone without summer time: fast path
         self._offset_us = None if self._offset is None else _us(self._offset)
+        self._last_end: tuple = (None, 0)
         self._cum = [0]  # _cum[i]: working days in [_BASE, _BASE + i)
         self._work: list[bool] = []
         self._extend(date(2040, 1, 1).toordinal() - _BASE)
@@ -115,11 +117,8 @@ class WorkdayClock:
         """The local time of `utc` as microseconds since _BASE's midnight (integers: the scan counts 500k
         silences, and datetime arithmetic is several times slower)."""
         if self._offset_us is None:
-            utc, offset = self._local(utc), 0
-        else:
-            offset = self._offset_us
-        return (((utc.toordinal() - _BASE) * 86400 + utc.hour * 3600 + utc.minute * 60 + utc.second) * 1_000_000
-                + utc.microsecond + offset)
+            return (self._local(utc) - _BASE_DT) // _US
+        return (utc - _BASE_DT) // _US + self._offset_us
 
     def _from_local_us(self, us: int) -> datetime:
         if self._offset_us is None:
@@ -136,7 +135,13 @@ class WorkdayClock:
     def elapsed_hours(self, start: datetime, end: datetime) -> float:
         if end <= start:
             return 0.0
-        a, b = self._local_us(start), self._local_us(end)
+        last = self._last_end  # many silences are counted to one `now` (the daily cards: 500k)
+        if last[0] is end:
+            b = last[1]
+        else:
+            b = self._local_us(end)
+            self._last_end = (end, b)  # one assignment: threads sharing the clock see a matching pair
+        a = self._local_us(start)
         ia, ib = self._day(a), self._day(b)
         work = self._work
         if ia == ib:
