@@ -448,6 +448,7 @@ def run(label: str, url: str, cfg: dict) -> list[list]:
     import storage.scan_queries as sscan
     p = C.Probe()
     p.wrap(sscan, "open_deal_rows", "scan_q.open_deal_rows (1 query, all open deals)")
+    p.wrap(sscan, "customer_names", "scan_q.customer_names (the deals shown)")
     p.wrap(sscan, "high_intent_by_owner", "scan_q.high_intent_by_owner")
     p.wrap(sscan, "active_reps", "scan_q.active_reps")
     p.wrap(hq, "task_card_data", "handlers.queries.task_card_data (per person)")

@@ -10,7 +10,7 @@ from storage import deals, health_queries
 from .context import Context
 from .report import stage_row, team_numbers
 from .router import Router
-from .views import LEVEL_RANK, deal_row, deal_silence, snoozed
+from .views import LEVEL_RANK, deal_row, deal_silence
 
 TASK_LIMIT = 15
 
@@ -26,27 +26,31 @@ def task_card_data(ctx: Context, open_deals: list | None = None, high_intent: li
     manager = is_manager(ctx.rep)
     if open_deals is None:
         open_deals = deals.open_deals_for(ctx.rep, limit=100000)
-    # the level of every deal is cheap; the full row only for the deals the card shows
-    if silences is None:
-        levels = [(d, deal_silence(ctx, d)) for d in open_deals]
-    else:
-        levels = []
-        for d in open_deals:
-            s = silences.get(d.id)
-            if s is None:
-                s = silences[d.id] = deal_silence(ctx, d)
-            levels.append((d, s))
-    levels = [(d, s) for d, s in levels if not snoozed(ctx, d)]  # a snoozed deal leaves today's card
-    counts = {lv: sum(1 for _, s in levels if s.level == lv) for lv in ("red", "orange", "yellow")}
-    shown = [(d, s) for d, s in levels if s.level and (not manager or s.level in ("red", "orange"))]
+    # the level of every deal is cheap; the full row only for the deals the card shows. One pass over the
+    # deals (the daily job passes 500k for 10k cards): a snoozed deal leaves today's card
+    known = silences if silences is not None else {}
+    now = ctx.now
+    counts = {"red": 0, "orange": 0, "yellow": 0}
+    shown = []
+    for d in open_deals:
+        until = d.snoozed_until
+        if until is not None and until > now:
+            continue
+        s = known.get(d.id)
+        if s is None:
+            s = known[d.id] = deal_silence(ctx, d)
+        level = s.level
+        if level is not None:
+            counts[level] += 1
+            if not manager or level != "yellow":
+                shown.append((d, s))
     shown.sort(key=lambda ds: (LEVEL_RANK[ds[1].level], -ds[0].amount, -ds[1].hours))
     warned = [deal_row(ctx, d, s) for d, s in shown[:TASK_LIMIT]]
     start, end = ctx.local_day_bounds(ctx.today)
     mine = sorted((d for d in open_deals if d.next_step_due is not None and (not manager or d.owner_id == ctx.rep.id)),
                   key=lambda d: d.next_step_due)
-    known = silences or {}
     due = [deal_row(ctx, d, known.get(d.id)) for d in mine if start <= d.next_step_due < end]
-    overdue = [deal_row(ctx, d, known.get(d.id)) for d in mine if start - timedelta(days=30) <= d.next_step_due < start]
+    overdue = [d for d in mine if start - timedelta(days=30) <= d.next_step_due < start]
     return {
         "rep": ctx.rep.name,
         "manager": manager,
@@ -55,7 +59,7 @@ def task_card_data(ctx: Context, open_deals: list | None = None, high_intent: li
         "warned": warned,
         "more": max(0, len(shown) - TASK_LIMIT),
         "due": due,
-        "overdue": overdue[:TASK_LIMIT],
+        "overdue": [deal_row(ctx, d, known.get(d.id)) for d in overdue[:TASK_LIMIT]],
         "high_intent": high_intent if high_intent is not None else health_queries.high_intent_names(
             ctx.rep.team_id, None if manager else ctx.rep.id),
         "list_url": ctx.page_url("/dashboard/warnings") if len(shown) > TASK_LIMIT else "",

@@ -426,11 +426,15 @@ def _pg_array_item(value) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _pg_arrays(rows: list[tuple]) -> list[str]:
+def _pg_arrays(rows: list[tuple], fields: list | tuple = ()) -> list:
     """One PostgreSQL array literal ('{1,2,NULL}') per column of `rows`, for `%s::type[]`: the server reads
     the text at once, where the driver's own adaptation of a list is an ARRAY[...] expression of one
-    cast value per element, twice as slow to send and to read at 50k rows."""
-    return ["{" + _pg_array_body(col) + "}" for col in zip(*rows)]
+    cast value per element, twice as slow to send and to read at 50k rows. Except a TEXT field's column
+    (a message's JSON, kilobytes each): there the driver's ARRAY['…'] quotes in C and the server reads
+    it a third faster than the same texts escaped inside a literal."""
+    kinds = [f.field_type for f in fields]
+    return [list(col) if i < len(kinds) and kinds[i] == "TEXT" else "{" + _pg_array_body(col) + "}"
+            for i, col in enumerate(zip(*rows))]
 
 
 _NONE = type(None)
@@ -476,7 +480,7 @@ def bulk_update(model, fields: list, rows: list[tuple], page: int = 5000, guard:
         checks = "".join(f' AND t."{g.column_name}" = v.g{i}' for i, g in enumerate(guard))
         sql = f'UPDATE "{table}" AS t SET {sets} FROM unnest({arrays}) AS v({names}) WHERE t."{key.column_name}" = v.k_{checks}'
         for i in range(0, len(rows), page):
-            cursor.execute(sql, _pg_arrays(rows[i:i + page]))
+            cursor.execute(sql, _pg_arrays(rows[i:i + page], (*fields, key, *guard)))
         return
     q = "`" if kind == "MySQL" else '"'
     mark = "?" if isinstance(database, SqliteDatabase) else "%s"
@@ -502,7 +506,7 @@ def bulk_upsert(model, fields: list, rows: list[tuple], page: int = 5000) -> Non
         sql = (f'INSERT INTO "{table}" ({cols}) SELECT * FROM unnest({arrays}) '
                f'ON CONFLICT ("{key}") DO UPDATE SET {sets}')
         for i in range(0, len(rows), page):
-            cursor.execute(sql, _pg_arrays(rows[i:i + page]))
+            cursor.execute(sql, _pg_arrays(rows[i:i + page], fields))
         return
     if kind == "MySQL":
         cols = ", ".join(f"`{f.column_name}`" for f in fields)
@@ -534,7 +538,7 @@ def bulk_insert_ignore(model, fields: list, rows: list[tuple], page: int = 5000,
         sql = f'INSERT INTO "{table}" ({cols}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING{tail}'
         got = []
         for i in range(0, len(rows), page):
-            cursor.execute(sql, _pg_arrays(rows[i:i + page]))
+            cursor.execute(sql, _pg_arrays(rows[i:i + page], fields))
             if returning is not None:
                 got += [r[0] for r in cursor.fetchall()]
         return got if returning is not None else None

@@ -166,13 +166,13 @@ class LiteDeal:
     """An open deal as the daily cards read it: plain attributes, no ORM instance (500k of them load fast).
     `customer` and `owner` are made when read (a card shows a few of a rep's deals)."""
     __slots__ = ("id", "owner_id", "team_id", "stage", "amount", "last_movement_at", "next_step", "next_step_due",
-                 "snoozed_until", "customer_name", "owner_name", "_owner")
+                 "snoozed_until", "customer_name", "owner_name", "_owner", "customer_id")
     status = "open"
 
-    def __init__(self, row):
+    def __init__(self, row, customer_id: int | None = None):
         (self.id, self.owner_id, self.team_id, self.stage, self.amount, self.last_movement_at, self.next_step,
          self.next_step_due, self.snoozed_until, self.customer_name, self.owner_name) = row
-        self._owner = None
+        self._owner, self.customer_id = None, customer_id
 
     @property
     def customer(self) -> Named:
@@ -197,8 +197,8 @@ def _lite_query():
             .join(Customer).switch(Deal).join(Rep, on=Deal.owner))
 
 
-def _lite(row) -> LiteDeal:
-    d = LiteDeal(row)
+def _lite(row, customer_id: int | None = None) -> LiteDeal:
+    d = LiteDeal(row, customer_id)
     if isinstance(d.last_movement_at, str):  # SQLite hands datetimes back as text
         d.last_movement_at = _dt(d.last_movement_at)
         d.next_step_due = _dt(d.next_step_due) if d.next_step_due else None
@@ -206,9 +206,11 @@ def _lite(row) -> LiteDeal:
     return d
 
 
-def open_deal_rows() -> dict[int, list[LiteDeal]]:
-    """Every open deal of an active rep, grouped by owner id: one query for all the daily cards."""
-    q = _lite_query().where((Deal.status == "open") & (Rep.active == True)).tuples()  # noqa: E712
+def open_deal_rows(owners: dict[int, str]) -> dict[int, list[LiteDeal]]:
+    """Every open deal of `owners` (id -> name: the active reps), grouped by owner id: one query for all the
+    daily cards, of the deal table alone. Each deal knows its customer's id, not the name: a card shows a
+    few deals, and customer_names() names those (joined here, 500k lookups cost seconds on SQLite)."""
+    q = Deal.select(*_LITE_DEAL).where(Deal.status == "open").tuples()
     out: dict[int, list[LiteDeal]] = {}
     # the driver's rows as they are (peewee's per-value conversion costs seconds at 500k rows)
     cursor = db.obj.execute(q)
@@ -217,9 +219,18 @@ def open_deal_rows() -> dict[int, list[LiteDeal]]:
         if not rows:
             break
         for row in rows:
-            d = _lite(row)
-            out.setdefault(d.owner_id, []).append(d)
+            name = owners.get(row[1])
+            if name is not None:
+                out.setdefault(row[1], []).append(_lite((*row[:-1], None, name), row[-1]))
     return out
+
+
+def customer_names(ids) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for batch in chunked(sorted(set(ids)), 20000):
+        names.update(_driver_rows(*_wide_in(lambda one: Customer.select(Customer.id, Customer.name)
+                                            .where(Customer.id.in_(one)), batch)))
+    return names
 
 
 def _dt(text: str) -> datetime:

@@ -354,3 +354,19 @@ def test_two_delivery_workers_together_respect_the_rate_limit(db_url):
     assert len(sent) == 30
     worst = max(sum(1 for x in sent if s <= x < s + timedelta(seconds=60)) for s in sent)
     assert worst <= 7
+
+
+def test_the_managers_digest_names_each_deal_and_its_rep(rt):
+    """The daily job loads the deals alone and names only those the cards show: every row still reads
+    with its customer and its rep, on the rep's card and on the manager's digest."""
+    run(rt, daily, local(2026, 11, 9, 9, 30))  # five working days after Monday 11-02: orange and red
+    digest = [p for k, _, p in rows(rt, recipient="boss")][0]["data"]
+    assert digest["warned"], "the digest lists the team's orange and red deals"
+    with rt.database.connection_context():
+        from storage.models import Deal
+        truth = {d.id: (d.customer.name, d.owner.name) for d in Deal.select()}
+    assert all((r["customer"], r["owner"]) == truth[r["deal_id"]] for r in digest["warned"])
+    (_, _, card), = rows(rt, recipient="alice")
+    assert [(r["customer"], r["owner"]) for r in card["data"]["warned"]] == [truth[r["deal_id"]]
+                                                                             for r in card["data"]["warned"]]
+    assert all(b["label"] for b in card["buttons"]) and card["data"]["warned"][0]["customer"] in str(card["buttons"])
