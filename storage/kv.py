@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from peewee import SqliteDatabase
+from peewee import MySQLDatabase, SqliteDatabase
 
 from .database import in_transaction
 from .models import KeyValue, db
@@ -27,13 +27,20 @@ def add(key: str, value: str, now: datetime, ttl: timedelta) -> bool:
     return _add.execute(key, value, now + ttl, now) == 1
 
 
+def _upsert(key, value, expires_at, now):
+    """INSERT ... ON CONFLICT (key) DO UPDATE (MySQL: ON DUPLICATE KEY UPDATE, which names no target)."""
+    preserve = [KeyValue.value, KeyValue.expires_at, KeyValue.updated_at]
+    target = [] if isinstance(db.obj, MySQLDatabase) else [KeyValue.key]
+    return (KeyValue.insert(key=key, value=value, expires_at=expires_at, updated_at=now)
+            .on_conflict(conflict_target=target or None, preserve=preserve))
+
+
+_put = prepared(_upsert)
+
+
 def put(key: str, value: str, now: datetime, ttl: timedelta | None = None) -> None:
-    expires = now + ttl if ttl else None
-    with db.atomic():
-        n = KeyValue.update(value=value, expires_at=expires, updated_at=now).where(KeyValue.key == key).execute()
-        if n == 0:
-            KeyValue.insert(key=key, value=value, expires_at=expires, updated_at=now).on_conflict_ignore().execute()
-            KeyValue.update(value=value, expires_at=expires, updated_at=now).where(KeyValue.key == key).execute()
+    """Set `key` (created or replaced) in one statement: a visit keeps its 撤销 record with it."""
+    _put.execute(key, value, now + ttl if ttl else None, now)
 
 
 def replace(key: str, value: str) -> None:

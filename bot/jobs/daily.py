@@ -10,8 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from handlers.messages import Reply
-from handlers.views import deal_clock
-from rules.stale import silence
+from handlers.views import silences_of
 from rules.access import is_manager
 from rules.localtime import to_local
 from storage import outbox, scan_queries
@@ -50,7 +49,8 @@ def daily(rt: Runtime, now: datetime) -> dict:
     for items in intent.values():
         for team, name in items:
             intent_by_team.setdefault(team, []).append(name)
-    silences = _silences(rt, by_owner.values(), now)
+    silences = silences_of(rt.context_for(reps[0], now), [d for deals in by_owner.values() for d in deals]) \
+        if reps else {}
     cards = []
     for rep in reps:
         ctx = rt.context_for(rep, now)
@@ -78,22 +78,6 @@ def daily(rt: Runtime, now: datetime) -> dict:
         return queued, fold_into_morning(rt, now, day, {r[2]: r[0] for r in rows})
     queued, folded = in_transaction(rt.database, write)
     return {"job": "daily", "date": day.isoformat(), "queued": queued, "folded": folded}
-
-
-def _silences(rt: Runtime, groups, now: datetime) -> dict:
-    """{deal id: its silence now} for every deal of `groups`, in one pass, each (stage, team)'s thresholds
-    and clock looked up once (500k deals for 10k cards)."""
-    funnel, pause = rt.funnel, rt.funnel.pause_while_next_step_ahead
-    rules: dict[tuple, tuple] = {}
-    out = {}
-    for deals in groups:
-        for d in deals:
-            rule = rules.get((d.stage, d.team_id))
-            if rule is None:
-                rule = rules[(d.stage, d.team_id)] = (funnel.stale_for(d.stage),
-                                                      deal_clock(funnel, rt.tz, d.stage, d.team_id))
-            out[d.id] = silence(d.last_movement_at, d.next_step_due, rule[0], now, pause, rule[1])
-    return out
 
 
 def fold_into_morning(rt: Runtime, now: datetime, day, task_keys: dict[str, str]) -> dict:

@@ -38,3 +38,21 @@ def test_bulk_insert_and_update_keep_every_character_and_instant(db_url):
             o = Outbox.get(Outbox.key == f"k{i}")
             assert (o.last_error, o.attempts) == (f"改{text}", 100 + i)
     rt.database.close()
+
+
+def test_put_creates_then_replaces_a_key_and_its_expiry(db_url):
+    """kv.put (a visit's 撤销 record, a card's task id) in one upsert on every database: a new key, then a
+    new value and expiry for it, never a second row."""
+    from storage import kv
+    from storage.models import KeyValue
+    rt = make_runtime(db_url, FixedClock(NOW))
+    with connected(rt.database):
+        kv.put("undo:alice", "第一次", NOW, timedelta(minutes=30))
+        assert kv.get("undo:alice", NOW) == "第一次"
+        kv.put("undo:alice", "改过 \\\"引号\\\"", NOW + timedelta(minutes=1), timedelta(minutes=30))
+        assert kv.get("undo:alice", NOW + timedelta(minutes=30)) == "改过 \\\"引号\\\""  # the expiry moved too
+        assert kv.get("undo:alice", NOW + timedelta(minutes=31)) is None
+        kv.put("undo:alice", "不过期", NOW)
+        assert kv.get("undo:alice", NOW + timedelta(days=999)) == "不过期"
+        assert KeyValue.select().where(KeyValue.key == "undo:alice").count() == 1
+    rt.database.close()
