@@ -145,7 +145,8 @@ def _from_match(m: re.Match) -> Person | None:
             return None
     title = groups.get("title")
     if not title and groups.get("dept"):
-        title = groups["dept"] + suffix  # 采购部李经理 -> 采购经理
+        # 采购部李经理 -> 采购经理; a polite form that is no role stays with the department: 采购王总 -> 采购
+        title = groups["dept"] + (suffix if suffix in _ROLES else "")
     title = title or suffix or None
     if title and title.isascii():
         title = title.upper()  # ceo -> CEO

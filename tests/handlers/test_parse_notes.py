@@ -42,6 +42,8 @@ def test_full_example_on_saturday_means_next_friday():
     ("钱女士", "钱女士", "女士", False),
     ("见了王总", "王总", "总", True),
     ("和采购部李经理通了电话", "李经理", "采购经理", True),
+    ("见了采购王总,周五送样", "王总", "采购", True),            # not 采购总: 总 is polite, not a role
+    ("见了技术部张工", "张工", "技术", False),
     ("采购专员小李", "小李", "采购专员", False),
     ("见到欧阳经理", "欧阳经理", "经理", True),          # compound surname
     ("拜访了华联超市,见到老王", "老王", None, False),
