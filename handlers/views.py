@@ -38,10 +38,10 @@ def deal_silence(ctx: Context, deal: Deal, stage=None):
                    ctx.funnel.pause_while_next_step_ahead, deal_clock(ctx.funnel, ctx.tz, stage.key, deal.team_id))
 
 
-def silences_of(ctx: Context, deals) -> dict:
-    """{deal id: its silence now} for many deals, each (stage, team)'s thresholds and clock looked up once
-    (a rep's 我的客户 counts a few dozen; the daily cards 500k)."""
-    funnel, pause, now, tz = ctx.funnel, ctx.funnel.pause_while_next_step_ahead, ctx.now, ctx.tz
+def silences_of(funnel, tz, now: datetime, deals) -> dict:
+    """{deal id: its silence at `now`} for many deals, each (stage, team)'s thresholds and clock looked up
+    once (a rep's 我的客户 counts a few dozen; the daily cards 500k)."""
+    pause = funnel.pause_while_next_step_ahead
     rules: dict[tuple, tuple] = {}
     out = {}
     for d in deals:
@@ -98,7 +98,7 @@ def ranked_silences(ctx: Context, deals) -> list[tuple]:
     """(deal, silence) pairs, warning level first (red, orange, yellow, none), then the larger deal, then
     the longer silence; a snoozed deal after all the others. Only each deal's silence is computed."""
     deals = list(deals)
-    known = silences_of(ctx, deals)
+    known = silences_of(ctx.funnel, ctx.tz, ctx.now, deals)
     pairs = [(d, known[d.id]) for d in deals]
     pairs.sort(key=lambda p: (bool(snoozed(ctx, p[0])), LEVEL_RANK[p[1].level], -p[0].amount, -p[1].hours))
     return pairs

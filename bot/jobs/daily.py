@@ -49,8 +49,7 @@ def daily(rt: Runtime, now: datetime) -> dict:
     for items in intent.values():
         for team, name in items:
             intent_by_team.setdefault(team, []).append(name)
-    silences = silences_of(rt.context_for(reps[0], now), [d for deals in by_owner.values() for d in deals]) \
-        if reps else {}
+    silences = silences_of(rt.funnel, rt.tz, now, [d for deals in by_owner.values() for d in deals])
     cards = []
     for rep in reps:
         ctx = rt.context_for(rep, now)
