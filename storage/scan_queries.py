@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from peewee import SQL, JOIN, PostgresqlDatabase, chunked, fn
+from peewee import SQL, PostgresqlDatabase, chunked, fn
 
 from .database import bulk_insert_ignore, bulk_update, bulk_upsert
 from .models import Customer, Deal, DealScan, Rep, Warning, db
@@ -136,16 +136,13 @@ def deal_details(ids: list[int]) -> list["LiteDeal"]:
     rows = []
     for batch in chunked(ids, 20000):
         rows += _driver_rows(*_wide_in(lambda one: Deal.select(*_LITE_DEAL).where(Deal.id.in_(one)), batch))
-    names = {}
-    for batch in chunked(sorted({r[-1] for r in rows}), 20000):
-        names.update(_driver_rows(*_wide_in(lambda one: Customer.select(Customer.id, Customer.name)
-                                            .where(Customer.id.in_(one)), batch)))
+    names = customer_names(r[-1] for r in rows)
     owners = {}
     for batch in chunked(sorted({r[1] for r in rows}), 1000):
         owners.update({r.id: r for r in Rep.select().where(Rep.id.in_(batch))})
     out = []
     for r in rows:
-        d = _lite((*r[:-1], names[r[-1]], None))
+        d = _lite((*r[:-1], names[r[-1]], None), r[-1])
         d.owner = owners[d.owner_id]
         out.append(d)
     return out
@@ -191,12 +188,6 @@ _LITE_DEAL = (Deal.id, Deal.owner, Deal.team, Deal.stage, Deal.amount, Deal.last
               Deal.next_step_due, Deal.snoozed_until, Deal.customer)
 
 
-def _lite_query():
-    return (Deal.select(Deal.id, Deal.owner, Deal.team, Deal.stage, Deal.amount, Deal.last_movement_at, Deal.next_step,
-                        Deal.next_step_due, Deal.snoozed_until, Customer.name, Rep.name)
-            .join(Customer).switch(Deal).join(Rep, on=Deal.owner))
-
-
 def _lite(row, customer_id: int | None = None) -> LiteDeal:
     d = LiteDeal(row, customer_id)
     if isinstance(d.last_movement_at, str):  # SQLite hands datetimes back as text
@@ -226,6 +217,7 @@ def open_deal_rows(owners: dict[int, str]) -> dict[int, list[LiteDeal]]:
 
 
 def customer_names(ids) -> dict[int, str]:
+    """{customer id: name} for `ids` (any iterable, repeats allowed), 20,000 per query."""
     names: dict[int, str] = {}
     for batch in chunked(sorted(set(ids)), 20000):
         names.update(_driver_rows(*_wide_in(lambda one: Customer.select(Customer.id, Customer.name)
