@@ -42,10 +42,10 @@ def task_card_data(ctx: Context, open_deals: list | None = None, high_intent: li
         level = s.level
         if level is not None:
             counts[level] += 1
-            if not manager or level != "yellow":
-                shown.append((d, s))
-    shown.sort(key=lambda ds: (LEVEL_RANK[ds[1].level], -ds[0].amount, -ds[1].hours))
-    warned = [deal_row(ctx, d, s) for d, s in shown[:TASK_LIMIT]]
+            if not manager or level != "yellow":  # ranked by level, then amount, then silence (then as read)
+                shown.append((LEVEL_RANK[level], -d.amount, -s.hours, len(shown), d, s))
+    shown.sort()
+    warned = [deal_row(ctx, d, s) for *_, d, s in shown[:TASK_LIMIT]]
     start, end = ctx.local_day_bounds(ctx.today)
     mine = sorted((d for d in open_deals if d.next_step_due is not None and (not manager or d.owner_id == ctx.rep.id)),
                   key=lambda d: d.next_step_due)

@@ -1,10 +1,10 @@
 """Turn stored rows into the plain dicts the templates render (JSON-safe: no datetimes)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from rules.stale import LEVEL_ICONS, LEVEL_NAMES, silence
+from rules.stale import LEVEL_ICONS, LEVEL_NAMES, silence, silence_counter
 from storage import people
 from storage.deals import SKIPPED
 
@@ -42,13 +42,14 @@ def silences_of(funnel, tz, now: datetime, deals) -> dict:
     """{deal id: its silence at `now`} for many deals, each (stage, team)'s thresholds and clock looked up
     once (a rep's 我的客户 counts a few dozen; the daily cards 500k)."""
     pause = funnel.pause_while_next_step_ahead
-    rules: dict[tuple, tuple] = {}
+    counters: dict[tuple, object] = {}
     out = {}
     for d in deals:
-        rule = rules.get((d.stage, d.team_id))
-        if rule is None:
-            rule = rules[(d.stage, d.team_id)] = (funnel.stale_for(d.stage), deal_clock(funnel, tz, d.stage, d.team_id))
-        out[d.id] = silence(d.last_movement_at, d.next_step_due, rule[0], now, pause, rule[1])
+        count = counters.get((d.stage, d.team_id))
+        if count is None:
+            count = counters[(d.stage, d.team_id)] = silence_counter(
+                funnel.stale_for(d.stage), now, pause, deal_clock(funnel, tz, d.stage, d.team_id))
+        out[d.id] = count(d.last_movement_at, d.next_step_due)
     return out
 
 
@@ -89,8 +90,13 @@ def deal_row(ctx: Context, deal: Deal, s=None) -> dict:
     }
 
 
+_EPOCH, _SECOND = datetime(1970, 1, 1), timedelta(seconds=1)
+
+
 def period_of(since: datetime) -> int:
     """A silence period's id, as carried by card buttons: its start in epoch seconds."""
+    if since.tzinfo is None:  # naive UTC, as stored (the daily cards ask 150k times)
+        return (since - _EPOCH) // _SECOND
     return int(since.replace(tzinfo=timezone.utc).timestamp())
 
 

@@ -53,6 +53,11 @@ class CalendarClock:
         return max(0.0, (end - start).total_seconds() / 3600)
 
     @staticmethod
+    def hours_to(end: datetime):
+        """elapsed_hours(start, end) as a function of `start`, for many silences counted to one `end`."""
+        return lambda start: max(0.0, (end - start).total_seconds() / 3600)
+
+    @staticmethod
     def add_hours(start: datetime, hours: float) -> datetime:
         return start + timedelta(hours=hours)
 
@@ -151,6 +156,29 @@ class WorkdayClock:
         if work[ib]:
             us += b - ib * DAY_US
         return us / 3_600_000_000
+
+    def hours_to(self, end: datetime):
+        """elapsed_hours(start, end) as a function of `start`, for many silences counted to one `end` (the
+        daily cards count 500k): what depends on `end` alone is worked out once."""
+        if self._offset_us is None:  # a zone with summer time: the general way
+            return lambda start: self.elapsed_hours(start, end)
+        b = self._local_us(end)
+        ib = self._day(b)
+        work, cum, off, n = self._work, self._cum, self._offset_us, len(self._work)
+        cum_b, tail = cum[ib], (b - ib * DAY_US if work[ib] else 0)
+
+        def hours(start: datetime) -> float:
+            if end <= start:
+                return 0.0
+            a = (start - _BASE_DT) // _US + off
+            ia = a // DAY_US
+            if ia < 0 or ia + 2 >= n:  # outside the days built: the general way (which builds them, or says why not)
+                return self.elapsed_hours(start, end)
+            if ia == ib:
+                return (b - a) / 3_600_000_000 if work[ia] else 0.0
+            us = (ia + 1) * DAY_US - a if work[ia] else 0
+            return (us + (cum_b - cum[ia + 1]) * DAY_US + tail) / 3_600_000_000
+        return hours
 
     def add_hours(self, start: datetime, hours: float) -> datetime:
         """The earliest instant at which a silence that began at `start` has lasted `hours`."""

@@ -40,6 +40,21 @@ def silence(last_movement_at: datetime, next_step_due: datetime | None, threshol
     return Silence(since=since, hours=hours, level=level)
 
 
+def silence_counter(thresholds: Thresholds, now: datetime, pause: bool = True, clock=CALENDAR):
+    """silence(moved, due, thresholds, now, pause, clock) as a function of (moved, due): the same rule for
+    many deals counted at one `now` (the daily cards count 500k), with what depends on `now` worked out once."""
+    hours_since = clock.hours_to(now)
+    yellow, orange, red = thresholds.yellow_hours, thresholds.orange_hours, thresholds.red_hours
+
+    def count(last_movement_at: datetime, next_step_due: datetime | None) -> Silence:
+        since = (next_step_due if pause and next_step_due is not None and next_step_due > last_movement_at
+                 else last_movement_at)
+        hours = hours_since(since)
+        return Silence(since, hours, "red" if hours >= red else "orange" if hours >= orange
+                       else "yellow" if hours >= yellow else None)
+    return count
+
+
 def crossing_time(since: datetime, thresholds: Thresholds, level: str, clock=CALENDAR) -> datetime:
     return clock.add_hours(since, thresholds.hours(level))
 

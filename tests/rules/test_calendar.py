@@ -9,7 +9,7 @@ import pytest
 
 from rules.calendar import CALENDAR, KNOWN_YEARS, SendWindow, WorkdayClock, is_workday, unknown_years
 from rules.funnel import RulesError, Thresholds, load_funnel, parse_funnel
-from rules.stale import evaluate, silence
+from rules.stale import evaluate, silence, silence_counter
 from tests.rules.test_funnel import DEFAULT_TEXT, with_contract_stage, write
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -107,6 +107,24 @@ def test_working_hours_are_counted_as_a_walk_over_the_local_days_would(zone):
         reached = clock.add_hours(start, hours)
         assert walked(start, reached) == pytest.approx(hours, abs=1e-6)
         assert walked(start, reached - timedelta(seconds=1)) < hours
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "Europe/Berlin"])
+def test_many_silences_counted_to_one_now_are_those_counted_one_by_one(zone):
+    """The daily cards count 500k silences to one `now` with silence_counter: each is exactly what silence()
+    gives for that deal (hours to the microsecond, level, start), with a next step ahead or behind, on both
+    clocks, for starts from years back to after `now`."""
+    th = Thresholds(48, 72, 120)
+    rnd = random.Random(zone)
+    for clock in (WorkdayClock(ZoneInfo(zone)), CALENDAR):
+        for now in (utc(2026, 11, 30, 1, 0), utc(2026, 10, 8, 1, 0), utc(2039, 12, 30, 12, 0)):
+            count = silence_counter(th, now, True, clock)
+            for _ in range(400):
+                moved = now - timedelta(seconds=rnd.randint(-3 * 86400, 3 * 365 * 86400), microseconds=rnd.choice([0, 7]))
+                due = rnd.choice([None, moved + timedelta(hours=rnd.randint(-100, 100))])
+                assert count(moved, due) == silence(moved, due, th, now, True, clock)
+        assert silence_counter(th, now, False, clock)(moved, moved + timedelta(days=3)) == \
+            silence(moved, moved + timedelta(days=3), th, now, False, clock)
+
 
 def test_send_window_opens_at_nine_on_working_days():
     w = SendWindow(time(9), time(20))
