@@ -31,8 +31,11 @@ def task_card_data(ctx: Context, open_deals: list | None = None, high_intent: li
     known = silences if silences is not None else {}
     now = ctx.now
     counts = {"red": 0, "orange": 0, "yellow": 0}
-    shown = []
+    shown, mine = [], []  # mine: the deals with a next step booked (the manager's digest: his own)
+    me = ctx.rep.id
     for d in open_deals:
+        if d.next_step_due is not None and (not manager or d.owner_id == me):
+            mine.append(d)
         until = d.snoozed_until
         if until is not None and until > now:
             continue
@@ -47,8 +50,7 @@ def task_card_data(ctx: Context, open_deals: list | None = None, high_intent: li
     shown.sort()
     warned = [deal_row(ctx, d, s) for *_, d, s in shown[:TASK_LIMIT]]
     start, end = ctx.local_day_bounds(ctx.today)
-    mine = sorted((d for d in open_deals if d.next_step_due is not None and (not manager or d.owner_id == ctx.rep.id)),
-                  key=lambda d: d.next_step_due)
+    mine.sort(key=lambda d: d.next_step_due)
     due = [deal_row(ctx, d, known.get(d.id)) for d in mine if start <= d.next_step_due < end]
     overdue = [d for d in mine if start - timedelta(days=30) <= d.next_step_due < start]
     return {

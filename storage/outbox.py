@@ -19,6 +19,9 @@ _insert = prepared(lambda key, channel, recipient, payload, now: Outbox.insert(
     next_attempt_at=now, created_at=now).on_conflict_ignore())
 
 
+# a payload as stored: compact JSON (the 09:00 run writes 10,000 cards of kilobytes: a tenth less to encode,
+# send and compress than with json.dumps' spaces)
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 MAX_PAYLOAD = 65535  # bytes: MySQL's TEXT; checked here for every database alike
 
 
@@ -26,7 +29,7 @@ def enqueue(key: str, channel: str, recipient: str, payload: dict, now: datetime
     """Queue a message once: returns False when a row with this key exists already (nothing changes).
     A value the row cannot hold raises ValueError (MySQL's INSERT IGNORE would cut it short silently).
     It is due at once; a message held for later goes through enqueue_many's `send_at`."""
-    body = json.dumps(payload, ensure_ascii=False)
+    body = _json(payload)
     if not channel or not recipient or len(channel) > 16 or len(recipient) > 64:
         raise ValueError(f"outbox row {key[:60]!r}: bad channel {channel!r} or recipient {recipient!r}")
     if len(body.encode()) > MAX_PAYLOAD:
@@ -181,7 +184,7 @@ def enqueue_many(rows: list[tuple[str, str, str, dict]], now: datetime, send_at:
         existing |= {k for (k,) in Outbox.select(Outbox.key).where(Outbox.key.in_(keys[i:i + 1000])).tuples()}
     bulk_insert_ignore(Outbox, [Outbox.key, Outbox.channel, Outbox.recipient, Outbox.payload, Outbox.status,
                                 Outbox.attempts, Outbox.next_attempt_at, Outbox.created_at],
-                       [(k[:190], ch, to, json.dumps(p, ensure_ascii=False), "pending", 0, send_at or now, now)
+                       [(k[:190], ch, to, _json(p), "pending", 0, send_at or now, now)
                         for k, ch, to, p in rows if k[:190] not in existing])
     return len(set(keys) - existing)
 
@@ -245,5 +248,5 @@ def by_key(key: str) -> Outbox | None:
 
 def replace_payload(row_id: int, payload: dict) -> bool:
     """A row still waiting gets a new payload (a digest taking in one more message)."""
-    return (Outbox.update(payload=json.dumps(payload, ensure_ascii=False))
+    return (Outbox.update(payload=_json(payload))
             .where((Outbox.id == row_id) & (Outbox.status == "pending")).execute()) == 1
