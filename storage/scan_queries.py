@@ -207,7 +207,7 @@ def open_deal_rows(owners: dict[int, str]) -> dict[int, list[LiteDeal]]:
     few deals, and customer_names() names those (joined here, 500k lookups cost seconds on SQLite)."""
     q = Deal.select(*_LITE_DEAL).where(Deal.status == "open").tuples()
     out: dict[int, list[LiteDeal]] = {}
-    new = LiteDeal.__new__
+    new, parse = LiteDeal.__new__, datetime.fromisoformat
     # the driver's rows as they are (peewee's per-value conversion costs seconds at 500k rows), each made a
     # LiteDeal in place (a call per deal costs a second)
     cursor = db.obj.execute(q)
@@ -224,8 +224,10 @@ def open_deal_rows(owners: dict[int, str]) -> dict[int, list[LiteDeal]]:
             (d.id, d.owner_id, d.team_id, d.stage, d.amount, d.last_movement_at, d.next_step, d.next_step_due,
              d.snoozed_until, d.customer_id) = row
             d.customer_name, d.owner_name, d._owner = None, name, None
-            if isinstance(d.last_movement_at, str):  # SQLite hands datetimes back as text
-                _parse_times(d)
+            if d.last_movement_at.__class__ is str:  # SQLite hands datetimes back as text
+                d.last_movement_at = parse(d.last_movement_at)
+                d.next_step_due = parse(d.next_step_due) if d.next_step_due else None
+                d.snoozed_until = parse(d.snoozed_until) if d.snoozed_until else None
             mine = out.get(owner)
             if mine is None:
                 out[owner] = [d]
@@ -243,8 +245,7 @@ def customer_names(ids) -> dict[int, str]:
     return names
 
 
-def _dt(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+_dt = datetime.fromisoformat  # SQLite's text of a stored datetime
 
 
 def high_intent_by_owner() -> dict[int, list[tuple[int, str]]]:
