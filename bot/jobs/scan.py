@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import datetime
 from typing import NamedTuple, TYPE_CHECKING
+
+from peewee import SqliteDatabase
 
 from rules.stale import evaluate
 from handlers.views import deal_clock, period_of
@@ -42,13 +46,13 @@ def scan(rt: Runtime, now: datetime) -> dict:
     messages = 0
     states: list[tuple] = []
     step = LARGE_BATCH if len(ids) > LARGE_SCAN else BATCH
-    for start in range(0, len(ids), step):
-        won, queued, state = in_transaction(rt.database,
-                                            lambda: _scan_batch(rt, ids[start:start + step], scan_id, now))
-        messages += queued
-        states += state
-        for _, level, _ in won:
-            fired_total[level] += 1
+    with closing(_evaluated(rt, [ids[i:i + step] for i in range(0, len(ids), step)], now)) as evaluated:
+        for updates, fired, light in evaluated:
+            won, queued = in_transaction(rt.database, lambda: _write_batch(rt, fired, light, scan_id, now))
+            messages += queued
+            states += updates
+            for _, level, _ in won:
+                fired_total[level] += 1
     # each deal's new state once its warnings are recorded and queued (a scan cut short in between looks at
     # those deals again and sends nothing twice: the warnings' unique key), in id order: a first scan after
     # an import writes each page of deal_scan once, not once per batch of deals grouped by owner
@@ -58,9 +62,39 @@ def scan(rt: Runtime, now: datetime) -> dict:
     return {"job": "scan", "checked": len(ids), "fired": fired_total, "messages": messages}
 
 
-def _scan_batch(rt: Runtime, batch: list[int], scan_id: str, now: datetime):
-    """Evaluate, record and queue one batch in one transaction (run again whole on a deadlock); returns
-    what fired, the messages queued and each deal's new state (saved by the caller)."""
+def _evaluated(rt: Runtime, batches: list[list[int]], now: datetime):
+    """Each batch read and evaluated, in order. On PostgreSQL or MySQL, with several batches (a first scan
+    after an import), batch N+1 is read and evaluated on a second connection while batch N is written:
+    the database server and this process then work at the same time, not by turns. The reads see only
+    deals and their scan state, which the writes of the batches before do not change."""
+    if len(batches) < 2 or isinstance(rt.database, SqliteDatabase) or rt.database.in_transaction():
+        for batch in batches:  # (inside a caller's transaction a second connection would not see its rows)
+            yield _evaluate_batch(rt, batch, now)
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="scan-read") as reader:
+        try:
+            ahead = reader.submit(_read_on_own_connection, rt, batches[0], now)
+            for nxt in (*batches[1:], None):
+                result = ahead.result()
+                if nxt is not None:
+                    ahead = reader.submit(_read_on_own_connection, rt, nxt, now)
+                yield result
+        finally:
+            reader.submit(_close_own_connection, rt).result()
+
+
+def _read_on_own_connection(rt: Runtime, batch: list[int], now: datetime):
+    rt.database.connect(reuse_if_open=True)  # this thread's connection, kept for its next batch
+    return _evaluate_batch(rt, batch, now)
+
+
+def _close_own_connection(rt: Runtime) -> None:
+    if not rt.database.is_closed():
+        rt.database.close()
+
+
+def _evaluate_batch(rt: Runtime, batch: list[int], now: datetime):
+    """Read and evaluate one batch: each deal's new state, what fired, and what the messages need of it."""
     funnel = rt.funnel
     updates, fired = [], []
     rules: dict[tuple, tuple] = {}  # (stage, team) -> (thresholds, clock)
@@ -75,9 +109,15 @@ def _scan_batch(rt: Runtime, batch: list[int], scan_id: str, now: datetime):
         if ev.fire:
             fired.append((deal_id, ev.fire, ev.since))
             light[deal_id] = Light(owner_id, team_id, stage, amount, int(ev.hours // 24))
+    return updates, fired, light
+
+
+def _write_batch(rt: Runtime, fired: list[tuple], light: dict, scan_id: str, now: datetime):
+    """Record and queue one batch's warnings in one transaction (run again whole on a deadlock); returns
+    the warnings this scan recorded and the messages queued."""
     mine = scan_queries.record_warnings(fired, scan_id, now)
     won = [f for f in fired if f[0] in mine]
-    return won, _queue_warnings(rt, won, scan_id, now, light), updates
+    return won, _queue_warnings(rt, won, scan_id, now, light)
 
 
 class Light(NamedTuple):

@@ -102,3 +102,33 @@ def test_a_closed_deal_crosses_nothing(rt):
     with rt.database.connection_context():
         assert DealScan.get_by_id(deal.id).next_check_at is None  # its pending crossing is dropped
         assert [w.level for w in Warning.select().where(Warning.deal == deal.id)] == ["yellow"]
+
+
+def test_a_scan_in_many_batches_reads_ahead_and_warns_each_deal_once(rt, monkeypatch):
+    """A first scan after an import runs in batches; on PostgreSQL and MySQL the next batch is read on a
+    second connection while one is written. One deal per batch here: every deal is warned once per level,
+    its state saved, and nothing is sent twice."""
+    import bot.jobs.scan as jobs
+    from storage.models import Outbox
+    monkeypatch.setattr(jobs, "BATCH", 1)
+    read_by = []
+    evaluate = jobs._evaluate_batch
+
+    def spy(rt_, batch, now):
+        import threading
+        read_by.append(threading.current_thread().name)
+        return evaluate(rt_, batch, now)
+    monkeypatch.setattr(jobs, "_evaluate_batch", spy)
+
+    assert run_scan(rt, START + timedelta(hours=48)) == {"job": "scan", "checked": 3, "messages": 3,
+                                                          "fired": {"yellow": 3, "orange": 0, "red": 0}}
+    assert len(read_by) == 3
+    if "sqlite" not in rt.database.__class__.__name__.lower():
+        assert all(name.startswith("scan-read") for name in read_by)  # read on the second connection
+    assert [s[1] for s in state(rt)] == ["yellow"] * 3
+    assert run_scan(rt, START + timedelta(hours=48))["checked"] == 0
+    assert run_scan(rt, START + timedelta(hours=72))["fired"] == {"yellow": 0, "orange": 3, "red": 0}
+    with rt.database.connection_context():
+        assert sorted(w.level for w in Warning.select()) == ["orange"] * 3 + ["yellow"] * 3
+        warned = [o.recipient for o in Outbox.select().where(Outbox.key.startswith("warn:"))]
+        assert sorted(set(warned)) == ["alice", "bob"] and len(warned) == 6  # one message per batch that met them
