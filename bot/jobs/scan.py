@@ -57,9 +57,34 @@ def scan(rt: Runtime, now: datetime) -> dict:
     # those deals again and sends nothing twice: the warnings' unique key), in id order: a first scan after
     # an import writes each page of deal_scan once, not once per batch of deals grouped by owner
     states.sort()
-    for start in range(0, len(states), STATE_ROWS):
-        in_transaction(rt.database, lambda: scan_queries.save_scan_state(states[start:start + STATE_ROWS], now))
+    _save_states(rt, [states[i:i + STATE_ROWS] for i in range(0, len(states), STATE_ROWS)], now)
     return {"job": "scan", "checked": len(ids), "fired": fired_total, "messages": messages}
+
+
+def _two_connections(rt: Runtime, parts: list) -> bool:
+    """Whether work in `parts` may be shared with a second connection: on PostgreSQL or MySQL, for more than
+    one part, and not inside a caller's transaction (whose rows a second connection would not see)."""
+    return len(parts) > 1 and not isinstance(rt.database, SqliteDatabase) and not rt.database.in_transaction()
+
+
+def _save_states(rt: Runtime, chunks: list[list[tuple]], now: datetime) -> None:
+    """Each chunk of deals' new scan state in its own transaction; on PostgreSQL or MySQL every other chunk
+    on a second connection, at the same time (the chunks hold different deals)."""
+    def save(chunk):
+        in_transaction(rt.database, lambda: scan_queries.save_scan_state(chunk, now))
+    if not _two_connections(rt, chunks):
+        for chunk in chunks:
+            save(chunk)
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="scan-state") as helper:
+        try:
+            theirs = [helper.submit(_on_own_connection, rt, save, chunk) for chunk in chunks[1::2]]
+            for chunk in chunks[::2]:
+                save(chunk)
+            for future in theirs:
+                future.result()
+        finally:
+            helper.submit(_close_own_connection, rt).result()
 
 
 def _evaluated(rt: Runtime, batches: list[list[int]], now: datetime):
@@ -67,25 +92,25 @@ def _evaluated(rt: Runtime, batches: list[list[int]], now: datetime):
     after an import), batch N+1 is read and evaluated on a second connection while batch N is written:
     the database server and this process then work at the same time, not by turns. The reads see only
     deals and their scan state, which the writes of the batches before do not change."""
-    if len(batches) < 2 or isinstance(rt.database, SqliteDatabase) or rt.database.in_transaction():
-        for batch in batches:  # (inside a caller's transaction a second connection would not see its rows)
+    if not _two_connections(rt, batches):
+        for batch in batches:
             yield _evaluate_batch(rt, batch, now)
         return
     with ThreadPoolExecutor(1, thread_name_prefix="scan-read") as reader:
         try:
-            ahead = reader.submit(_read_on_own_connection, rt, batches[0], now)
+            ahead = reader.submit(_on_own_connection, rt, _evaluate_batch, rt, batches[0], now)
             for nxt in (*batches[1:], None):
                 result = ahead.result()
                 if nxt is not None:
-                    ahead = reader.submit(_read_on_own_connection, rt, nxt, now)
+                    ahead = reader.submit(_on_own_connection, rt, _evaluate_batch, rt, nxt, now)
                 yield result
         finally:
             reader.submit(_close_own_connection, rt).result()
 
 
-def _read_on_own_connection(rt: Runtime, batch: list[int], now: datetime):
-    rt.database.connect(reuse_if_open=True)  # this thread's connection, kept for its next batch
-    return _evaluate_batch(rt, batch, now)
+def _on_own_connection(rt: Runtime, fn, *args):
+    rt.database.connect(reuse_if_open=True)  # this thread's connection, kept for its next task
+    return fn(*args)
 
 
 def _close_own_connection(rt: Runtime) -> None:

@@ -106,11 +106,12 @@ def test_a_closed_deal_crosses_nothing(rt):
 
 def test_a_scan_in_many_batches_reads_ahead_and_warns_each_deal_once(rt, monkeypatch):
     """A first scan after an import runs in batches; on PostgreSQL and MySQL the next batch is read on a
-    second connection while one is written. One deal per batch here: every deal is warned once per level,
+    second connection while one is written, and the deals' new states are saved on both. One deal per batch here: every deal is warned once per level,
     its state saved, and nothing is sent twice."""
     import bot.jobs.scan as jobs
     from storage.models import Outbox
     monkeypatch.setattr(jobs, "BATCH", 1)
+    monkeypatch.setattr(jobs, "STATE_ROWS", 1)  # and the states saved on both connections
     read_by = []
     evaluate = jobs._evaluate_batch
 
