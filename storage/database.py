@@ -344,6 +344,12 @@ def is_deadlock(error: Exception) -> bool:
             or "database is locked" in text)
 
 
+def has_server(database: Database) -> bool:
+    """Whether the database is a server (PostgreSQL, MySQL/MariaDB) that works on a second connection at the
+    same time, rather than an SQLite file with one writer."""
+    return not isinstance(database, SqliteDatabase)
+
+
 def transaction():
     """A transaction on the models' database (a savepoint inside one): `with transaction(): ...`."""
     return db.atomic()

@@ -13,13 +13,12 @@ from contextlib import closing
 from datetime import datetime
 from typing import NamedTuple, TYPE_CHECKING
 
-from peewee import SqliteDatabase
 
 from rules.stale import evaluate
 from handlers.views import deal_clock, period_of
 from storage import people, scan_queries
 from storage.deals import last_activities
-from storage.database import in_transaction
+from storage.database import has_server, in_transaction
 
 from ..cards import MAX_ROWS, WARN_ORDER, red_card_reply, warning_reply
 from handlers.messages import Reply
@@ -64,7 +63,7 @@ def scan(rt: Runtime, now: datetime) -> dict:
 def _two_connections(rt: Runtime, parts: list) -> bool:
     """Whether work in `parts` may be shared with a second connection: on PostgreSQL or MySQL, for more than
     one part, and not inside a caller's transaction (whose rows a second connection would not see)."""
-    return len(parts) > 1 and not isinstance(rt.database, SqliteDatabase) and not rt.database.in_transaction()
+    return len(parts) > 1 and has_server(rt.database) and not rt.database.in_transaction()
 
 
 def _save_states(rt: Runtime, chunks: list[list[tuple]], now: datetime) -> None:
