@@ -13,7 +13,6 @@ from contextlib import closing
 from datetime import datetime
 from typing import NamedTuple, TYPE_CHECKING
 
-
 from rules.stale import evaluate
 from handlers.views import deal_clock, period_of
 from storage import people, scan_queries
