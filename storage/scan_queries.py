@@ -191,14 +191,10 @@ _LITE_DEAL = (Deal.id, Deal.owner, Deal.team, Deal.stage, Deal.amount, Deal.last
 def _lite(row, customer_id: int | None = None) -> LiteDeal:
     d = LiteDeal(row, customer_id)
     if isinstance(d.last_movement_at, str):  # SQLite hands datetimes back as text
-        _parse_times(d)
+        d.last_movement_at = _dt(d.last_movement_at)
+        d.next_step_due = _dt(d.next_step_due) if d.next_step_due else None
+        d.snoozed_until = _dt(d.snoozed_until) if d.snoozed_until else None
     return d
-
-
-def _parse_times(d: LiteDeal) -> None:
-    d.last_movement_at = _dt(d.last_movement_at)
-    d.next_step_due = _dt(d.next_step_due) if d.next_step_due else None
-    d.snoozed_until = _dt(d.snoozed_until) if d.snoozed_until else None
 
 
 def open_deal_rows(owners: dict[int, str]) -> dict[int, list[LiteDeal]]:
@@ -207,32 +203,16 @@ def open_deal_rows(owners: dict[int, str]) -> dict[int, list[LiteDeal]]:
     few deals, and customer_names() names those (joined here, 500k lookups cost seconds on SQLite)."""
     q = Deal.select(*_LITE_DEAL).where(Deal.status == "open").tuples()
     out: dict[int, list[LiteDeal]] = {}
-    new, parse = LiteDeal.__new__, datetime.fromisoformat
-    # the driver's rows as they are (peewee's per-value conversion costs seconds at 500k rows), each made a
-    # LiteDeal in place (a call per deal costs a second)
+    # the driver's rows as they are (peewee's per-value conversion costs seconds at 500k rows)
     cursor = db.obj.execute(q)
     while True:
         rows = cursor.fetchmany(5000)
         if not rows:
             break
         for row in rows:
-            owner = row[1]
-            name = owners.get(owner)
-            if name is None:
-                continue
-            d = new(LiteDeal)
-            (d.id, d.owner_id, d.team_id, d.stage, d.amount, d.last_movement_at, d.next_step, d.next_step_due,
-             d.snoozed_until, d.customer_id) = row
-            d.customer_name, d.owner_name, d._owner = None, name, None
-            if d.last_movement_at.__class__ is str:  # SQLite hands datetimes back as text
-                d.last_movement_at = parse(d.last_movement_at)
-                d.next_step_due = parse(d.next_step_due) if d.next_step_due else None
-                d.snoozed_until = parse(d.snoozed_until) if d.snoozed_until else None
-            mine = out.get(owner)
-            if mine is None:
-                out[owner] = [d]
-            else:
-                mine.append(d)
+            name = owners.get(row[1])
+            if name is not None:
+                out.setdefault(row[1], []).append(_lite((*row[:-1], None, name), row[-1]))
     return out
 
 
