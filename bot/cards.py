@@ -1,8 +1,8 @@
 """Build the neutral warning and intervention messages (their wording is in bot/templates/)."""
 from __future__ import annotations
 
-from handlers.views import deal_row
-from rules.stale import LEVEL_NAMES
+from handlers.views import card_row, deal_row
+from rules.stale import Silence
 
 from handlers.messages import Button, Reply
 
@@ -29,17 +29,17 @@ def _tagged(customer: str, label: str) -> str:
 WARN_ORDER = {"red": 0, "orange": 1, "yellow": 2}  # a warning message lists the most severe first, then the larger
 
 
-def warning_reply(ctx, items, period_of, deal_ids: list[int] | None = None) -> Reply:
+def warning_reply(ctx, items, deal_ids: list[int] | None = None) -> Reply:
     """One message for all of a rep's new warnings in a scan, most severe first. `items` are the
-    (deal, level, since) it shows; `deal_ids`, when given, every deal it covers (the rest are counted)."""
+    (deal, level, since, hours) it shows, as the scan evaluated them (the level that fired, its silence
+    period's start and length); `deal_ids`, when given, every deal it covers (the rest are counted)."""
     items = sorted(items, key=lambda it: (WARN_ORDER[it[1]], -it[0].amount))
     deal_ids = deal_ids if deal_ids is not None else [it[0].id for it in items]
     items = items[:MAX_ROWS]
     rows = []
-    for deal, level, since in items:
-        row = deal_row(ctx, deal)
-        row.update(level=level, level_name=LEVEL_NAMES[level], period=period_of(since),
-                   suggestion=ctx.funnel.stage(deal.stage).suggestion if level == "red" else "",
+    for deal, level, since, hours in items:
+        row = card_row(ctx, deal, Silence(since, hours, level))
+        row.update(suggestion=ctx.funnel.stage(deal.stage).suggestion if level == "red" else "",
                    url=ctx.deal_url(deal.id) if len(rows) < MAX_LINK_ROWS else "")
         rows.append(row)
     buttons = []

@@ -10,7 +10,7 @@ from storage import deals, health_queries
 from .context import Context
 from .report import stage_row, team_numbers
 from .router import Router
-from .views import LEVEL_RANK, deal_row, deal_silence
+from .views import LEVEL_RANK, card_row, deal_silence, step_row
 
 TASK_LIMIT = 15
 
@@ -48,10 +48,10 @@ def task_card_data(ctx: Context, open_deals: list | None = None, high_intent: li
             if not manager or level != "yellow":  # ranked by level, then amount, then silence (then as read)
                 shown.append((LEVEL_RANK[level], -d.amount, -s.hours, len(shown), d, s))
     shown.sort()
-    warned = [deal_row(ctx, d, s) for *_, d, s in shown[:TASK_LIMIT]]
+    warned = [card_row(ctx, d, s) for *_, d, s in shown[:TASK_LIMIT]]
     start, end = ctx.local_day_bounds(ctx.today)
     mine.sort(key=lambda d: d.next_step_due)
-    due = [deal_row(ctx, d, known.get(d.id)) for d in mine if start <= d.next_step_due < end]
+    due = [step_row(ctx, d) for d in mine if start <= d.next_step_due < end]
     overdue = [d for d in mine if start - timedelta(days=30) <= d.next_step_due < start]
     return {
         "rep": ctx.rep.name,
@@ -61,7 +61,7 @@ def task_card_data(ctx: Context, open_deals: list | None = None, high_intent: li
         "warned": warned,
         "more": max(0, len(shown) - TASK_LIMIT),
         "due": due,
-        "overdue": [deal_row(ctx, d, known.get(d.id)) for d in overdue[:TASK_LIMIT]],
+        "overdue": [step_row(ctx, d) for d in overdue[:TASK_LIMIT]],
         "high_intent": high_intent if high_intent is not None else health_queries.high_intent_names(
             ctx.rep.team_id, None if manager else ctx.rep.id),
         "list_url": ctx.page_url("/dashboard/warnings") if len(shown) > TASK_LIMIT else "",

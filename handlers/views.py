@@ -90,6 +90,23 @@ def deal_row(ctx: Context, deal: Deal, s=None) -> dict:
     }
 
 
+def card_row(ctx: Context, deal, s) -> dict:
+    """A deal as a line of a pushed card shows it (the warnings message, the 09:00 card): what its
+    template reads and its buttons carry, nothing more (the morning queues 10k cards at once)."""
+    level = s.level
+    return {"deal_id": deal.id, "customer": deal.customer.name, "owner": deal.owner.name,
+            "stage": ctx.funnel.stage(deal.stage).name, "amount": deal.amount, "days_silent": s.days,
+            "level": level, "level_name": LEVEL_NAMES.get(level, ""), "icon": LEVEL_ICONS.get(level, "⚪"),
+            "period": period_of(s.since)}
+
+
+def step_row(ctx: Context, deal) -> dict:
+    """A booked next step as the 09:00 card lists it (due today, or overdue since its date)."""
+    due = ctx.to_local(deal.next_step_due) if deal.next_step_due else None
+    return {"deal_id": deal.id, "customer": deal.customer.name, "next_step": deal.next_step or "",
+            "due": due.strftime("%m-%d") if due else ""}
+
+
 _EPOCH, _SECOND = datetime(1970, 1, 1), timedelta(seconds=1)
 
 

@@ -131,7 +131,7 @@ def _evaluate_batch(rt: Runtime, batch: list[int], now: datetime):
         updates.append((deal_id, ev.level, ev.since, ev.next_check, asked, known))
         if ev.fire:
             fired.append((deal_id, ev.fire, ev.since))
-            light[deal_id] = Light(owner_id, team_id, stage, amount, int(ev.hours // 24))
+            light[deal_id] = Light(owner_id, team_id, stage, amount, ev.hours)
     return updates, fired, light
 
 
@@ -149,7 +149,11 @@ class Light(NamedTuple):
     team_id: int
     stage: str
     amount: int
-    days: int
+    hours: float  # the silence at `now`, by its clock
+
+    @property
+    def days(self) -> int:
+        return int(self.hours // 24)
 
 
 def _queue_warnings(rt: Runtime, fired: list[tuple[int, str, datetime]], scan_id: str, now: datetime,
@@ -190,7 +194,7 @@ def _queue_warnings(rt: Runtime, fired: list[tuple[int, str, datetime]], scan_id
     for owner_id, items in shown.items():
         owner = details[items[0][0]].owner
         ctx = contexts[owner_id] = rt.context_for(owner, now)
-        reply = warning_reply(ctx, [(details[d], lv, since) for d, lv, since in items], period_of,
+        reply = warning_reply(ctx, [(details[d], lv, since, light[d].hours) for d, lv, since in items],
                               deal_ids=[f[0] for f in by_rep[owner_id]])
         # one scan may meet a rep in several batches: the first deal of this batch keeps keys apart
         rows.append((f"warn:{owner.local_id}:{scan_id}:{min(f[0] for f in by_rep[owner_id])}", channel,
