@@ -470,7 +470,9 @@ def _pg_array_body(col: tuple) -> str:
         return ",".join(map(str, col)) if _NONE not in kinds else ",".join(
             "NULL" if v is None else str(v) for v in col)
     if kinds <= {datetime, _NONE} and not any(v.tzinfo for v in col if v is not None):
-        return ",".join("NULL" if v is None else str(v) for v in col)
+        if _NONE not in kinds:  # ISO 8601 with its "T", which the server reads as it reads a space
+            return ",".join(map(datetime.isoformat, col))
+        return ",".join("NULL" if v is None else v.isoformat() for v in col)
     if kinds <= {str, _NONE}:
         return ",".join("NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
                         for v in col)
