@@ -29,12 +29,18 @@ def enqueue(key: str, channel: str, recipient: str, payload: dict, now: datetime
     """Queue a message once: returns False when a row with this key exists already (nothing changes).
     A value the row cannot hold raises ValueError (MySQL's INSERT IGNORE would cut it short silently).
     It is due at once; a message held for later goes through enqueue_many's `send_at`."""
-    body = _json(payload)
+    body = _checked(key, channel, recipient, _json(payload))
+    return _insert.execute(key[:190], channel, recipient, body, now) == 1
+
+
+def _checked(key: str, channel: str, recipient: str, body: str) -> str:
+    """`body` when a row can hold the values; else ValueError (MySQL's INSERT IGNORE would store a long
+    payload cut short, a NULL recipient as '')."""
     if not channel or not recipient or len(channel) > 16 or len(recipient) > 64:
         raise ValueError(f"outbox row {key[:60]!r}: bad channel {channel!r} or recipient {recipient!r}")
-    if len(body.encode()) > MAX_PAYLOAD:
+    if len(body) * 4 > MAX_PAYLOAD and len(body.encode()) > MAX_PAYLOAD:  # (a character is 4 bytes at most)
         raise ValueError(f"outbox row {key[:60]!r}: payload of {len(body.encode())} bytes, over {MAX_PAYLOAD}")
-    return _insert.execute(key[:190], channel, recipient, body, now) == 1
+    return body
 
 
 def rows(status: str | None = None, recipient: str | None = None, channel: str | None = None,
@@ -174,18 +180,19 @@ def exists(key: str) -> bool:
 def enqueue_many(rows: list[tuple[str, str, str, dict]], now: datetime, send_at: datetime | None = None) -> int:
     """Queue (key, channel, recipient, payload) rows at once; a key already there is skipped.
     They are due at `send_at` (default: now; a message the bot sends on its own waits for the team's
-    send window). Returns how many were new."""
+    send window). Returns how many were new. A row no row can hold raises ValueError, queuing none."""
     if not rows:
         return 0
     from .database import bulk_insert_ignore
+    bodies = [_checked(k, ch, to, _json(p)) for k, ch, to, p in rows]
     keys = [r[0][:190] for r in rows]
     existing = set()
     for i in range(0, len(keys), 1000):
         existing |= {k for (k,) in Outbox.select(Outbox.key).where(Outbox.key.in_(keys[i:i + 1000])).tuples()}
     bulk_insert_ignore(Outbox, [Outbox.key, Outbox.channel, Outbox.recipient, Outbox.payload, Outbox.status,
                                 Outbox.attempts, Outbox.next_attempt_at, Outbox.created_at],
-                       [(k[:190], ch, to, _json(p), "pending", 0, send_at or now, now)
-                        for k, ch, to, p in rows if k[:190] not in existing])
+                       [(k[:190], ch, to, body, "pending", 0, send_at or now, now)
+                        for (k, ch, to, _), body in zip(rows, bodies) if k[:190] not in existing])
     return len(set(keys) - existing)
 
 

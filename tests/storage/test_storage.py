@@ -69,7 +69,15 @@ def test_outbox_refuses_what_a_row_cannot_hold_on_every_database(database):
         args = {"key": "k", "channel": "local", "recipient": "alice", "payload": {"template": "help"}, **bad}
         with pytest.raises(ValueError):
             outbox.enqueue(args["key"], args["channel"], args["recipient"], args["payload"], NOW)
+        # a batch (a scan's warnings, the 09:00 cards) refuses it the same way, queuing none of its rows
+        good = ("k0", "local", "alice", {"template": "help"})
+        with pytest.raises(ValueError):
+            outbox.enqueue_many([good, (args["key"], args["channel"], args["recipient"], args["payload"])], NOW)
     assert Outbox.select().count() == 0
+    # just under the limit in bytes (3 per character here) is kept whole
+    text = "长" * ((outbox.MAX_PAYLOAD - 200) // 3)
+    assert outbox.enqueue_many([("k1", "local", "alice", {"template": "help", "data": {"text": text}})], NOW) == 1
+    assert outbox.payload_of(Outbox.get(Outbox.key == "k1"))["data"]["text"] == text
 
 
 def test_inbound_message_recorded_once(database):
