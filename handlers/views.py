@@ -66,28 +66,12 @@ def snoozed(ctx: Context, deal) -> str:
 
 
 def deal_row(ctx: Context, deal: Deal, s=None) -> dict:
-    """A deal as the cards and lists show it; `s`: its silence, when the caller has it already."""
+    """A deal as the cards and lists show it in full: a card's line and its next step, and more;
+    `s`: its silence, when the caller has it already."""
     stage = ctx.funnel.stage(deal.stage)
     s = s or deal_silence(ctx, deal, stage)
-    due = ctx.to_local(deal.next_step_due) if deal.next_step_due else None
-    return {
-        "deal_id": deal.id,
-        "customer": deal.customer.name,
-        "owner": deal.owner.name,
-        "stage": stage.name,
-        "stage_no": stage.order,
-        "amount": deal.amount,
-        "days_silent": s.days,
-        "hours_silent": round(s.hours, 1),
-        "level": s.level,
-        "level_name": LEVEL_NAMES.get(s.level, ""),
-        "icon": LEVEL_ICONS.get(s.level, "⚪"),
-        "next_step": deal.next_step or "",
-        "due": due.strftime("%m-%d") if due else "",
-        "status": deal.status,
-        "period": period_of(s.since),
-        "snoozed": snoozed(ctx, deal),
-    }
+    return {**card_row(ctx, deal, s), **step_row(ctx, deal), "stage_no": stage.order,
+            "hours_silent": round(s.hours, 1), "status": deal.status, "snoozed": snoozed(ctx, deal)}
 
 
 def card_row(ctx: Context, deal, s) -> dict:
