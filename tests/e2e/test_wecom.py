@@ -134,10 +134,20 @@ def test_unknown_wecom_user(client, rt):
     assert "还没有登记" in reply["Content"] and activities(rt) == 0
 
 
-@pytest.mark.parametrize("case", ["forged", "wrong_corp", "not_xml", "bomb", "no_encrypt", "too_big"])
+@pytest.mark.parametrize("case", ["forged", "wrong_corp", "not_xml", "bomb", "no_encrypt", "too_big", "two_encrypts",
+                                  "repeated_field", "nested_field", "field_attribute", "wrong_root"])
 def test_bad_callbacks_get_4xx_and_write_nothing(client, rt, case):
     inner = text_msg("alice", "拜访 华联超市 见了王总", "40004")
-    if case == "forged":
+    bent = {"repeated_field": ("</Content>", "</Content><Content>我的客户</Content>"),
+            "nested_field": ("<![CDATA[拜访", "<b>1</b><![CDATA[拜访"),
+            "field_attribute": ("<Content>", '<Content kind="x">'),
+            "wrong_root": ("xml>", "msg>")}
+    if case in bent:  # signed and encrypted as WeCom would, but not WeCom's flat <xml> of text fields
+        r = wecom_post(client, inner.replace(*bent[case]))
+    elif case == "two_encrypts":
+        r = client.post("/wecom/callback?msg_signature=x&timestamp=1&nonce=2",
+                        data="<xml><Encrypt>a</Encrypt><Encrypt>b</Encrypt></xml>")
+    elif case == "forged":
         r = wecom_post(client, inner, forge=True)
     elif case == "wrong_corp":
         r = wecom_post(client, inner, corp="wx0000000000000000")
