@@ -18,7 +18,6 @@ import http.client
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import threading
@@ -133,8 +132,9 @@ def load(port: int, make, seconds: float, conns: int, rate: float | None = None,
     for t in threads:
         t.join()
     lat.sort()
-    q = statistics.quantiles(lat, n=100) if len(lat) > 2 else [0] * 99
-    return {"n": len(lat), "rps": len(lat) / seconds, "p50": q[49] * 1000, "p99": q[98] * 1000, "errors": errors[0],
+    # nearest rank: a percentile is a latency that was measured, never above the slowest
+    return {"n": len(lat), "rps": len(lat) / seconds, "p50": C.pct(lat, 50) * 1000, "p99": C.pct(lat, 99) * 1000,
+            "errors": errors[0],
             **({"lat": lat} if keep_latencies else {})}
 
 
@@ -178,8 +178,8 @@ def interleaved(port: int, routes: dict, seconds: float, conns: int, server_pid:
     out = {}
     for name, runs in parts.items():
         lat = sorted(x for r in runs for x in r["lat"])
-        q = statistics.quantiles(lat, n=100) if len(lat) > 2 else [0] * 99
-        out[name] = {"n": len(lat), "rps": len(lat) / seconds, "p50": q[49] * 1000, "p99": q[98] * 1000,
+        out[name] = {"n": len(lat), "rps": len(lat) / seconds, "p50": C.pct(lat, 50) * 1000,
+                     "p99": C.pct(lat, 99) * 1000,
                      "errors": sum(r["errors"] for r in runs),
                      "cpu": {k: v / max(1, len(lat)) * 1000 for k, v in cpu[name].items()}}
     return out

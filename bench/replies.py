@@ -19,7 +19,6 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -161,9 +160,11 @@ def paced(port: int, hook: Webhook, rate: float, seconds: float, conns: int = 4,
     with hook.lock:
         arrived = {m: list(v) for m, v in hook.arrived.items() if m in sent_at}
     lat = sorted((v[0] - sent_at[m]) * 1000 for m, v in arrived.items())
-    q = statistics.quantiles(lat, n=100) if len(lat) > 2 else [lat[0] if lat else 0] * 99
+    # nearest rank: a percentile is a latency that was measured (statistics.quantiles extrapolates past the
+    # slowest of 50 answers)
     return {"n": total, "answered": len(arrived), "twice": sum(1 for v in arrived.values() if len(v) > 1),
-            "errors": errors[0], "p50": q[49], "p99": q[98], "max": lat[-1] if lat else 0}
+            "errors": errors[0], "p50": C.pct(lat, 50) if lat else 0, "p99": C.pct(lat, 99) if lat else 0,
+            "max": lat[-1] if lat else 0}
 
 
 def run(kind: str, seconds: float, rates: list[float], scheduler: bool, instant: str = "1") -> None:
