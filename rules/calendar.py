@@ -22,6 +22,10 @@ DAY_US = 86_400_000_000  # a day in microseconds: the walk over whole days is do
 _HOLIDAYS = chinese_calendar.holidays  # {date: name}: statutory days off
 _WORKDAYS = chinese_calendar.workdays  # {date: name}: make-up working days (调休)
 KNOWN_YEARS = range(min(_HOLIDAYS).year, max(_HOLIDAYS).year + 1)
+# the statutory days off whose date the law fixes (全国年节及纪念日放假办法: 元旦, 劳动节 two days, 国庆节 three
+# days): off in every year, also one the calendar package does not know yet; the lunar holidays and the
+# 调休 around them are set each year by the State Council
+FIXED_HOLIDAYS = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})
 
 
 def is_workday(day: date, days_off: frozenset[date] = frozenset(),
@@ -32,13 +36,15 @@ def is_workday(day: date, days_off: frozenset[date] = frozenset(),
         return True
     if day.year in KNOWN_YEARS:  # the package's own rule, read from its tables (its function is slow)
         return day in _WORKDAYS or (day not in _HOLIDAYS and day.weekday() < 5)
-    return day.weekday() < 5  # a year the calendar package does not know yet: Monday to Friday
+    # a year the calendar package does not know yet: Monday to Friday but the fixed-date holidays
+    return day.weekday() < 5 and (day.month, day.day) not in FIXED_HOLIDAYS
 
 
 def unknown_years(today: date, days_off: frozenset[date] = frozenset(), ahead_days: int = 60) -> list[int]:
     """The years from `today` to `ahead_days` later whose public holidays neither the calendar package nor
-    the team's own [schedule] days_off know: there every Monday to Friday counts as a working day, so the
-    Spring Festival's days off would count as silence and the bot would push on them."""
+    the team's own [schedule] days_off know: there every Monday to Friday but the fixed-date holidays
+    (New Year's Day, 1-2 May, 1-3 October) counts as a working day, so the Spring Festival's days off would
+    count as silence and the bot would push on them."""
     listed = {d.year for d in days_off}
     years = range(today.year, (today + timedelta(days=ahead_days)).year + 1)
     return [y for y in years if y not in KNOWN_YEARS and y not in listed]

@@ -18,6 +18,7 @@ from storage.database import in_transaction
 
 from ..cards import MAX_BUTTON_DEALS, rep_buttons
 from . import pushes
+from .calendar_gap import calendar_notices
 from .scan import RED_DIGEST_ROWS
 from .timetable import not_due
 
@@ -72,11 +73,14 @@ def daily(rt: Runtime, now: datetime) -> dict:
         rows.append((f"task:{rep.local_id}:{day.isoformat()}", rt.config.primary_channel, rep.local_id,
                      Reply("task_card", data, buttons).to_dict()))
 
+    notices = calendar_notices(rt, day, reps)
+
     def write():
         queued = pushes.queue(rt, rows, now, budgeted=False)
-        return queued, fold_into_morning(rt, now, day, {r[2]: r[0] for r in rows})
-    queued, folded = in_transaction(rt.database, write)
-    return {"job": "daily", "date": day.isoformat(), "queued": queued, "folded": folded}
+        return queued, fold_into_morning(rt, now, day, {r[2]: r[0] for r in rows}), \
+            pushes.queue(rt, notices, now, budgeted=False)
+    queued, folded, noticed = in_transaction(rt.database, write)
+    return {"job": "daily", "date": day.isoformat(), "queued": queued, "folded": folded, "calendar_notices": noticed}
 
 
 def fold_into_morning(rt: Runtime, now: datetime, day, task_keys: dict[str, str]) -> dict:

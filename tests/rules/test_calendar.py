@@ -176,3 +176,20 @@ def test_a_year_the_calendar_does_not_know_is_named_before_it_starts():
     assert unknown_years(date(last, 12, 3)) == [last + 1]
     assert unknown_years(date(last + 1, 3, 1)) == [last + 1]
     assert unknown_years(date(last, 12, 3), frozenset({date(last + 1, 2, 8)})) == []
+
+
+def test_a_year_the_calendar_does_not_know_still_keeps_the_holidays_the_law_dates():
+    """In a year the package does not know yet, New Year's Day, 1-2 May and 1-3 October are days off
+    (their dates are fixed by law) and count no silence; the other weekdays count, the weekend does not."""
+    year = KNOWN_YEARS.stop  # the first year the package does not know
+    fixed = [date(year, 1, 1), date(year, 5, 1), date(year, 5, 2), date(year, 10, 1), date(year, 10, 2),
+             date(year, 10, 3)]
+    assert not any(is_workday(d) for d in fixed)
+    assert is_workday(date(year, 10, 4)) == (date(year, 10, 4).weekday() < 5)
+    assert all(is_workday(d) for d in (date(year, 1, 2 + i) for i in range(7)) if d.weekday() < 5)
+    # the team's own extra working day still wins
+    assert is_workday(date(year, 5, 1), extra_workdays=frozenset({date(year, 5, 1)}))
+    # a silence from 09:00 on 31 December to 09:00 on 2 January: New Year's Day does not count
+    start, end = utc(year - 1, 12, 31, 9), utc(year, 1, 2, 9)
+    expect = 15 * is_workday(date(year - 1, 12, 31)) + 9 * is_workday(date(year, 1, 2))
+    assert CLOCK.elapsed_hours(start, end) == expect

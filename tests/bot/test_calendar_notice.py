@@ -1,0 +1,81 @@
+"""The admins hear, once a week with the 09:00 card, that the holiday calendar does not know the coming
+year, until the rules file lists that year's days off (bot/jobs/calendar_gap.py)."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from bot.clock import FixedClock
+from bot.jobs.daily import daily
+from bot.render import render_text
+from handlers.messages import Reply
+from rules.calendar import KNOWN_YEARS, is_workday
+from rules.funnel import DEFAULT_RULES
+from storage import people
+from tests.bot.test_jobs import local, rows, run
+from tests.conftest import make_runtime
+from tests.helpers import small_team
+
+LAST = KNOWN_YEARS.stop - 1  # the last year the calendar package knows
+NEXT = LAST + 1
+
+
+def working_monday_of_december() -> date:
+    d = date(LAST, 12, 1)
+    while d.weekday() != 0 or not is_workday(d):
+        d += timedelta(days=1)
+    return d
+
+
+def runtime(url, tmp_path, days_off=(), start: date | None = None):
+    text = DEFAULT_RULES.read_text(encoding="utf-8")
+    text = text.replace("days_off = []", "days_off = [" + ", ".join(f'"{d}"' for d in days_off) + "]")
+    rules = tmp_path / "funnel.toml"
+    rules.write_text(text, encoding="utf-8")
+    monday = start or working_monday_of_december()
+    rt = make_runtime(url, FixedClock(morning(monday).replace(tzinfo=timezone.utc)), bot_rules=str(rules))
+    small_team(rt)  # 东区: manager boss, reps alice and bob, no admin
+    with rt.database.connection_context():
+        west = people.ensure_team("西区")
+        people.upsert_rep(west, "west_boss", "周强", "manager")
+        people.upsert_rep(west, "it", "陈工", "admin")
+        people.upsert_rep(west, "carol", "刘芳", "rep")
+    return rt, monday
+
+
+def notices(rt):
+    return [(key, to, payload) for key, to, payload in rows(rt) if key.startswith("calendar:")]
+
+
+def morning(day: date) -> datetime:
+    return local(day.year, day.month, day.day, 9, 5)
+
+
+def test_each_teams_admins_hear_once_a_week_that_next_year_is_unknown(sqlite_url, tmp_path):
+    rt, monday = runtime(sqlite_url, tmp_path)
+    run(rt, daily, morning(monday))
+    first = notices(rt)
+    # 东区 has no admin: its manager hears it; 西区's admin does, not its manager; no rep does
+    assert sorted(to for _, to, _ in first) == ["boss", "it"]
+    text = render_text(Reply.from_dict(first[0][2]))
+    assert f"{NEXT}年" in text and "days_off" in text and "extra_workdays" in text and "春节" in text
+    for later in (monday + timedelta(days=i) for i in range(1, 5)):  # the rest of the week: nothing new
+        if is_workday(later):
+            run(rt, daily, morning(later))
+    assert notices(rt) == first
+    run(rt, daily, morning(monday + timedelta(days=7)))  # the next Monday: once more, to the same two
+    assert sorted(to for _, to, _ in notices(rt)) == ["boss", "boss", "it", "it"]
+
+
+def test_no_notice_once_the_rules_file_lists_the_year(sqlite_url, tmp_path):
+    rt, monday = runtime(sqlite_url, tmp_path, days_off=[f"{NEXT}-02-08"])
+    run(rt, daily, morning(monday))
+    assert rows(rt, recipient="alice") and not notices(rt)  # the cards went out, no notice
+
+
+def test_no_notice_more_than_a_month_before_the_new_year(sqlite_url, tmp_path):
+    day = date(LAST, 11, 25)
+    while not is_workday(day):
+        day -= timedelta(days=1)
+    rt, _ = runtime(sqlite_url, tmp_path, start=day)
+    run(rt, daily, morning(day))
+    assert rows(rt, recipient="alice") and not notices(rt)
