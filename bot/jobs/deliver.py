@@ -70,7 +70,11 @@ def send_rows(rt: Runtime, rows, now: datetime) -> dict:
         adapter, batch, reply = units
         try:
             result = adapter.send(batch[0].recipient, reply, key=batch[0].key)
-        except Exception as e:  # noqa: BLE001  a network error is a passing failure
+        except OSError as e:  # the network (requests' errors are OSErrors): unreachable, reset, a timeout
+            # a passing failure, and an expected one: a line each, not a traceback per row and retry
+            log.warning("sending outbox row %s failed, to be retried: %s: %s", batch[0].id, type(e).__name__, e)
+            result = SendResult(ok=False, error=f"{type(e).__name__}: {e}", retry=True)
+        except Exception as e:  # noqa: BLE001  a bug in a channel: retried too, with its traceback
             log.exception("sending outbox row %s failed", batch[0].id)
             result = SendResult(ok=False, error=f"{type(e).__name__}: {e}", retry=True)
         for i, row in enumerate(batch):

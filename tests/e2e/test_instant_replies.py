@@ -87,9 +87,11 @@ def test_with_instant_replies_off_the_poll_sends_the_answer(db_url, fake):
     assert run(rt, deliver, T0)["sent"] == 1 and len(fake.session_msgs) == 1
 
 
-def test_a_failed_instant_send_is_retried_by_the_poll(app, fake, monkeypatch):
+def test_a_failed_instant_send_is_retried_by_the_poll(app, fake, monkeypatch, caplog):
     """DingTalk unreachable at the moment of the answer: the row stays pending with its backoff, and
-    the poll sends it once DingTalk is back."""
+    the poll sends it once DingTalk is back. The log says so in one line, without a traceback (an outage
+    would otherwise write one per message and retry)."""
+    import logging
     import requests
     from bot.channels import channel_for
     rt, client = app.extensions["bot"], app.test_client()
@@ -100,11 +102,15 @@ def test_a_failed_instant_send_is_retried_by_the_poll(app, fake, monkeypatch):
         raise requests.ConnectionError("connection refused")
 
     monkeypatch.setattr(http, "post", unreachable)
-    ding_post(client, rt, robot_msg(rt, fake, "alice", VISIT, "msgI5"))
-    assert rt.courier.idle()
+    with caplog.at_level(logging.WARNING, logger="bot.jobs.deliver"):
+        ding_post(client, rt, robot_msg(rt, fake, "alice", VISIT, "msgI5"))
+        assert rt.courier.idle()
     with rt.database.connection_context():
         row = Outbox.get(Outbox.key == "reply:dingtalk:msgI5:0")
     assert row.status == "pending" and row.attempts == 1 and row.next_attempt_at > rt.now()
+    failed = [r for r in caplog.records if r.name == "bot.jobs.deliver"]
+    assert len(failed) == 1 and failed[0].levelno == logging.WARNING and failed[0].exc_info is None
+    assert f"outbox row {row.id}" in failed[0].getMessage() and "connection refused" in failed[0].getMessage()
     assert fake.session_msgs == []
     monkeypatch.setattr(http, "post", real_post)
     tally = run(rt, deliver, row.next_attempt_at.replace(tzinfo=timezone.utc) + timedelta(seconds=1))
