@@ -161,9 +161,9 @@ def paced(port: int, hook: Webhook, rate: float, seconds: float, conns: int = 4,
         arrived = {m: list(v) for m, v in hook.arrived.items() if m in sent_at}
     lat = sorted((v[0] - sent_at[m]) * 1000 for m, v in arrived.items())
     # nearest rank: a percentile is a latency that was measured (statistics.quantiles extrapolates past the
-    # slowest of 50 answers)
+    # slowest of 50 answers); none measured: NaN, which no target accepts
     return {"n": total, "answered": len(arrived), "twice": sum(1 for v in arrived.values() if len(v) > 1),
-            "errors": errors[0], "p50": C.pct(lat, 50) if lat else 0, "p99": C.pct(lat, 99) if lat else 0,
+            "errors": errors[0], "p50": C.pct(lat, 50), "p99": C.pct(lat, 99),
             "max": lat[-1] if lat else 0}
 
 

@@ -124,7 +124,7 @@ class QueuedSqliteDatabase(SqliteDatabase):
     Every transaction here begins IMMEDIATE (it takes SQLite's write lock at BEGIN). When another
     process holds that lock, SQLite's busy handler polls it with sleeps that grow to 100 ms, so under
     load from several web processes a writer waits many times longer than the lock is held: a 1 ms
-    transaction gets a 100 ms tail. The file lock is polled every 50 µs for the first few milliseconds,
+    transaction gets a 100 ms tail. The file lock is polled every 50 µs (nominal) for the first 60 polls,
     then every 2 ms, and given up (as "database is locked") after the busy timeout, as SQLite would. A
     write outside a transaction queues too, for its one statement; anything not of this class still meets
     SQLite's busy handler.
@@ -159,8 +159,9 @@ class QueuedSqliteDatabase(SqliteDatabase):
                     raise OperationalError(f"database is locked (another writer held it for "
                                            f"{self._queue_timeout:g} s)") from None
                 # a chat message's transaction holds the lock for about half a millisecond: polled every
-                # 50 µs for the first few milliseconds (a wait that doubled from 0.1 ms overshot the
-                # holder's commit by as much again), then every 2 ms
+                # 50 µs (nominal: about 130 µs with the kernel's timer slack) for the first 60 polls (a
+                # wait that doubled from 0.1 ms overshot the holder's commit by as much again), then
+                # every 2 ms
                 polls += 1
                 time.sleep(_POLL_FAST if polls <= _FAST_POLLS else _POLL_SLOW)
 

@@ -2,10 +2,11 @@
 
 The working-day clock (rules/calendar.py) reads China's holidays and 调休 from the chinesecalendar
 package, which learns each year's schedule only after the State Council publishes it. For a year it does
-not know, the fixed-date holidays still count (元旦, 劳动节, 国庆) but the Spring Festival and the other
-lunar holidays would count as working days: silence would be counted and warnings pushed on them. From a
-month before such a year, until the rules file lists its days off, each team's admins (its managers when
-it has none) hear it with the 09:00 card, once a week. `python -m bot doctor` says the same from 60 days.
+not know, only the dates the law fixes are days off (元旦, 5月1–2日, 10月1–3日): the Spring Festival, the
+other lunar holidays and the rest of the May and October breaks would count as working days (silence
+counted, warnings pushed), and a make-up working weekend (调休) as a day off. From a month before such a
+year, until the rules file lists its days off, the admins (every team's managers when there is no admin)
+hear it with the week's first 09:00 card. `python -m bot doctor` says the same from 60 days.
 """
 from __future__ import annotations
 
@@ -27,15 +28,10 @@ def calendar_notices(rt: Runtime, day: date, people: list) -> list[tuple[str, st
     years = unknown_years(day, rt.funnel.schedule.days_off, ahead_days=NOTICE_DAYS)
     if not years:
         return []
-    by_team: dict[int, list] = {}
-    for p in people:
-        by_team.setdefault(p.team_id, []).append(p)
-    recipients = set()
-    for members in by_team.values():
-        admins = [p for p in members if p.role == "admin"] or [p for p in members if p.role == "manager"]
-        recipients.update(p.local_id for p in admins)
+    # the rules file is one for all teams, and an admin acts on every team (rules/access.py)
+    admins = [p for p in people if p.role == "admin"] or [p for p in people if p.role == "manager"]
     year, week, _ = day.isocalendar()
     reply = Reply("calendar_gap", {"years": years})
-    tag = "-".join(map(str, years))
-    return [(f"calendar:{tag}:{to}:{year}-W{week:02d}", rt.config.primary_channel, to, reply.to_dict())
-            for to in sorted(recipients)]
+    # once a week whatever the years named (a second unknown year coming into view mid-week waits)
+    return [(f"calendar:{to}:{year}-W{week:02d}", rt.config.primary_channel, to, reply.to_dict())
+            for to in sorted({p.local_id for p in admins})]

@@ -26,7 +26,7 @@ def working_monday_of_december() -> date:
     return d
 
 
-def runtime(url, tmp_path, days_off=(), start: date | None = None):
+def runtime(url, tmp_path, days_off=(), start: date | None = None, admin: bool = True):
     text = DEFAULT_RULES.read_text(encoding="utf-8")
     text = text.replace("days_off = []", "days_off = [" + ", ".join(f'"{d}"' for d in days_off) + "]")
     rules = tmp_path / "funnel.toml"
@@ -37,7 +37,8 @@ def runtime(url, tmp_path, days_off=(), start: date | None = None):
     with rt.database.connection_context():
         west = people.ensure_team("西区")
         people.upsert_rep(west, "west_boss", "周强", "manager")
-        people.upsert_rep(west, "it", "陈工", "admin")
+        if admin:
+            people.upsert_rep(west, "it", "陈工", "admin")
         people.upsert_rep(west, "carol", "刘芳", "rep")
     return rt, monday
 
@@ -50,20 +51,36 @@ def morning(day: date) -> datetime:
     return local(day.year, day.month, day.day, 9, 5)
 
 
-def test_each_teams_admins_hear_once_a_week_that_next_year_is_unknown(sqlite_url, tmp_path):
+def test_the_admin_hears_once_a_week_that_next_year_is_unknown(sqlite_url, tmp_path):
     rt, monday = runtime(sqlite_url, tmp_path)
     run(rt, daily, morning(monday))
     first = notices(rt)
-    # 东区 has no admin: its manager hears it; 西区's admin does, not its manager; no rep does
-    assert sorted(to for _, to, _ in first) == ["boss", "it"]
+    # the rules file is one for every team: the admin (in 西区) hears it, no manager and no rep does
+    assert [to for _, to, _ in first] == ["it"]
     text = render_text(Reply.from_dict(first[0][2]))
     assert f"{NEXT}年" in text and "days_off" in text and "extra_workdays" in text and "春节" in text
     for later in (monday + timedelta(days=i) for i in range(1, 5)):  # the rest of the week: nothing new
         if is_workday(later):
             run(rt, daily, morning(later))
     assert notices(rt) == first
-    run(rt, daily, morning(monday + timedelta(days=7)))  # the next Monday: once more, to the same two
-    assert sorted(to for _, to, _ in notices(rt)) == ["boss", "boss", "it", "it"]
+    run(rt, daily, morning(monday + timedelta(days=7)))  # the next Monday: once more
+    assert [to for _, to, _ in notices(rt)] == ["it", "it"]
+
+
+def test_without_an_admin_every_teams_managers_hear_it(sqlite_url, tmp_path):
+    rt, monday = runtime(sqlite_url, tmp_path, admin=False)
+    run(rt, daily, morning(monday))
+    assert sorted(to for _, to, _ in notices(rt)) == ["boss", "west_boss"]
+
+
+def test_the_notice_starts_31_days_before_the_new_year(sqlite_url, tmp_path):
+    from bot.jobs.calendar_gap import calendar_notices
+    from storage.scan_queries import active_reps
+    rt, _ = runtime(sqlite_url, tmp_path)
+    with rt.database.connection_context():
+        reps = active_reps()
+    assert calendar_notices(rt, date(LAST, 11, 30), reps) == []  # New Year's Day is 32 days away
+    assert [r[2] for r in calendar_notices(rt, date(LAST, 12, 1), reps)] == ["it"]  # 31 days
 
 
 def test_no_notice_once_the_rules_file_lists_the_year(sqlite_url, tmp_path):

@@ -134,19 +134,28 @@ def test_unknown_wecom_user(client, rt):
     assert "还没有登记" in reply["Content"] and activities(rt) == 0
 
 
+BENT = {  # signed and encrypted as WeCom would, but not WeCom's flat <xml> of text fields, each once
+    "repeated_field": ("</Content>", "</Content><Content>我的客户</Content>"),
+    "nested_field": ("<![CDATA[拜访", "<b>1</b><![CDATA[拜访"),
+    "field_attribute": ("<Content>", '<Content kind="x">'),
+    "namespaced_field": ("<Content>", '<Content xmlns="urn:x">'),
+    "text_between_fields": ("</Content>", "</Content>拜访 永辉超市"),
+    "root_attribute": ("<xml>", '<xml kind="x">'),
+    "wrong_root": ("xml>", "msg>"),
+}
+
+
 @pytest.mark.parametrize("case", ["forged", "wrong_corp", "not_xml", "bomb", "no_encrypt", "too_big", "two_encrypts",
-                                  "repeated_field", "nested_field", "field_attribute", "wrong_root"])
+                                  *BENT])
 def test_bad_callbacks_get_4xx_and_write_nothing(client, rt, case):
     inner = text_msg("alice", "拜访 华联超市 见了王总", "40004")
-    bent = {"repeated_field": ("</Content>", "</Content><Content>我的客户</Content>"),
-            "nested_field": ("<![CDATA[拜访", "<b>1</b><![CDATA[拜访"),
-            "field_attribute": ("<Content>", '<Content kind="x">'),
-            "wrong_root": ("xml>", "msg>")}
-    if case in bent:  # signed and encrypted as WeCom would, but not WeCom's flat <xml> of text fields
-        r = wecom_post(client, inner.replace(*bent[case]))
-    elif case == "two_encrypts":
+    if case in BENT:
+        r = wecom_post(client, inner.replace(*BENT[case]))
+        assert r.status_code == 400, r.data  # refused as XML, after the signature and the CorpID passed
+    elif case == "two_encrypts":  # refused as XML before the (wrong) signature is looked at
         r = client.post("/wecom/callback?msg_signature=x&timestamp=1&nonce=2",
                         data="<xml><Encrypt>a</Encrypt><Encrypt>b</Encrypt></xml>")
+        assert r.status_code == 400 and b"not text" in r.data, r.data
     elif case == "forged":
         r = wecom_post(client, inner, forge=True)
     elif case == "wrong_corp":

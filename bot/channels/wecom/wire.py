@@ -24,14 +24,19 @@ def parse_xml(text: str) -> dict:
         root = ElementTree.fromstring(text)
     except Exception as e:  # noqa: BLE001
         raise Rejected(400, f"not XML: {type(e).__name__}") from None
-    if root.tag != "xml":
-        raise Rejected(400, "XML without an <xml> root")
+    if root.tag != "xml" or root.attrib or (root.text or "").strip():
+        raise Rejected(400, "XML without an <xml> root of fields")
     fields: dict = {}
-    for field in root:  # WeCom's fields are text: an element inside one, an attribute or a repeat is not WeCom's
+    for field in root:
+        # WeCom's fields are text, each once: an element inside one, an attribute, a namespace, a repeat
+        # or text between fields is not WeCom's
         name = field.tag
-        if len(field) or field.attrib or name in fields or not isinstance(name, str):
+        if (len(field) or field.attrib or not isinstance(name, str) or name.startswith("{") or name in fields
+                or (field.tail or "").strip()):
             raise Rejected(400, f"field {str(name)[:40]} is not text")
         fields[name] = (field.text or "").strip() or None
+    if not fields:
+        raise Rejected(400, "XML without fields")
     return fields
 
 
