@@ -56,8 +56,9 @@ def calendar_check(rt: Runtime) -> tuple[bool, str]:
     years = "、".join(f"{y}年" for y in missing)
     return False, (f"节假日日历还没有{years}的法定假日与调休 (chinesecalendar 只到 {KNOWN_YEARS.stop - 1} 年): "
                    f"升级 chinesecalendar, 或在规则文件 [schedule] 里写上 days_off 与 extra_workdays "
-                   f"(例如 days_off = [\"{missing[0]}-02-06\", ...]), 否则除元旦、劳动节 (5月1–2日)、国庆 (10月1–3日) 的法定日期外, "
-                   f"放假的日子 (春节、清明、端午、中秋与连休) 会被当作工作日计算沉默、照常推送, 调休上班的周末则当作休息日")
+                   f"(例如 days_off = [\"{missing[0]}-02-06\", ...]), 否则除元旦、劳动节 (5月1–2日)、"
+                   f"国庆 (10月1–3日) 的法定日期外, 放假的日子 (春节、清明、端午、中秋与连休) 会被当作工作日"
+                   f"计算沉默、照常推送, 调休上班的周末则当作休息日")
 
 
 def wecom_checks(cfg) -> list[tuple[bool, str]]:
