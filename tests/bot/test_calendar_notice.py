@@ -2,18 +2,15 @@
 year, until the rules file lists that year's days off (bot/jobs/calendar_gap.py)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
-from bot.clock import FixedClock
 from bot.jobs.daily import daily
 from bot.render import render_text
 from handlers.messages import Reply
 from rules.calendar import KNOWN_YEARS, is_workday
-from rules.funnel import DEFAULT_RULES
 from storage import people
 from tests.bot.test_jobs import local, rows, run
-from tests.conftest import make_runtime
-from tests.helpers import small_team
+from tests.bot.test_quiet_hours import runtime as quiet_hours_runtime
 
 LAST = KNOWN_YEARS.stop - 1  # the last year the calendar package knows
 NEXT = LAST + 1
@@ -27,13 +24,8 @@ def working_monday_of_december() -> date:
 
 
 def runtime(url, tmp_path, days_off=(), start: date | None = None, admin: bool = True):
-    text = DEFAULT_RULES.read_text(encoding="utf-8")
-    text = text.replace("days_off = []", "days_off = [" + ", ".join(f'"{d}"' for d in days_off) + "]")
-    rules = tmp_path / "funnel.toml"
-    rules.write_text(text, encoding="utf-8")
     monday = start or working_monday_of_december()
-    rt = make_runtime(url, FixedClock(morning(monday).replace(tzinfo=timezone.utc)), bot_rules=str(rules))
-    small_team(rt)  # 东区: manager boss, reps alice and bob, no admin
+    rt = quiet_hours_runtime(url, morning(monday), tmp_path, days_off=days_off)  # 东区: boss, alice, bob; no admin
     with rt.database.connection_context():
         west = people.ensure_team("西区")
         people.upsert_rep(west, "west_boss", "周强", "manager")
